@@ -1,0 +1,1 @@
+"""The user-service components: one module per concern (see README's layout)."""

@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Set-up, run, test and benchmark targets; needs nothing but Python 3.11+.
+
+Every target first makes sure the repo's own virtual environment (.venv) exists and
+holds exactly the pinned requirements, so a fresh clone needs no manual install step.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+REQUIREMENTS = ROOT / "requirements.txt"
+STAMP = VENV / ".requirements.sha256"
+PYTHON = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+USAGE = """usage: python3 tasks.py TARGET [ARGS...]
+
+targets:
+  setup   create .venv and install the pinned requirements
+  run     set up, then deploy dev, test and prod into the local cloud and serve them
+          (extra ARGS go to `python -m localcloud up`, e.g. --port 9090)
+  test    set up, then run the whole test suite (extra ARGS go to pytest)
+  bench   set up, then run the benchmarks and print their ratios
+"""
+
+
+def setup() -> None:
+    wanted = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
+    if PYTHON.exists() and STAMP.exists() and STAMP.read_text().strip() == wanted:
+        return
+    if not PYTHON.exists():
+        print("creating .venv ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    print("installing pinned requirements into .venv ...", flush=True)
+    subprocess.run(
+        [str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+         "-r", str(REQUIREMENTS)],
+        check=True,
+    )
+    STAMP.write_text(wanted + "\n")
+
+
+def in_venv(*args: str) -> int:
+    return subprocess.run([str(PYTHON), *args], cwd=ROOT).returncode
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"setup", "run", "test", "bench"}:
+        print(USAGE, file=sys.stderr)
+        return 2
+    target, rest = argv[0], argv[1:]
+    try:
+        setup()
+    except subprocess.CalledProcessError as err:
+        print(f"set-up failed: `{' '.join(err.cmd)}` exited {err.returncode}; "
+              "check the network access to PyPI and run `python3 tasks.py setup` again.",
+              file=sys.stderr)
+        return 1
+    if target == "run":
+        return in_venv("-m", "localcloud", "up", *rest)
+    if target == "test":
+        return in_venv("-m", "pytest", *rest)
+    if target == "bench":
+        return in_venv("-m", "benchmarks", *rest)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:
+        sys.exit(130)
