@@ -1,0 +1,206 @@
+"""The stack's configuration: read once, validated once, frozen.
+
+`parse_stage_config` is pure (tests call it directly); `load_stage_config` is the only
+place in the program that reads `pulumi.Config`. Defaults live in Pulumi.yaml, which the
+Pulumi CLI applies before the program runs (and tests/local cloud apply the same way).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+import pulumi
+
+from infra import naming
+
+PROJECT = "user-service"
+
+# CloudWatch Logs accepts only these retention periods.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+                      1827, 2192, 2557, 2922, 3288, 3653)
+REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
+STACK_REFERENCE = re.compile(r"([A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+")
+# API Gateway's integration timeout is 29 s: a longer function timeout only hides 504s.
+MAX_TIMEOUT_SECONDS = 29
+
+
+class ConfigError(pulumi.RunError):
+    """Bad configuration; Pulumi shows a RunError's message without a traceback."""
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    stack: str
+    stage: str
+    name_prefix: str
+    region: str
+    production: bool
+    api_owner: bool
+    api_stack: str | None
+    log_retention_days: int
+    throttling_rate_limit: float
+    throttling_burst_limit: int
+    allow_test_invoke: bool
+    deletion_protection: bool
+    point_in_time_recovery: bool
+    protect: bool
+    function_memory_mb: int
+    function_timeout_seconds: int
+
+    @property
+    def function_name(self) -> str:
+        return naming.function_name(self.name_prefix)
+
+    @property
+    def table_name(self) -> str:
+        return naming.table_name(self.name_prefix)
+
+    @property
+    def role_name(self) -> str:
+        return naming.role_name(self.name_prefix)
+
+    @property
+    def log_group_name(self) -> str:
+        return naming.log_group_name(self.function_name)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {"service": naming.SERVICE, "stage": self.stage, "stack": self.stack}
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    raise ValueError("must be true or false")
+
+
+def _int(raw: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise ValueError("must be a whole number") from None
+
+
+def _float(raw: str) -> float:
+    try:
+        return float(raw.strip())
+    except ValueError:
+        raise ValueError("must be a number") from None
+
+
+# Config key -> (dataclass field, parser). aws:region is the AWS provider's own key.
+KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
+    f"{PROJECT}:stage": ("stage", _text),
+    f"{PROJECT}:namePrefix": ("name_prefix", _text),
+    "aws:region": ("region", _text),
+    f"{PROJECT}:production": ("production", _bool),
+    f"{PROJECT}:apiOwner": ("api_owner", _bool),
+    f"{PROJECT}:apiStack": ("api_stack", _text),
+    f"{PROJECT}:logRetentionDays": ("log_retention_days", _int),
+    f"{PROJECT}:throttlingRateLimit": ("throttling_rate_limit", _float),
+    f"{PROJECT}:throttlingBurstLimit": ("throttling_burst_limit", _int),
+    f"{PROJECT}:allowTestInvoke": ("allow_test_invoke", _bool),
+    f"{PROJECT}:deletionProtection": ("deletion_protection", _bool),
+    f"{PROJECT}:pointInTimeRecovery": ("point_in_time_recovery", _bool),
+    f"{PROJECT}:protect": ("protect", _bool),
+    f"{PROJECT}:functionMemoryMb": ("function_memory_mb", _int),
+    f"{PROJECT}:functionTimeoutSeconds": ("function_timeout_seconds", _int),
+}
+FIELD_KEYS = {field: key for key, (field, _) in KEYS.items()}
+
+
+def parse_stage_config(values: Mapping[str, str | None], stack: str) -> StageConfig:
+    """Turn raw config strings into a StageConfig, or raise one ConfigError listing
+    every problem, each naming the key, the stack file and what is allowed."""
+    problems: list[tuple[str, str]] = []
+    parsed: dict[str, object] = {}
+    for key, (field, parse) in KEYS.items():
+        raw = values.get(key)
+        if raw is None:
+            problems.append((key, "is missing; set it with `pulumi config set "
+                                  f"{key} <value> -s {stack}` or in the stack file"))
+            continue
+        try:
+            parsed[field] = parse(raw)
+        except ValueError as err:
+            problems.append((key, f"is {raw!r}, but it {err}"))
+    if not problems:
+        parsed["api_stack"] = parsed["api_stack"] or None
+        config = StageConfig(stack=stack, **parsed)
+        problems = _consistency_problems(config)
+        if not problems:
+            return config
+    raise ConfigError(format_problems(stack, problems))
+
+
+def format_problems(stack: str, problems: list[tuple[str, str]]) -> str:
+    lines = [f"Pulumi.{stack}.yaml has {len(problems)} configuration "
+             f"problem{'s' if len(problems) != 1 else ''}:"]
+    lines += [f"  - {key} {message}" for key, message in problems]
+    return "\n".join(lines)
+
+
+def _consistency_problems(c: StageConfig) -> list[tuple[str, str]]:
+    key = FIELD_KEYS
+    found: list[tuple[str, str]] = []
+
+    def problem(field: str, message: str) -> None:
+        found.append((key[field], message))
+
+    stage = naming.stage_name_problem(c.stage)
+    if stage:
+        problem("stage", stage)
+    for message in naming.prefix_problems(c.name_prefix):
+        problem("name_prefix", f"{c.name_prefix!r} {message}")
+    if c.production and c.name_prefix:
+        problem("name_prefix", f"is {c.name_prefix!r}, but a production stack must have an "
+                               "empty prefix (namePrefix: \"\") so its names are the bare ones")
+    if not REGION.fullmatch(c.region):
+        problem("region", f"is {c.region!r}, which is not an AWS region name (e.g. us-east-1)")
+    if c.api_owner and c.api_stack:
+        problem("api_stack", f"is {c.api_stack!r}, but apiOwner is true: a stack either owns "
+                             "the shared REST API or references its owner, not both")
+    if not c.api_owner and not c.api_stack:
+        problem("api_stack", "is empty and apiOwner is false: set apiOwner: true in the one "
+                             "stack that owns the shared REST API, or apiStack to that stack's "
+                             "name (e.g. organization/user-service/dev)")
+    if c.api_stack and not STACK_REFERENCE.fullmatch(c.api_stack):
+        problem("api_stack", f"is {c.api_stack!r}; use a stack name like "
+                             "organization/user-service/dev")
+    if c.log_retention_days not in LOG_RETENTION_DAYS:
+        problem("log_retention_days", f"is {c.log_retention_days}; CloudWatch Logs allows only "
+                                      f"{', '.join(map(str, LOG_RETENTION_DAYS))}")
+    if not 0 < c.throttling_rate_limit <= 10000:
+        problem("throttling_rate_limit", f"is {c.throttling_rate_limit}; use requests per "
+                                         "second above 0 and at most 10000")
+    if not 0 < c.throttling_burst_limit <= 5000:
+        problem("throttling_burst_limit", f"is {c.throttling_burst_limit}; use 1 to 5000")
+    if not 128 <= c.function_memory_mb <= 10240:
+        problem("function_memory_mb", f"is {c.function_memory_mb}; Lambda allows 128 to 10240 MB")
+    if not 1 <= c.function_timeout_seconds <= MAX_TIMEOUT_SECONDS:
+        problem("function_timeout_seconds", f"is {c.function_timeout_seconds}; use 1 to "
+                f"{MAX_TIMEOUT_SECONDS} (API Gateway gives up after 29 s)")
+    if c.production:
+        if c.allow_test_invoke:
+            problem("allow_test_invoke", "is true, but a production stack never allows the "
+                                         "console's test-invoke; set it to false")
+        for field in ("deletion_protection", "point_in_time_recovery", "protect"):
+            if not getattr(c, field):
+                problem(field, "is false, but a production stack keeps its data protections; "
+                               "set it to true")
+    return found
+
+
+def load_stage_config() -> StageConfig:
+    """Read every key once from the stack's configuration."""
+    values: dict[str, str | None] = {}
+    for key in KEYS:
+        namespace, name = key.split(":", 1)
+        values[key] = pulumi.Config(namespace).get(name)
+    return parse_stage_config(values, pulumi.get_stack())
