@@ -1,0 +1,1 @@
+"""user-service: the Lambda handler behind the users CRUD API (entry: user_service.handler.handler)."""
