@@ -15,7 +15,7 @@ class SharedApiArgs:
     region: str
     account_id: pulumi.Input[str]
     tags: dict[str, str]
-    routes: tuple[api_routes.Route, ...] = api_routes.ROUTES
+    routes: tuple[api_routes.Route, ...] | None = None  # None: the API's ROUTES
 
 
 class SharedApi(pulumi.ComponentResource):
@@ -28,6 +28,7 @@ class SharedApi(pulumi.ComponentResource):
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("user-service:api:SharedApi", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        routes = args.routes or api_routes.ROUTES
 
         self.rest_api = aws.apigateway.RestApi(
             f"{name}-rest-api",
@@ -41,7 +42,7 @@ class SharedApi(pulumi.ComponentResource):
         )
 
         resource_ids: dict[str, pulumi.Output[str]] = {"/": self.rest_api.root_resource_id}
-        for path in api_routes.resource_paths(args.routes):
+        for path in api_routes.resource_paths(routes):
             parent_path, _, part = path.rpartition("/")
             resource = aws.apigateway.Resource(
                 f"{name}-resource{path.replace('/', '-').replace('{', '').replace('}', '')}",
@@ -55,7 +56,7 @@ class SharedApi(pulumi.ComponentResource):
         uri = pulumi.Output.from_input(args.account_id).apply(
             lambda account: api_routes.integration_uri(args.region, account))
         self.methods, self.integrations = [], []
-        for route in args.routes:
+        for route in routes:
             method = aws.apigateway.Method(
                 f"{name}-{route.slug}",
                 rest_api=self.rest_api.id,
@@ -78,7 +79,7 @@ class SharedApi(pulumi.ComponentResource):
             self.integrations.append(integration)
 
         self.definition_hash = uri.apply(lambda u: api_routes.definition_hash(
-            api_routes.api_definition(args.routes, u)))
+            api_routes.api_definition(routes, u)))
         self.register_outputs({
             "restApiId": self.rest_api.id,
             "rootResourceId": self.rest_api.root_resource_id,

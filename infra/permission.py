@@ -19,7 +19,7 @@ class StageInvokePermissionArgs:
     execution_arn: pulumi.Input[str]
     stage_name: str
     allow_test_invoke: bool
-    routes: tuple[api_routes.Route, ...] = api_routes.ROUTES
+    routes: tuple[api_routes.Route, ...] | None = None  # None: the API's ROUTES
 
 
 def permitted_stages(stage_name: str, allow_test_invoke: bool) -> list[str]:
@@ -40,7 +40,7 @@ class StageInvokePermission(pulumi.ComponentResource):
         super().__init__("user-service:api:StageInvokePermission", name, None, opts)
         self.permissions = []
         for stage in permitted_stages(args.stage_name, args.allow_test_invoke):
-            for route in args.routes:
+            for route in args.routes or api_routes.ROUTES:
                 self.permissions.append(aws.lambda_.Permission(
                     f"{name}-{stage}-{route.slug}",
                     statement_id=statement_id(stage, route),

@@ -77,6 +77,17 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             ))
         return response
 
+    def ReadResource(self, request):  # noqa: N802 -- reads, e.g. StackReference
+        response = super().ReadResource(request)
+        registered = self.resources[response.urn]
+        self.registrations.append(Registration(
+            urn=response.urn, type=request.type, name=request.name, parent=request.parent,
+            id=registered.id or request.id,
+            inputs=pulumi.runtime.rpc.deserialize_properties(request.properties),
+            outputs=dict(registered.state or {}), protect=False, retain_on_delete=False,
+            delete_before_replace=False, dependencies=list(request.dependencies)))
+        return response
+
 
 def run_program(stack: str, mocks: pulumi_mocks.Mocks, config: dict[str, str],
                 preview: bool = False, program: Path = PROGRAM) -> ProgramRun:

@@ -1,0 +1,29 @@
+"""The mocks answer like the engine, so the wiring tests mean something."""
+from __future__ import annotations
+
+import pytest
+
+from localcloud.program import run_program
+from localcloud.stackfiles import StackFileError, read_stack_config
+from tests.infra.mocks import AwsMocks
+
+
+def test_a_stack_reference_to_an_unknown_stack_fails_like_the_engine():
+    with pytest.raises(Exception, match="unknown stack reference"):
+        run_program("test", AwsMocks({}), read_stack_config("test"))
+
+
+def test_ids_and_arns_look_like_aws(runs):
+    dev = runs["dev"]
+    api = dev.one("aws:apigateway/restApi:RestApi")
+    assert len(api.id) == 10 and api.id.isalnum() and api.id.islower()
+    assert api.outputs["executionArn"] == f"arn:aws:execute-api:us-east-1:123456789012:{api.id}"
+    function = dev.one("aws:lambda/function:Function")
+    assert function.outputs["arn"] == "arn:aws:lambda:us-east-1:123456789012:function:dev-user-service"
+    deployments = {runs[s].outputs["deploymentId"] for s in runs}
+    assert len(deployments) == 3  # every stack owns its own Deployment
+
+
+def test_unknown_stack_file_lists_the_known_ones():
+    with pytest.raises(StackFileError, match="known stacks: dev, prod, test"):
+        read_stack_config("staging")
