@@ -49,6 +49,8 @@ class StageInvokePermission(pulumi.ComponentResource):
                     principal=PRINCIPAL,
                     source_arn=pulumi.Output.from_input(args.execution_arn).apply(
                         lambda arn, s=stage, r=route: api_routes.source_arn(arn, s, r)),
-                    opts=pulumi.ResourceOptions(parent=self),
+                    # Permissions cannot be updated in place, and the replacement reuses the
+                    # statement id, so the old statement must go first.
+                    opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
                 ))
         self.register_outputs({})

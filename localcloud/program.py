@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import runpy
 import sys
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +52,22 @@ class ProgramRun:
         return found[0]
 
 
+@dataclass(frozen=True)
+class ResourceOptions:
+    protect: bool = False
+    retain_on_delete: bool = False
+    delete_before_replace: bool = False
+
+
+_current = threading.local()
+
+
+def current_options() -> ResourceOptions:
+    """The options of the registration being handled on this thread: mocks are not
+    told them, but a deployer needs them to replace and delete as the engine would."""
+    return getattr(_current, "options", ResourceOptions())
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     """The SDK's mock monitor, keeping what each registration asked for."""
 
@@ -59,7 +76,13 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.registrations: list[Registration] = []
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
+        _current.options = ResourceOptions(
+            protect=bool(request.protect), retain_on_delete=bool(request.retainOnDelete),
+            delete_before_replace=bool(request.deleteBeforeReplace))
+        try:
+            response = super().RegisterResource(request)
+        finally:
+            _current.options = ResourceOptions()
         if request.type != "pulumi:pulumi:Stack":
             registered = self.resources[response.urn]
             self.registrations.append(Registration(

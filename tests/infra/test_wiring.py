@@ -81,6 +81,7 @@ def test_permission_grants_this_stage_only_on_this_function(run, runs):
         assert permission.inputs["function"] == function.outputs["name"], permission.urn
         assert permission.inputs["principal"] == "apigateway.amazonaws.com", permission.urn
         assert permission.inputs["action"] == "lambda:InvokeFunction", permission.urn
+        assert permission.delete_before_replace, permission.urn  # its statement id is reused
         stage_part = permission.inputs["sourceArn"][len(execution_arn) + 1:].split("/")[0]
         assert stage_part in stages, permission.urn
 

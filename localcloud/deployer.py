@@ -1,0 +1,176 @@
+"""Deploy one stack of the real program into the emulator, the way `pulumi up` would:
+run __main__.py under the mock runtime with mocks that create each declared resource
+for real, diff against the stack's last state, and leave unchanged resources untouched,
+update or replace changed ones, delete removed ones (but never retained or protected)."""
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pulumi
+from botocore.exceptions import BotoCoreError, ClientError
+
+from localcloud.program import ProgramRun, current_options, run_program
+from localcloud.resources import KINDS, Cloud, DeployError
+from localcloud.stackfiles import read_stack_config
+from localcloud.state import ResourceRecord, StackState, StateStore, resource_key
+
+STACK_REFERENCE = "pulumi:pulumi:StackReference"
+
+
+def normalize(value):
+    """Inputs as JSON-safe data for the state file and for diffs: an archive becomes the
+    hashes of its files, so unchanged code compares equal."""
+    if isinstance(value, pulumi.AssetArchive):
+        return {"archive": {name: normalize(asset) for name, asset in sorted(value.assets.items())}}
+    if isinstance(value, pulumi.FileAsset):
+        return hashlib.sha256(Path(value.path).read_bytes()).hexdigest()
+    if isinstance(value, dict):
+        return {str(k): normalize(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [normalize(v) for v in value]
+    return value
+
+
+@dataclass
+class DeployResult:
+    stack: str
+    outputs: dict
+    steps: list[tuple[str, str, str]] = field(default_factory=list)  # (action, type, name)
+
+    def counts(self) -> Counter:
+        return Counter(action for action, _, _ in self.steps)
+
+    def summary(self) -> str:
+        counts = self.counts()
+        order = ("created", "updated", "replaced", "deleted", "retained", "unchanged")
+        return ", ".join(f"{counts[a]} {a}" for a in order if counts[a])
+
+
+class EmulatorProvider(pulumi.runtime.Mocks):
+    """Mocks whose answers are real resources in the emulator."""
+
+    def __init__(self, cloud: Cloud, previous: StackState, store: StateStore) -> None:
+        self.cloud = cloud
+        self.previous = previous.by_key()
+        self.store = store
+        self.records: list[ResourceRecord] = []
+        self.steps: list[tuple[str, str, str]] = []
+        self.lock = threading.Lock()  # one cloud operation at a time, in declaration order
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            identity = self.cloud.client("sts").get_caller_identity()
+            return {"accountId": identity["Account"], "arn": identity["Arn"],
+                    "userId": identity["UserId"], "id": identity["Account"]}, []
+        if args.token == "aws:index/getRegion:getRegion":
+            region = self.cloud.region
+            return {"name": region, "region": region, "id": region,
+                    "endpoint": f"ec2.{region}.amazonaws.com", "description": region}, []
+        raise DeployError(f"the local cloud cannot answer the invoke {args.token}")
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        if args.typ == STACK_REFERENCE:
+            return self._stack_reference(args.inputs["name"])
+        if args.custom is False:  # components hold no cloud resource
+            return None, {}
+        kind = KINDS.get(args.typ)
+        if kind is None:
+            raise DeployError(
+                f"the local cloud cannot deploy resource type {args.typ} (resource "
+                f"{args.name!r}); it knows {', '.join(sorted(KINDS))}")
+        options = current_options()
+        inputs = normalize(dict(args.inputs))
+        key = resource_key(args.typ, args.name)
+        with self.lock:
+            old = self.previous.get(key)
+            try:
+                action, id_, outputs = self._apply(kind, args, inputs, old, options)
+            except (ClientError, BotoCoreError) as err:
+                raise DeployError(f"{args.typ} {args.name!r}: the emulator refused it: {err}") from None
+            self.records.append(ResourceRecord(
+                type=args.typ, name=args.name, id=id_, inputs=inputs, outputs=outputs,
+                protect=options.protect, retain_on_delete=options.retain_on_delete,
+                delete_before_replace=options.delete_before_replace))
+            self.steps.append((action, args.typ, args.name))
+        return id_, {**args.inputs, **outputs}
+
+    def _apply(self, kind, args, inputs, old: ResourceRecord | None, options):
+        cloud, raw = self.cloud, dict(args.inputs)
+        if old is None:
+            return ("created", *kind.create(cloud, args.name, raw))
+        if old.inputs == inputs:
+            return "unchanged", old.id, old.outputs
+        if not kind.needs_replace(old.inputs, inputs):
+            return "updated", old.id, kind.update(cloud, old.id, old.inputs, raw)
+        if old.protect:
+            raise DeployError(f"{args.typ} {args.name!r} is protected and this change "
+                              "replaces it; unprotect it first (protect: false)")
+        if options.delete_before_replace:
+            kind.delete(cloud, old.id, old.inputs)
+            created = kind.create(cloud, args.name, raw)
+        else:
+            created = kind.create(cloud, args.name, raw)
+            if not old.retain_on_delete:
+                kind.delete(cloud, old.id, old.inputs)
+        return ("replaced", *created)
+
+    def _stack_reference(self, name: str):
+        stack = name.rsplit("/", 1)[-1]
+        outputs = self.store.load(stack).outputs
+        if not outputs:
+            raise DeployError(f"the stack reference {name!r} names stack {stack!r}, which is "
+                              f"not deployed in the local cloud; deploy {stack} first")
+        return name, {"name": name, "outputs": outputs, "secretOutputNames": []}
+
+    def delete_removed(self) -> None:
+        """Resources the last deploy had and this one did not declare, newest first."""
+        seen = {r.key for r in self.records}
+        removed = [r for r in reversed(list(self.previous.values())) if r.key not in seen]
+        protected = [r for r in removed if r.protect]
+        if protected:
+            raise DeployError("refusing to delete protected resources: " + ", ".join(
+                f"{r.type} {r.name!r}" for r in protected) + "; unprotect them first")
+        for record in removed:
+            if record.retain_on_delete:
+                self.steps.append(("retained", record.type, record.name))
+                continue
+            try:
+                KINDS[record.type].delete(self.cloud, record.id, record.inputs)
+            except (ClientError, BotoCoreError) as err:
+                raise DeployError(f"deleting {record.type} {record.name!r} failed: {err}") from None
+            self.steps.append(("deleted", record.type, record.name))
+
+
+def root_cause(error: BaseException) -> BaseException:
+    """The error the user can act on, from under the SDK's wrappers."""
+    seen = error
+    while seen is not None:
+        if isinstance(seen, (DeployError, pulumi.RunError)):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return error
+
+
+def deploy_stack(stack: str, cloud: Cloud, store: StateStore,
+                 config_overrides: dict[str, str] | None = None) -> DeployResult:
+    config = {**read_stack_config(stack), **(config_overrides or {})}
+    previous = store.load(stack)
+    provider = EmulatorProvider(cloud, previous, store)
+    try:
+        run: ProgramRun = run_program(stack, provider, config)
+        provider.delete_removed()
+    except Exception as error:  # noqa: BLE001 -- re-raised as the user's error below
+        # Keep what was done, as Pulumi keeps a partial update's state.
+        done = {r.key for r in provider.records}
+        store.save(StackState(stack=stack, outputs=previous.outputs, resources=provider.records + [
+            r for r in previous.resources if r.key not in done]))
+        cause = root_cause(error)
+        if cause is error or isinstance(cause, (DeployError, pulumi.RunError)):
+            raise cause from None
+        raise
+    store.save(StackState(stack=stack, outputs=run.outputs, resources=provider.records))
+    return DeployResult(stack=stack, outputs=run.outputs, steps=provider.steps)
