@@ -1,0 +1,429 @@
+"""IAM policy evaluation, as pure functions (no AWS calls).
+
+What is modelled, following the IAM policy-evaluation rules for a single account:
+
+- Identity policies (the function role's inline and attached policies): a request is
+  allowed only if some ``Allow`` statement matches and no ``Deny`` statement matches
+  (explicit deny wins; default deny).
+- A Lambda function's resource policy (the JSON of ``lambda.get_policy``) for a service
+  principal such as ``apigateway.amazonaws.com``, with ``aws:SourceArn`` /
+  ``aws:SourceAccount`` conditions.
+- Statement elements: Effect, Action / NotAction, Resource / NotResource, Principal /
+  NotPrincipal (resource policies), Condition with the String*, Arn*, Bool and Null
+  operators (and ``...IfExists``). Action names match case-insensitively, ARNs
+  case-sensitively; both take ``*`` and ``?`` wildcards. Condition keys are
+  case-insensitive.
+
+Not modelled: permission boundaries, session policies, SCPs, policy variables
+(``${aws:username}``), numeric/date/IP condition operators, ``ForAllValues:`` /
+``ForAnyValue:`` set operators (an unsupported operator raises ``ValueError`` rather
+than being silently ignored).
+
+Also here: mapping an AWS API call to the (action, resource ARN) pairs IAM checks.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Iterable, Mapping
+
+ALLOW = "Allow"
+EXPLICIT_DENY = "ExplicitDeny"
+IMPLICIT_DENY = "ImplicitDeny"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of an evaluation; ``bool(decision)`` is True only for Allow."""
+
+    result: str  # ALLOW, EXPLICIT_DENY or IMPLICIT_DENY
+    statement: str | None = None  # Sid (or index) of the deciding statement, if any
+
+    @property
+    def allowed(self) -> bool:
+        return self.result == ALLOW
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+# --- wildcard matching --------------------------------------------------------------
+
+@lru_cache(maxsize=4096)
+def _wildcard_regex(pattern: str, ignore_case: bool) -> re.Pattern:
+    parts = []
+    for char in pattern:
+        if char == "*":
+            parts.append(".*")
+        elif char == "?":
+            parts.append(".")
+        else:
+            parts.append(re.escape(char))
+    return re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+
+
+def wildcard_match(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
+    """IAM-style glob: ``*`` any run of characters (also ``:`` and ``/``), ``?`` one."""
+    return _wildcard_regex(pattern, ignore_case).fullmatch(value) is not None
+
+
+def action_matches(pattern: str, action: str) -> bool:
+    return wildcard_match(pattern, action, ignore_case=True)
+
+
+def resource_matches(pattern: str, resource: str) -> bool:
+    return wildcard_match(pattern, resource)
+
+
+def arn_like(pattern: str, arn: str) -> bool:
+    """ArnLike/ArnEquals: each of the six colon-separated ARN parts matched separately."""
+    pattern_parts = pattern.split(":", 5)
+    arn_parts = arn.split(":", 5)
+    if len(pattern_parts) == 6 and len(arn_parts) == 6:
+        return all(wildcard_match(p, a) for p, a in zip(pattern_parts, arn_parts))
+    return wildcard_match(pattern, arn)
+
+
+# --- documents ----------------------------------------------------------------------
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    return [value]
+
+
+def _load(document: Any) -> dict:
+    if isinstance(document, (str, bytes)):
+        document = json.loads(document)
+    if not isinstance(document, Mapping):
+        raise ValueError(f"a policy document must be a JSON object, not {type(document).__name__}")
+    return dict(document)
+
+
+def statements(document: Any) -> list[dict]:
+    """The statements of one policy document (a dict or its JSON text)."""
+    return [dict(s) for s in _as_list(_load(document).get("Statement"))]
+
+
+def _statement_id(statement: dict, index: int) -> str:
+    return str(statement.get("Sid") or f"#{index}")
+
+
+def _matches_action(statement: dict, action: str) -> bool:
+    if "Action" in statement:
+        return any(action_matches(p, action) for p in _as_list(statement["Action"]))
+    if "NotAction" in statement:
+        return not any(action_matches(p, action) for p in _as_list(statement["NotAction"]))
+    return False
+
+
+def _matches_resource(statement: dict, resource: str, *, required: bool) -> bool:
+    if "Resource" in statement:
+        return any(resource_matches(p, resource) for p in _as_list(statement["Resource"]))
+    if "NotResource" in statement:
+        return not any(resource_matches(p, resource) for p in _as_list(statement["NotResource"]))
+    # Identity policies need a Resource; resource policies may leave it out (implied).
+    return not required
+
+
+# --- conditions ---------------------------------------------------------------------
+
+def _string_equals(pattern: str, value: str) -> bool:
+    return pattern == value
+
+
+def _string_equals_ignore_case(pattern: str, value: str) -> bool:
+    return pattern.lower() == value.lower()
+
+
+def _string_like(pattern: str, value: str) -> bool:
+    return wildcard_match(pattern, value)
+
+
+def _bool_equals(pattern: Any, value: Any) -> bool:
+    return str(pattern).lower() == str(value).lower()
+
+
+# operator -> (matcher of one policy value against one request value, negated?)
+_OPERATORS = {
+    "stringequals": (_string_equals, False),
+    "stringnotequals": (_string_equals, True),
+    "stringequalsignorecase": (_string_equals_ignore_case, False),
+    "stringnotequalsignorecase": (_string_equals_ignore_case, True),
+    "stringlike": (_string_like, False),
+    "stringnotlike": (_string_like, True),
+    "arnequals": (arn_like, False),
+    "arnlike": (arn_like, False),
+    "arnnotequals": (arn_like, True),
+    "arnnotlike": (arn_like, True),
+    "bool": (_bool_equals, False),
+}
+
+
+def conditions_match(condition: Mapping[str, Any] | None,
+                     context: Mapping[str, Any] | None) -> bool:
+    """Whether a statement's Condition block holds for the request context.
+
+    All operators and all keys must hold (AND); any of a key's values may match (OR).
+    A key missing from the context fails a positive operator and satisfies a negated
+    one; ``...IfExists`` makes a missing key satisfy the operator.
+    """
+    if not condition:
+        return True
+    lowered = {str(k).lower(): v for k, v in (context or {}).items()}
+    for operator, tests in condition.items():
+        name = operator.lower()
+        if_exists = name.endswith("ifexists")
+        if if_exists:
+            name = name[: -len("ifexists")]
+        if ":" in name:
+            raise ValueError(f"unsupported condition set operator: {operator}")
+        for key, expected in dict(tests).items():
+            key_l = key.lower()
+            values = _as_list(expected)
+            if name == "null":
+                is_null = key_l not in lowered or lowered[key_l] is None
+                if not any(_bool_equals(v, is_null) for v in values):
+                    return False
+                continue
+            if name not in _OPERATORS:
+                raise ValueError(f"unsupported condition operator: {operator}")
+            matcher, negated = _OPERATORS[name]
+            actual = lowered.get(key_l)
+            if actual is None:
+                if if_exists or negated:
+                    continue
+                return False
+            actual_values = _as_list(actual)
+            hit = any(matcher(str(v), str(a)) for v in values for a in actual_values)
+            if hit == negated:
+                return False
+    return True
+
+
+# --- identity policies --------------------------------------------------------------
+
+def evaluate_identity(policies: Iterable[Any], action: str, resource: str,
+                      context: Mapping[str, Any] | None = None) -> Decision:
+    """Evaluate identity policies (documents or their JSON) for one action on one ARN."""
+    allow: str | None = None
+    for document in policies:
+        for index, statement in enumerate(statements(document)):
+            if not _matches_action(statement, action):
+                continue
+            if not _matches_resource(statement, resource, required=True):
+                continue
+            if not conditions_match(statement.get("Condition"), context):
+                continue
+            effect = statement.get("Effect")
+            if effect == "Deny":
+                return Decision(EXPLICIT_DENY, _statement_id(statement, index))
+            if effect == "Allow" and allow is None:
+                allow = _statement_id(statement, index)
+    if allow is not None:
+        return Decision(ALLOW, allow)
+    return Decision(IMPLICIT_DENY)
+
+
+def is_allowed(policies: Iterable[Any], action: str, resource: str,
+               context: Mapping[str, Any] | None = None) -> bool:
+    return evaluate_identity(policies, action, resource, context).allowed
+
+
+# --- resource policies --------------------------------------------------------------
+
+def _principal_matches(principal: Any, service: str) -> bool:
+    if principal == "*":
+        return True
+    if isinstance(principal, Mapping):
+        for kind, values in principal.items():
+            for value in _as_list(values):
+                if value == "*" and kind in ("AWS", "*"):
+                    return True
+                if kind == "Service" and str(value).lower() == service.lower():
+                    return True
+    return False
+
+
+def _matches_principal(statement: dict, service: str) -> bool:
+    if "Principal" in statement:
+        return _principal_matches(statement["Principal"], service)
+    if "NotPrincipal" in statement:
+        return not _principal_matches(statement["NotPrincipal"], service)
+    return False
+
+
+def evaluate_resource_policy(policy: Any, *, principal_service: str, action: str,
+                             resource: str, source_arn: str | None = None,
+                             source_account: str | None = None,
+                             context: Mapping[str, Any] | None = None) -> Decision:
+    """Evaluate a resource policy (e.g. ``lambda.get_policy()["Policy"]``) for a call by
+    an AWS service principal. ``policy=None`` (no policy at all) is an implicit deny."""
+    if policy is None:
+        return Decision(IMPLICIT_DENY)
+    request_context = {"aws:PrincipalServiceName": principal_service}
+    if source_arn is not None:
+        request_context["aws:SourceArn"] = source_arn
+    if source_account is not None:
+        request_context["aws:SourceAccount"] = source_account
+    request_context.update(context or {})
+    allow: str | None = None
+    for index, statement in enumerate(statements(policy)):
+        if not _matches_principal(statement, principal_service):
+            continue
+        if not _matches_action(statement, action):
+            continue
+        if not _matches_resource(statement, resource, required=False):
+            continue
+        if not conditions_match(statement.get("Condition"), request_context):
+            continue
+        effect = statement.get("Effect")
+        if effect == "Deny":
+            return Decision(EXPLICIT_DENY, _statement_id(statement, index))
+        if effect == "Allow" and allow is None:
+            allow = _statement_id(statement, index)
+    return Decision(ALLOW, allow) if allow is not None else Decision(IMPLICIT_DENY)
+
+
+def lambda_invoke_allowed(policy: Any, function_arn: str, source_arn: str, *,
+                          principal_service: str = "apigateway.amazonaws.com",
+                          source_account: str | None = None) -> Decision:
+    """May ``principal_service`` call lambda:InvokeFunction on this function from
+    ``source_arn``? (``policy``: the Policy JSON of ``lambda.get_policy``, or None.)"""
+    return evaluate_resource_policy(
+        policy, principal_service=principal_service, action="lambda:InvokeFunction",
+        resource=function_arn, source_arn=source_arn, source_account=source_account)
+
+
+# --- API calls -> (action, resource) --------------------------------------------------
+
+def dynamodb_table_arn(table: str, region: str, account: str) -> str:
+    if table.startswith("arn:"):
+        return table  # DynamoDB also accepts a table ARN as TableName
+    return f"arn:aws:dynamodb:{region}:{account}:table/{table}"
+
+
+def log_stream_arn(group: str, stream: str, region: str, account: str) -> str:
+    return f"arn:aws:logs:{region}:{account}:log-group:{group}:log-stream:{stream}"
+
+
+def log_group_arn(group: str, region: str, account: str) -> str:
+    return f"arn:aws:logs:{region}:{account}:log-group:{group}"
+
+
+_TRANSACT_WRITE_ACTIONS = {
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+}
+
+
+def map_dynamodb_call(operation: str, params: Mapping[str, Any], region: str,
+                      account: str) -> list[tuple[str, str]]:
+    """The (action, resource) pairs IAM checks for one DynamoDB API call."""
+    action = f"dynamodb:{operation}"
+    if operation in ("BatchGetItem", "BatchWriteItem"):
+        tables = list((params.get("RequestItems") or {}).keys())
+        return [(action, dynamodb_table_arn(t, region, account)) for t in tables] or [(action, "*")]
+    if operation == "TransactGetItems":
+        pairs = []
+        for item in params.get("TransactItems") or []:
+            table = (item.get("Get") or {}).get("TableName")
+            if table:
+                pairs.append(("dynamodb:GetItem", dynamodb_table_arn(table, region, account)))
+        return pairs or [(action, "*")]
+    if operation == "TransactWriteItems":
+        pairs = []
+        for item in params.get("TransactItems") or []:
+            for kind, item_action in _TRANSACT_WRITE_ACTIONS.items():
+                table = (item.get(kind) or {}).get("TableName")
+                if table:
+                    pairs.append((item_action, dynamodb_table_arn(table, region, account)))
+        return pairs or [(action, "*")]
+    table = params.get("TableName")
+    if table:
+        arn = dynamodb_table_arn(table, region, account)
+        index = params.get("IndexName")
+        if index and operation in ("Query", "Scan"):
+            arn = f"{arn}/index/{index}"
+        return [(action, arn)]
+    if params.get("ResourceArn"):
+        return [(action, params["ResourceArn"])]
+    return [(action, "*")]
+
+
+def map_logs_call(operation: str, params: Mapping[str, Any], region: str,
+                  account: str) -> list[tuple[str, str]]:
+    """The (action, resource) pairs IAM checks for one CloudWatch Logs API call."""
+    action = f"logs:{operation}"
+    group = params.get("logGroupName")
+    stream = params.get("logStreamName")
+    if group and stream is not None:
+        return [(action, log_stream_arn(group, stream, region, account))]
+    if group:
+        return [(action, log_group_arn(group, region, account))]
+    return [(action, "*")]
+
+
+# IAM action prefixes that differ from the botocore service's endpoint prefix.
+_IAM_PREFIX = {"monitoring": "cloudwatch", "email": "ses", "runtime.sagemaker": "sagemaker"}
+# Calls IAM never denies.
+_ALWAYS_ALLOWED = {"sts:GetCallerIdentity"}
+
+
+def iam_prefix(endpoint_prefix: str) -> str:
+    return _IAM_PREFIX.get(endpoint_prefix, endpoint_prefix)
+
+
+def map_call(service: str, operation: str, params: Mapping[str, Any] | None, region: str,
+             account: str) -> list[tuple[str, str]]:
+    """The (action, resource ARN) pairs one AWS API call is authorized against.
+
+    ``service`` is the IAM prefix (``dynamodb``, ``logs``, ...), ``operation`` the API
+    operation name (``GetItem``). Services without a specific mapping check
+    ``{service}:{operation}`` on ``*``.
+    """
+    params = params or {}
+    if service == "dynamodb":
+        return map_dynamodb_call(operation, params, region, account)
+    if service == "logs":
+        return map_logs_call(operation, params, region, account)
+    return [(f"{service}:{operation}", "*")]
+
+
+def always_allowed(action: str) -> bool:
+    return action in _ALWAYS_ALLOWED
+
+
+def access_denied_message(principal_arn: str, action: str, resource: str,
+                          decision: Decision) -> str:
+    """AWS's wording of an identity-policy AccessDenied."""
+    reason = ("with an explicit deny in an identity-based policy"
+              if decision.result == EXPLICIT_DENY
+              else f"because no identity-based policy allows the {action} action")
+    return (f"User: {principal_arn} is not authorized to perform: {action} "
+            f"on resource: {resource} {reason}")
+
+
+def assumed_role_arn(role_arn: str, session_name: str) -> str:
+    """``arn:aws:iam::ACCOUNT:role/path/NAME`` -> ``arn:aws:sts::ACCOUNT:assumed-role/NAME/session``."""
+    parts = role_arn.split(":", 5)
+    if len(parts) != 6 or not parts[5].startswith("role/"):
+        raise ValueError(f"not a role ARN: {role_arn!r}")
+    name = parts[5].rsplit("/", 1)[-1]
+    return f"arn:{parts[1]}:sts::{parts[4]}:assumed-role/{name}/{session_name}"
+
+
+__all__ = [
+    "ALLOW", "EXPLICIT_DENY", "IMPLICIT_DENY", "Decision", "wildcard_match",
+    "action_matches", "resource_matches", "arn_like", "statements", "conditions_match",
+    "evaluate_identity", "is_allowed", "evaluate_resource_policy", "lambda_invoke_allowed",
+    "dynamodb_table_arn", "log_stream_arn", "log_group_arn", "map_dynamodb_call",
+    "map_logs_call", "map_call", "iam_prefix", "always_allowed", "access_denied_message",
+    "assumed_role_arn",
+]

@@ -1,0 +1,1 @@
+"""Tests of the local cloud: emulator, artifacts, IAM evaluation, invoker and gateway."""

@@ -1,0 +1,270 @@
+"""IAM evaluation: pure functions, no emulator."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from localcloud import iam_eval
+from localcloud.iam_eval import (
+    ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, evaluate_identity, lambda_invoke_allowed, map_call,
+)
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+TABLE = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/dev-User"
+OTHER_TABLE = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/User"
+FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:dev-user-service"
+
+
+def allow(action, resource):
+    return {"Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": action, "Resource": resource}]}
+
+
+# --- identity policies ----------------------------------------------------------------
+
+def test_allow_string_action_and_resource():
+    policy = allow("dynamodb:GetItem", TABLE)
+    assert evaluate_identity([policy], "dynamodb:GetItem", TABLE).result == ALLOW
+    assert evaluate_identity([policy], "dynamodb:PutItem", TABLE).result == IMPLICIT_DENY
+    assert evaluate_identity([policy], "dynamodb:GetItem", OTHER_TABLE).result == IMPLICIT_DENY
+
+
+def test_action_list_and_case_insensitive_action():
+    policy = allow(["dynamodb:GetItem", "dynamodb:PutItem"], [TABLE])
+    assert evaluate_identity([policy], "DynamoDB:putitem", TABLE).allowed
+    assert not evaluate_identity([policy], "dynamodb:DeleteItem", TABLE).allowed
+
+
+def test_resource_arn_is_case_sensitive():
+    policy = allow("dynamodb:GetItem", TABLE)
+    assert not evaluate_identity([policy], "dynamodb:GetItem", TABLE.replace("User", "user")).allowed
+
+
+@pytest.mark.parametrize("pattern,action,expected", [
+    ("dynamodb:*", "dynamodb:Scan", True),
+    ("dynamodb:Get*", "dynamodb:GetItem", True),
+    ("dynamodb:Get*", "dynamodb:PutItem", False),
+    ("dynamodb:?etItem", "dynamodb:GetItem", True),
+    ("dynamodb:?etItem", "dynamodb:GGetItem", False),
+    ("*", "logs:PutLogEvents", True),
+    ("logs:*Log*", "logs:PutLogEvents", True),
+])
+def test_action_wildcards(pattern, action, expected):
+    assert evaluate_identity([allow(pattern, "*")], action, TABLE).allowed is expected
+
+
+@pytest.mark.parametrize("pattern,resource,expected", [
+    ("arn:aws:dynamodb:us-east-1:123456789012:table/dev-*", TABLE, True),
+    ("arn:aws:dynamodb:us-east-1:123456789012:table/dev-*", OTHER_TABLE, False),
+    ("arn:aws:dynamodb:*:*:table/User", OTHER_TABLE, True),
+    ("arn:aws:dynamodb:us-east-1:123456789012:table/dev-Use?", TABLE, True),
+    ("arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/f:log-stream:*",
+     "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/f:log-stream:2026/01/01/[$LATEST]ab",
+     True),
+    ("arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/f:log-stream:*",
+     "arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/g:log-stream:x", False),
+])
+def test_resource_wildcards(pattern, resource, expected):
+    assert evaluate_identity([allow("*", pattern)], "dynamodb:GetItem", resource).allowed is expected
+
+
+def test_explicit_deny_wins_over_allow_in_any_document():
+    allow_all = allow("dynamodb:*", "*")
+    deny = {"Statement": [{"Effect": "Deny", "Action": "dynamodb:DeleteItem", "Resource": TABLE}]}
+    decision = evaluate_identity([allow_all, deny], "dynamodb:DeleteItem", TABLE)
+    assert decision.result == EXPLICIT_DENY and not decision
+    assert evaluate_identity([allow_all, deny], "dynamodb:GetItem", TABLE).allowed
+
+
+def test_default_deny():
+    assert evaluate_identity([], "dynamodb:GetItem", TABLE).result == IMPLICIT_DENY
+    empty = {"Version": "2012-10-17", "Statement": []}
+    assert evaluate_identity([empty], "dynamodb:GetItem", TABLE).result == IMPLICIT_DENY
+
+
+def test_not_action_and_not_resource():
+    not_action = {"Statement": [{"Effect": "Allow", "NotAction": "dynamodb:Delete*",
+                                 "Resource": "*"}]}
+    assert evaluate_identity([not_action], "dynamodb:GetItem", TABLE).allowed
+    assert not evaluate_identity([not_action], "dynamodb:DeleteItem", TABLE).allowed
+    not_resource = {"Statement": [{"Effect": "Allow", "Action": "dynamodb:*",
+                                   "NotResource": OTHER_TABLE}]}
+    assert evaluate_identity([not_resource], "dynamodb:GetItem", TABLE).allowed
+    assert not evaluate_identity([not_resource], "dynamodb:GetItem", OTHER_TABLE).allowed
+    deny_not_action = {"Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"},
+        {"Effect": "Deny", "NotAction": "dynamodb:GetItem", "Resource": "*"}]}
+    assert evaluate_identity([deny_not_action], "dynamodb:GetItem", TABLE).allowed
+    assert evaluate_identity([deny_not_action], "dynamodb:Scan", TABLE).result == EXPLICIT_DENY
+
+
+def test_statement_as_single_object_and_documents_as_json_text():
+    single = json.dumps({"Version": "2012-10-17", "Statement": {
+        "Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": TABLE}})
+    assert evaluate_identity([single], "dynamodb:GetItem", TABLE).allowed
+
+
+def test_identity_statement_without_resource_matches_nothing():
+    no_resource = {"Statement": [{"Effect": "Allow", "Action": "dynamodb:GetItem"}]}
+    assert not evaluate_identity([no_resource], "dynamodb:GetItem", TABLE).allowed
+
+
+def test_decision_names_the_deciding_statement():
+    policy = {"Statement": [{"Sid": "Reads", "Effect": "Allow", "Action": "dynamodb:GetItem",
+                             "Resource": TABLE}]}
+    assert evaluate_identity([policy], "dynamodb:GetItem", TABLE).statement == "Reads"
+
+
+def test_the_infra_role_policy_grants_exactly_its_actions_on_its_resources():
+    from infra.policies import HANDLER_DYNAMODB_ACTIONS, function_role_policy
+
+    log_group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/dev-user-service"
+    policy = function_role_policy(TABLE, log_group)
+    for action in HANDLER_DYNAMODB_ACTIONS:
+        assert evaluate_identity([policy], action, TABLE).allowed
+        assert not evaluate_identity([policy], action, OTHER_TABLE).allowed
+    assert not evaluate_identity([policy], "dynamodb:UpdateItem", TABLE).allowed
+    stream = iam_eval.log_stream_arn("/aws/lambda/dev-user-service", "2026/01/01/[$LATEST]ab",
+                                     REGION, ACCOUNT)
+    assert evaluate_identity([policy], "logs:PutLogEvents", stream).allowed
+    other = iam_eval.log_stream_arn("/aws/lambda/user-service", "s", REGION, ACCOUNT)
+    assert not evaluate_identity([policy], "logs:PutLogEvents", other).allowed
+
+
+# --- conditions -----------------------------------------------------------------------
+
+def test_conditions_string_and_arn_operators():
+    ctx = {"aws:SourceArn": "arn:aws:execute-api:us-east-1:123456789012:abc/dev/GET/users"}
+    assert iam_eval.conditions_match({"StringEquals": {"AWS:SourceArn": ctx["aws:SourceArn"]}}, ctx)
+    assert not iam_eval.conditions_match({"StringEquals": {"aws:sourcearn": "x"}}, ctx)
+    assert iam_eval.conditions_match({"ArnLike": {"aws:SourceArn": "arn:aws:execute-api:*:*:abc/dev/*"}}, ctx)
+    assert not iam_eval.conditions_match({"ArnLike": {"aws:SourceArn": "arn:aws:execute-api:*:*:abc/test/*"}}, ctx)
+    assert iam_eval.conditions_match({"ArnEquals": {"aws:SourceArn": ctx["aws:SourceArn"]}}, ctx)
+    assert iam_eval.conditions_match({"StringLike": {"aws:SourceArn": "*/dev/*"}}, ctx)
+    assert iam_eval.conditions_match({"StringNotEquals": {"aws:SourceArn": "x"}}, ctx)
+    # any of a key's values may match
+    assert iam_eval.conditions_match({"ArnLike": {"aws:SourceArn": ["nope", "arn:aws:execute-api:*"]}}, ctx)
+
+
+def test_conditions_missing_keys_and_if_exists():
+    assert not iam_eval.conditions_match({"StringEquals": {"aws:SourceAccount": "1"}}, {})
+    assert iam_eval.conditions_match({"StringEqualsIfExists": {"aws:SourceAccount": "1"}}, {})
+    assert iam_eval.conditions_match({"StringNotEquals": {"aws:SourceAccount": "1"}}, {})
+    assert iam_eval.conditions_match({"Null": {"aws:SourceAccount": "true"}}, {})
+    assert not iam_eval.conditions_match({"Null": {"aws:SourceAccount": "false"}}, {})
+
+
+def test_unsupported_condition_operator_is_an_error_not_a_silent_pass():
+    with pytest.raises(ValueError, match="unsupported condition operator"):
+        iam_eval.conditions_match({"NumericLessThan": {"aws:x": "1"}}, {"aws:x": "0"})
+
+
+# --- Lambda resource policies -----------------------------------------------------------
+
+def lambda_policy(*source_arns, condition_operator="ArnLike", key="AWS:SourceArn",
+                  principal=None, action="lambda:InvokeFunction", resource=FUNCTION):
+    return json.dumps({"Version": "2012-10-17", "Id": "default", "Statement": [
+        {"Sid": f"s{i}", "Effect": "Allow",
+         "Principal": principal or {"Service": "apigateway.amazonaws.com"},
+         "Action": action, "Resource": resource,
+         "Condition": {condition_operator: {key: arn}}}
+        for i, arn in enumerate(source_arns)]})
+
+
+SOURCE = "arn:aws:execute-api:us-east-1:123456789012:abc123/dev/GET/users"
+
+
+def test_lambda_policy_as_moto_returns_it():
+    policy = lambda_policy(SOURCE)
+    assert lambda_invoke_allowed(policy, FUNCTION, SOURCE).allowed
+    assert not lambda_invoke_allowed(policy, FUNCTION, SOURCE.replace("/dev/", "/test/")).allowed
+    assert not lambda_invoke_allowed(policy, FUNCTION, SOURCE + "/abc").allowed
+
+
+def test_lambda_policy_wildcard_source_and_other_operators():
+    wildcard = lambda_policy("arn:aws:execute-api:us-east-1:123456789012:abc123/dev/GET/users/*")
+    assert lambda_invoke_allowed(wildcard, FUNCTION, SOURCE + "/u-1").allowed
+    assert not lambda_invoke_allowed(wildcard, FUNCTION, SOURCE.replace("/dev/", "/prod/") + "/u").allowed
+    for operator in ("ArnEquals", "StringEquals"):
+        assert lambda_invoke_allowed(lambda_policy(SOURCE, condition_operator=operator),
+                                     FUNCTION, SOURCE).allowed
+    assert lambda_invoke_allowed(lambda_policy(SOURCE, key="aws:sourcearn"), FUNCTION, SOURCE).allowed
+
+
+def test_lambda_policy_wrong_principal_action_or_function_is_denied():
+    assert not lambda_invoke_allowed(
+        lambda_policy(SOURCE, principal={"Service": "events.amazonaws.com"}), FUNCTION, SOURCE).allowed
+    assert not lambda_invoke_allowed(
+        lambda_policy(SOURCE, action="lambda:GetFunction"), FUNCTION, SOURCE).allowed
+    assert lambda_invoke_allowed(lambda_policy(SOURCE, action="lambda:*"), FUNCTION, SOURCE).allowed
+    other = FUNCTION.replace("dev-user-service", "user-service")
+    assert not lambda_invoke_allowed(lambda_policy(SOURCE), other, SOURCE).allowed
+
+
+def test_no_policy_is_denied_and_explicit_deny_wins():
+    assert lambda_invoke_allowed(None, FUNCTION, SOURCE).result == IMPLICIT_DENY
+    policy = json.loads(lambda_policy(SOURCE))
+    policy["Statement"].append({"Effect": "Deny", "Principal": "*", "Action": "lambda:*",
+                                "Resource": FUNCTION})
+    assert lambda_invoke_allowed(policy, FUNCTION, SOURCE).result == EXPLICIT_DENY
+
+
+def test_source_account_condition():
+    policy = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
+                             "Action": "lambda:InvokeFunction", "Resource": FUNCTION,
+                             "Condition": {"StringEquals": {"AWS:SourceAccount": ACCOUNT}}}]}
+    assert lambda_invoke_allowed(policy, FUNCTION, SOURCE, source_account=ACCOUNT).allowed
+    assert not lambda_invoke_allowed(policy, FUNCTION, SOURCE, source_account="999999999999").allowed
+
+
+# --- API calls to (action, resource) ------------------------------------------------------
+
+def test_dynamodb_calls_map_to_table_arns():
+    assert map_call("dynamodb", "GetItem", {"TableName": "dev-User"}, REGION, ACCOUNT) == [
+        ("dynamodb:GetItem", TABLE)]
+    assert map_call("dynamodb", "Query", {"TableName": "dev-User", "IndexName": "byName"},
+                    REGION, ACCOUNT) == [("dynamodb:Query", TABLE + "/index/byName")]
+    assert map_call("dynamodb", "PutItem", {"TableName": TABLE}, REGION, ACCOUNT) == [
+        ("dynamodb:PutItem", TABLE)]
+    assert map_call("dynamodb", "ListTables", {}, REGION, ACCOUNT) == [("dynamodb:ListTables", "*")]
+
+
+def test_dynamodb_batch_and_transact_calls_map_to_every_table():
+    batch = map_call("dynamodb", "BatchWriteItem", {"RequestItems": {"dev-User": [], "User": []}},
+                     REGION, ACCOUNT)
+    assert batch == [("dynamodb:BatchWriteItem", TABLE), ("dynamodb:BatchWriteItem", OTHER_TABLE)]
+    transact = map_call("dynamodb", "TransactWriteItems", {"TransactItems": [
+        {"Put": {"TableName": "dev-User"}}, {"Delete": {"TableName": "User"}},
+        {"ConditionCheck": {"TableName": "dev-User"}}]}, REGION, ACCOUNT)
+    assert transact == [("dynamodb:PutItem", TABLE), ("dynamodb:DeleteItem", OTHER_TABLE),
+                        ("dynamodb:ConditionCheckItem", TABLE)]
+
+
+def test_logs_calls_map_to_log_stream_arns():
+    expected = ("arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/f:log-stream:"
+                "2026/01/01/[$LATEST]ab")
+    for operation in ("CreateLogStream", "PutLogEvents"):
+        assert map_call("logs", operation, {"logGroupName": "/aws/lambda/f",
+                                            "logStreamName": "2026/01/01/[$LATEST]ab"},
+                        REGION, ACCOUNT) == [(f"logs:{operation}", expected)]
+
+
+def test_other_services_map_to_star():
+    assert map_call("s3", "ListBuckets", {}, REGION, ACCOUNT) == [("s3:ListBuckets", "*")]
+
+
+def test_access_denied_message_reads_like_aws():
+    principal = iam_eval.assumed_role_arn("arn:aws:iam::123456789012:role/svc/dev-role",
+                                          "dev-user-service")
+    assert principal == "arn:aws:sts::123456789012:assumed-role/dev-role/dev-user-service"
+    message = iam_eval.access_denied_message(principal, "dynamodb:GetItem", TABLE,
+                                             iam_eval.Decision(IMPLICIT_DENY))
+    assert message == (
+        "User: arn:aws:sts::123456789012:assumed-role/dev-role/dev-user-service is not authorized "
+        f"to perform: dynamodb:GetItem on resource: {TABLE} because no identity-based policy "
+        "allows the dynamodb:GetItem action")
+    explicit = iam_eval.access_denied_message(principal, "dynamodb:GetItem", TABLE,
+                                              iam_eval.Decision(EXPLICIT_DENY))
+    assert explicit.endswith("with an explicit deny in an identity-based policy")
