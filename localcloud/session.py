@@ -1,0 +1,114 @@
+"""A running local cloud: the emulator, the gateway in front of it, and the deploys of
+every stack of the real program into it."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from infra.config import PROJECT
+from localcloud.deployer import DeployResult, deploy_stack
+from localcloud.emulator import ACCOUNT_ID, Emulator, make_client
+from localcloud.gateway import Gateway
+from localcloud.invoker import Invoker
+from localcloud.resources import Cloud, DeployError
+from localcloud.stackfiles import known_stacks, read_stack_config
+from localcloud.state import DEFAULT_STATE_DIR, Session, StateStore
+
+DEFAULT_GATEWAY_PORT = 8080
+
+
+def deploy_order(stacks: list[str]) -> list[str]:
+    """The stack that owns the shared API first (the others reference it), then the
+    rest, production last."""
+    def rank(stack: str) -> tuple:
+        config = read_stack_config(stack)
+        return (config.get(f"{PROJECT}:apiOwner") != "true",
+                config.get(f"{PROJECT}:production") == "true", stack)
+    return sorted(stacks, key=rank)
+
+
+def region_of(stack: str) -> str:
+    return read_stack_config(stack).get("aws:region") or "us-east-1"
+
+
+class LocalCloud:
+    """Starts everything on 127.0.0.1; `stop()` (or the context manager) ends it."""
+
+    def __init__(self, state_dir: Path = DEFAULT_STATE_DIR, gateway_port: int = DEFAULT_GATEWAY_PORT,
+                 emulator_port: int = 0) -> None:
+        self.store = StateStore(state_dir)
+        self.gateway_port = gateway_port
+        self.emulator = Emulator(port=emulator_port)
+        self.invoker: Invoker | None = None
+        self.gateway: Gateway | None = None
+
+    def start(self) -> "LocalCloud":
+        self.store.clear()  # a new emulator is empty: so is the state that describes it
+        self.store.dir.mkdir(parents=True, exist_ok=True)
+        endpoint = self.emulator.start()
+        try:
+            region = region_of(deploy_order(known_stacks())[0])
+            self.invoker = Invoker(endpoint, self.store.dir, region=region)
+            self.gateway = Gateway(endpoint, self.store.dir, self.invoker,
+                                   port=self.gateway_port, region=region)
+            self.gateway.start()
+        except BaseException:
+            self.stop()
+            raise
+        self.store.save_session(Session(endpoint_url=endpoint, gateway_url=self.gateway.url,
+                                        pid=os.getpid()))
+        return self
+
+    @property
+    def url(self) -> str:
+        return self.gateway.url
+
+    def cloud(self, stack: str) -> Cloud:
+        return cloud_for(stack, self.store.load_session(), self.store)
+
+    def deploy(self, stack: str, config_overrides: dict[str, str] | None = None) -> DeployResult:
+        return deploy_stack(stack, self.cloud(stack), self.store, config_overrides)
+
+    def deploy_all(self, on_deployed=lambda result: None) -> list[DeployResult]:
+        """Every stack, the API owner first; `on_deployed` hears of each as it is done."""
+        results = []
+        for stack in deploy_order(known_stacks()):
+            results.append(self.deploy(stack))
+            on_deployed(results[-1])
+        return results
+
+    def stop(self) -> None:
+        if self.gateway is not None:
+            self.gateway.stop()
+        if self.invoker is not None:
+            self.invoker.close()
+        self.emulator.stop()
+        session = self.store.dir / "session.json"
+        if session.exists():
+            session.unlink()
+
+    def __enter__(self) -> "LocalCloud":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+
+def cloud_for(stack: str, session: Session | None, store: StateStore) -> Cloud:
+    if session is None:
+        raise DeployError("no local cloud is running; start one with `python3 tasks.py run` "
+                          "and run this command from another terminal")
+    return Cloud(endpoint_url=session.endpoint_url, region=region_of(stack),
+                 account_id=ACCOUNT_ID, state_dir=store.dir, gateway_url=session.gateway_url)
+
+
+def running_cloud(stack: str, state_dir: Path = DEFAULT_STATE_DIR) -> tuple[Cloud, StateStore]:
+    """The Cloud of a local cloud started by another process (`localcloud up`)."""
+    store = StateStore(state_dir)
+    cloud = cloud_for(stack, store.load_session(), store)
+    try:
+        make_client("sts", cloud.endpoint_url, cloud.region).get_caller_identity()
+    except Exception:  # noqa: BLE001 -- any failure means the same thing to the user
+        raise DeployError(f"the local cloud recorded in {store.dir / 'session.json'} does not "
+                          "answer; start it again with `python3 tasks.py run`") from None
+    return cloud, store
