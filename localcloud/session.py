@@ -47,6 +47,7 @@ class LocalCloud:
         self.store.dir.mkdir(parents=True, exist_ok=True)
         endpoint = self.emulator.start()
         try:
+            self.emulator.reset()  # moto's backends are per process, shared by its servers
             region = region_of(deploy_order(known_stacks())[0])
             self.invoker = Invoker(endpoint, self.store.dir, region=region)
             self.gateway = Gateway(endpoint, self.store.dir, self.invoker,
