@@ -1,0 +1,667 @@
+"""Runs deployed functions: what Lambda's service does, which moto cannot (no docker).
+
+For each invoke the invoker reads the function's configuration from moto, takes the
+archive with that CodeSha256 from the artifact store, extracts it once per CodeSha256,
+and hands the event to a warm worker process (:mod:`localcloud.worker`) running the
+current interpreter. Workers are pooled per (function name, CodeSha256, configuration):
+a code or configuration update starts fresh workers and stops the old ones.
+
+Every AWS call the function makes is checked against its role's policies (read from
+moto's IAM on each invoke) and recorded; so are the calls the Lambda service makes with
+the role to ship the function's output to CloudWatch Logs
+(``/aws/lambda/{name}``, one stream per worker, as Lambda does per execution
+environment). ``call_log()`` returns them all.
+"""
+from __future__ import annotations
+
+import collections
+import hashlib
+import io
+import json
+import logging
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from localcloud import artifacts, iam_eval
+from localcloud.emulator import ACCOUNT_ID, REGION, fake_credentials_env, make_client
+
+log = logging.getLogger("localcloud.invoker")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+INIT_TIMEOUT = 10.0  # seconds; Lambda's limit for the init phase
+
+
+class InvokerError(Exception):
+    """The invoke could not be attempted (not an error of the function's code)."""
+
+
+class FunctionNotFound(InvokerError):
+    pass
+
+
+class CodeNotFound(InvokerError):
+    pass
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One authorization check made with a function's role."""
+
+    function_name: str
+    action: str
+    resource: str
+    allowed: bool
+    decision: str  # iam_eval.ALLOW / EXPLICIT_DENY / IMPLICIT_DENY
+    source: str  # "function" (the handler's own calls) or "lambda-service" (log shipping)
+    principal: str  # the assumed-role ARN
+    operation: str = ""
+    timestamp_ms: int = 0
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    function_name: str
+    request_id: str
+    status: str  # "ok", "error" (function error) or "timeout"
+    payload: Any = None  # the handler's return value when status == "ok"
+    error: dict | None = None  # {errorMessage, errorType, stackTrace} otherwise
+    logs: list[str] = field(default_factory=list)  # START, output lines, END, REPORT
+    duration_ms: float = 0.0
+    cold_start: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def function_error(self) -> bool:
+        return self.status == "error"
+
+    @property
+    def timed_out(self) -> bool:
+        return self.status == "timeout"
+
+
+class _WorkerDied(Exception):
+    pass
+
+
+class _Worker:
+    """One worker process and the threads that read its stdout and stderr."""
+
+    def __init__(self, invoker: "Invoker", function_name: str, argv: list[str], env: dict,
+                 cwd: str, log_stream: str) -> None:
+        self.function_name = function_name
+        self.log_stream = log_stream
+        self.stream_created = False
+        self.invocations = 0
+        self.init_logs: list[tuple[int, str]] = []  # output of the init phase, shipped once
+        self._invoker = invoker
+        self._results: queue.Queue = queue.Queue()
+        self._logs: list[tuple[int, str]] = []
+        self._logs_lock = threading.Lock()
+        self._principal = ""
+        self.stderr_tail: collections.deque[str] = collections.deque(maxlen=50)
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=env, cwd=cwd)
+        self._write_lock = threading.Lock()
+        self._stdout_reader = threading.Thread(target=self._read_stdout,
+                                               name=f"worker-out-{self.proc.pid}", daemon=True)
+        self._stdout_reader.start()
+        threading.Thread(target=self._read_stderr, name=f"worker-err-{self.proc.pid}",
+                         daemon=True).start()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def _read_stdout(self) -> None:
+        try:
+            for raw in self.proc.stdout:
+                try:
+                    message = json.loads(raw)
+                except ValueError:
+                    log.debug("worker %s: unreadable protocol line %r", self.pid, raw[:200])
+                    continue
+                kind = message.get("type")
+                if kind == "log":
+                    with self._logs_lock:
+                        self._logs.append((int(message.get("ts") or time.time() * 1000),
+                                           str(message.get("line", ""))))
+                elif kind == "call":
+                    self._invoker._record(CallRecord(
+                        function_name=self.function_name, action=message["action"],
+                        resource=message["resource"], allowed=bool(message["allowed"]),
+                        decision=message.get("decision", ""), source="function",
+                        principal=self._principal, operation=message.get("operation", ""),
+                        timestamp_ms=int(message.get("ts") or 0)))
+                else:
+                    self._results.put(message)
+        except (OSError, ValueError):
+            pass
+        finally:
+            self._results.put(None)
+
+    def _read_stderr(self) -> None:
+        try:
+            for raw in self.proc.stderr:
+                line = raw.decode("utf-8", "replace").rstrip("\n")
+                self.stderr_tail.append(line)
+                log.debug("worker %s (%s) stderr: %s", self.pid, self.function_name, line)
+        except (OSError, ValueError):
+            pass
+
+    def send(self, message: dict) -> None:
+        data = json.dumps(message).encode("utf-8") + b"\n"
+        with self._write_lock:
+            try:
+                self.proc.stdin.write(data)
+                self.proc.stdin.flush()
+            except (BrokenPipeError, OSError, ValueError) as err:
+                raise _WorkerDied(str(err)) from err
+
+    def receive(self, timeout: float) -> dict:
+        """The next result/ready message; raises queue.Empty on timeout, _WorkerDied."""
+        message = self._results.get(timeout=max(0.0, timeout))
+        if message is None:
+            self._results.put(None)  # keep reporting the death
+            raise _WorkerDied(f"exit status {self.proc.wait()}")
+        return message
+
+    def start(self, init: dict, timeout: float) -> dict | None:
+        """Send the init message and wait for ready; returns the init error, if any."""
+        self._principal = iam_eval.assumed_role_arn(init["role_arn"], self.function_name)
+        self.send(init)
+        message = self.receive(timeout)
+        return message.get("error")
+
+    def take_logs(self) -> list[tuple[int, str]]:
+        with self._logs_lock:
+            logs, self._logs = self._logs, []
+        return logs
+
+    def request_stop(self) -> None:
+        """Ask the worker to exit after its current invoke (does not wait)."""
+        if self.alive():
+            try:
+                self.send({"type": "stop"})
+                self.proc.stdin.close()
+            except (_WorkerDied, OSError, ValueError):
+                pass
+
+    def stop(self, *, kill: bool = False) -> None:
+        if self.alive():
+            if not kill:
+                self.request_stop()
+                try:
+                    self.proc.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    pass
+            if self.alive():
+                self.proc.kill()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            log.warning("worker %s did not exit", self.pid)
+        if threading.current_thread() is not self._stdout_reader:
+            self._stdout_reader.join(timeout=2)  # everything it wrote is read
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                stream.close()
+            except (OSError, ValueError):
+                pass
+
+
+class _Pool:
+    """The warm workers of one (function, code, configuration)."""
+
+    def __init__(self, key: tuple, max_workers: int) -> None:
+        self.key = key
+        self.max_workers = max_workers
+        self.idle: list[_Worker] = []
+        self.busy: set[_Worker] = set()
+        self.starting = 0
+        self.retired = False
+        self.cond = threading.Condition()
+
+    def acquire(self) -> _Worker | None:
+        """An idle worker, or None when the caller may start a new one (slot reserved)."""
+        with self.cond:
+            while True:
+                if self.retired:
+                    raise InvokerError("the function changed while waiting for a worker; retry")
+                while self.idle:
+                    worker = self.idle.pop()
+                    if worker.alive():
+                        self.busy.add(worker)
+                        return worker
+                    worker.stop(kill=True)
+                if len(self.busy) + self.starting < self.max_workers:
+                    self.starting += 1
+                    return None
+                self.cond.wait(timeout=1.0)
+
+    def started(self, worker: _Worker | None) -> None:
+        with self.cond:
+            self.starting -= 1
+            if worker is not None:
+                self.busy.add(worker)
+            self.cond.notify()
+
+    def release(self, worker: _Worker, *, discard: bool = False) -> None:
+        with self.cond:
+            self.busy.discard(worker)
+            keep = not discard and not self.retired and worker.alive()
+            if keep:
+                self.idle.append(worker)
+            self.cond.notify()
+        if not keep:
+            worker.stop(kill=discard)
+
+    def retire(self) -> None:
+        with self.cond:
+            self.retired = True
+            idle, self.idle = self.idle, []
+            self.cond.notify_all()
+        for worker in idle:
+            worker.stop()
+
+    def pids(self) -> list[int]:
+        with self.cond:
+            return [w.pid for w in [*self.idle, *self.busy] if w.alive()]
+
+
+def _config_fingerprint(config: dict) -> str:
+    relevant = {k: config.get(k) for k in ("Handler", "Environment", "Role", "Runtime",
+                                           "MemorySize", "Timeout")}
+    return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _log_stream_name() -> str:
+    return time.strftime("%Y/%m/%d", time.gmtime()) + "/[$LATEST]" + uuid.uuid4().hex
+
+
+class Invoker:
+    """Invokes functions deployed in the emulator. Thread-safe; ``close()`` when done."""
+
+    def __init__(self, endpoint_url: str, state_dir: str | os.PathLike, *,
+                 region: str = REGION, account_id: str = ACCOUNT_ID,
+                 max_workers_per_function: int = 4, work_dir: str | os.PathLike | None = None,
+                 python: str = sys.executable, init_timeout: float = INIT_TIMEOUT) -> None:
+        self.endpoint_url = endpoint_url
+        self.state_dir = Path(state_dir)
+        self.region = region
+        self.account_id = account_id
+        self.max_workers_per_function = max(1, int(max_workers_per_function))
+        self.python = python
+        self.init_timeout = init_timeout
+        self._own_work_dir = work_dir is None
+        self.work_dir = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="localcloud-"))
+        self._lambda = make_client("lambda", endpoint_url, region)
+        self._iam = make_client("iam", endpoint_url, region)
+        self._logs = make_client("logs", endpoint_url, region)
+        self._lock = threading.Lock()
+        self._pools: dict[tuple, _Pool] = {}
+        self._current: dict[str, tuple] = {}  # function name -> key of its current pool
+        self._extract_lock = threading.Lock()
+        self._calls: list[CallRecord] = []
+        self._calls_lock = threading.Lock()
+        self._closed = False
+
+    # --- the call log -------------------------------------------------------------
+
+    def _record(self, record: CallRecord) -> None:
+        with self._calls_lock:
+            self._calls.append(record)
+
+    def call_log(self, function_name: str | None = None) -> list[CallRecord]:
+        """Every authorization check made with the functions' roles, oldest first."""
+        with self._calls_lock:
+            return [c for c in self._calls
+                    if function_name is None or c.function_name == function_name]
+
+    def clear_call_log(self) -> None:
+        with self._calls_lock:
+            self._calls.clear()
+
+    # --- configuration ------------------------------------------------------------
+
+    def function_configuration(self, function: str) -> dict:
+        try:
+            return self._lambda.get_function_configuration(FunctionName=function)
+        except self._lambda.exceptions.ResourceNotFoundException as err:
+            raise FunctionNotFound(f"function not found: {function}") from err
+
+    def role_policies(self, role_arn: str) -> list[dict]:
+        """The role's inline and attached managed policy documents, read from moto's IAM."""
+        name = role_arn.rsplit("/", 1)[-1]
+        documents: list[dict] = []
+        try:
+            for page in self._iam.get_paginator("list_role_policies").paginate(RoleName=name):
+                for policy_name in page["PolicyNames"]:
+                    doc = self._iam.get_role_policy(RoleName=name, PolicyName=policy_name)
+                    documents.append(_as_document(doc["PolicyDocument"]))
+            pages = self._iam.get_paginator("list_attached_role_policies").paginate(RoleName=name)
+            for page in pages:
+                for attached in page["AttachedPolicies"]:
+                    policy = self._iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
+                    version = self._iam.get_policy_version(
+                        PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"])
+                    documents.append(_as_document(version["PolicyVersion"]["Document"]))
+        except self._iam.exceptions.NoSuchEntityException:
+            log.warning("role %s does not exist: every call of its function is denied", role_arn)
+            return []
+        return documents
+
+    # --- code ---------------------------------------------------------------------
+
+    def _code_dir(self, sha: str) -> Path:
+        target = self.work_dir / "code" / artifacts.archive_path(self.state_dir, sha).stem
+        if target.is_dir():
+            return target
+        with self._extract_lock:
+            if target.is_dir():
+                return target
+            try:
+                data = artifacts.load_archive(self.state_dir, sha)
+            except (FileNotFoundError, ValueError) as err:
+                raise CodeNotFound(str(err)) from err
+            staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=self.work_dir))
+            try:
+                with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                    archive.extractall(staging)  # extractall drops absolute and ".." parts
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging, target)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+        return target
+
+    # --- workers ------------------------------------------------------------------
+
+    def _pool(self, key: tuple) -> _Pool:
+        name = key[0]
+        retire = None
+        with self._lock:
+            if self._closed:
+                raise InvokerError("the invoker is closed")
+            pool = self._pools.get(key)
+            if pool is None:
+                pool = self._pools[key] = _Pool(key, self.max_workers_per_function)
+            old_key = self._current.get(name)
+            if old_key != key:
+                self._current[name] = key
+                if old_key is not None:
+                    retire = self._pools.pop(old_key, None)
+        if retire is not None:
+            log.info("%s changed: stopping the workers of its previous version", name)
+            retire.retire()
+        return pool
+
+    def _worker_env(self, config: dict, code_dir: Path, log_stream: str) -> dict:
+        name = config["FunctionName"]
+        env = {
+            "PATH": os.environ.get("PATH", os.defpath),
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
+            "TZ": ":UTC",
+        }
+        env.update((config.get("Environment") or {}).get("Variables") or {})
+        env.update(fake_credentials_env(self.endpoint_url, self.region))
+        env.update({
+            "PYTHONPATH": str(REPO_ROOT),  # for localcloud.worker only; the worker drops it
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONIOENCODING": "utf-8",
+            # keep a developer's real AWS configuration out of the function
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_LAMBDA_FUNCTION_NAME": name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.get("MemorySize", 128)),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{config.get('Runtime', 'python3.12')}",
+            "LAMBDA_TASK_ROOT": str(code_dir),
+        })
+        return env
+
+    def _start_worker(self, config: dict, policies: list[dict]) -> tuple[_Worker, dict | None]:
+        name = config["FunctionName"]
+        code_dir = self._code_dir(config["CodeSha256"])
+        stream = _log_stream_name()
+        worker = _Worker(self, name, [self.python, "-m", "localcloud.worker"],
+                         self._worker_env(config, code_dir, stream), str(code_dir), stream)
+        init = {
+            "type": "init", "handler": config["Handler"], "code_dir": str(code_dir),
+            "function_name": name, "role_arn": config["Role"], "region": self.region,
+            "account_id": self.account_id, "memory_size": config.get("MemorySize", 128),
+            "log_group": f"/aws/lambda/{name}", "log_stream": stream, "policies": policies,
+        }
+        try:
+            error = worker.start(init, self.init_timeout)
+            worker.init_logs = worker.take_logs()
+        except queue.Empty:
+            worker.stop(kill=True)
+            raise InvokerError(f"{name}: the worker did not start within {self.init_timeout} s")
+        except _WorkerDied:
+            worker.stop(kill=True)
+            tail = "\n".join(worker.stderr_tail)
+            raise InvokerError(f"{name}: the worker exited while starting:\n{tail}")
+        return worker, error
+
+    def worker_pids(self, function_name: str | None = None) -> list[int]:
+        """Process ids of the live workers (of one function, or all)."""
+        with self._lock:
+            pools = [p for k, p in self._pools.items()
+                     if function_name is None or k[0] == function_name]
+        return [pid for pool in pools for pid in pool.pids()]
+
+    # --- invoking -----------------------------------------------------------------
+
+    def invoke(self, function: str, event: Any) -> InvokeResult:
+        """Invoke a function (name or ARN) synchronously with a JSON-serializable event.
+
+        A function error or timeout is reported in the result, never raised. Raises
+        FunctionNotFound / CodeNotFound / InvokerError when the invoke cannot happen.
+        """
+        config = self.function_configuration(function)
+        name = config["FunctionName"]
+        policies = self.role_policies(config["Role"])
+        key = (name, config["CodeSha256"], _config_fingerprint(config))
+        timeout = float(config.get("Timeout") or 3)
+        pool = self._pool(key)
+        worker = pool.acquire()
+        cold = worker is None
+        init_error = None
+        if cold:
+            try:
+                worker, init_error = self._start_worker(config, policies)
+            except BaseException:
+                pool.started(None)
+                raise
+            pool.started(worker)
+        request_id = str(uuid.uuid4())
+        started = time.monotonic()
+        status, payload, error, discard = "error", None, None, False
+        extra_lines: list[str] = []
+        try:
+            deadline_ms = int(time.time() * 1000 + timeout * 1000)
+            worker.invocations += 1
+            worker.send({"type": "invoke", "id": request_id, "event": event,
+                         "deadline_ms": deadline_ms, "policies": policies})
+            try:
+                message = worker.receive(timeout)
+                while message.get("id") != request_id:  # a stale message; skip it
+                    message = worker.receive(timeout - (time.monotonic() - started))
+            except queue.Empty:
+                status, discard = "timeout", True
+                stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+                error = {"errorMessage": f"{stamp}.000Z {request_id} Task timed out after "
+                                         f"{timeout:.2f} seconds",
+                         "errorType": "Sandbox.Timedout"}
+                extra_lines.append(error["errorMessage"])
+                worker.stop(kill=True)  # now, so the logs it wrote so far are all read
+            except _WorkerDied as died:
+                discard = True
+                error = {"errorMessage": f"RequestId: {request_id} Error: Runtime exited with "
+                                         f"error: {died}",
+                         "errorType": "Runtime.ExitError"}
+                extra_lines.extend(worker.stderr_tail)
+                extra_lines.append(error["errorMessage"])
+            else:
+                if message.get("status") == "ok":
+                    status, payload = "ok", message.get("payload")
+                else:
+                    error = message.get("error") or {"errorMessage": "unknown error",
+                                                     "errorType": "Runtime.Unknown"}
+                    if error.get("errorType") == "Runtime.ExitError":
+                        discard = True
+        except _WorkerDied as died:  # could not even send the event
+            discard = True
+            error = {"errorMessage": f"RequestId: {request_id} Error: Runtime exited with "
+                                     f"error: {died}", "errorType": "Runtime.ExitError"}
+        finally:
+            duration_ms = (time.monotonic() - started) * 1000
+            if discard:
+                worker.stop(kill=True)
+            lines = self._frame_logs(worker, request_id, duration_ms, config, extra_lines)
+            pool.release(worker, discard=discard)
+        self._ship_logs(worker, config, policies, lines)
+        if init_error is not None and status == "error":
+            log.info("%s: init error %s", name, init_error.get("errorMessage"))
+        return InvokeResult(function_name=name, request_id=request_id, status=status,
+                            payload=payload, error=error,
+                            logs=[line for _, line in lines], duration_ms=duration_ms,
+                            cold_start=cold)
+
+    def _frame_logs(self, worker: _Worker, request_id: str, duration_ms: float, config: dict,
+                    extra_lines: list[str]) -> list[tuple[int, str]]:
+        now = int(time.time() * 1000)
+        captured = worker.take_logs()
+        init_logs, worker.init_logs = worker.init_logs, []
+        start_ts = min([ts for ts, _ in captured] + [now - int(duration_ms)])
+        lines: list[tuple[int, str]] = []
+        if worker.invocations == 1:  # the cold start: Lambda logs the init phase first
+            init_ts = min([ts for ts, _ in init_logs] + [start_ts])
+            runtime = config.get("Runtime", "python3.12").replace("python", "python:")
+            lines.append((init_ts, f"INIT_START Runtime Version: {runtime}"))
+            lines.extend(init_logs)
+        lines.append((start_ts, f"START RequestId: {request_id} Version: $LATEST"))
+        lines.extend(sorted(captured, key=lambda item: item[0]))
+        lines.extend((now, line) for line in extra_lines)
+        lines.append((now, f"END RequestId: {request_id}"))
+        lines.append((now, f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+                           f"Billed Duration: {max(1, int(duration_ms + 0.999))} ms\t"
+                           f"Memory Size: {config.get('MemorySize', 128)} MB"))
+        return lines
+
+    # --- log shipping (the Lambda service, with the function's role) ----------------
+
+    def _authorize(self, function_name: str, role_arn: str, policies: list[dict],
+                   action: str, resource: str) -> bool:
+        decision = iam_eval.evaluate_identity(policies, action, resource)
+        self._record(CallRecord(
+            function_name=function_name, action=action, resource=resource,
+            allowed=decision.allowed, decision=decision.result, source="lambda-service",
+            principal=iam_eval.assumed_role_arn(role_arn, function_name),
+            operation=f"logs.{action.split(':', 1)[1]}", timestamp_ms=int(time.time() * 1000)))
+        if not decision.allowed:
+            log.warning("%s: logs dropped: %s", function_name, iam_eval.access_denied_message(
+                iam_eval.assumed_role_arn(role_arn, function_name), action, resource, decision))
+        return decision.allowed
+
+    def _log_group_exists(self, group: str) -> bool:
+        pages = self._logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=group)
+        return any(g["logGroupName"] == group for page in pages for g in page["logGroups"])
+
+    def _ship_logs(self, worker: _Worker, config: dict, policies: list[dict],
+                   lines: list[tuple[int, str]]) -> None:
+        name, role = config["FunctionName"], config["Role"]
+        group = f"/aws/lambda/{name}"
+        try:
+            if not worker.stream_created:
+                stream_arn = iam_eval.log_stream_arn(group, worker.log_stream, self.region,
+                                                     self.account_id)
+                if not self._log_group_exists(group):
+                    group_arn = iam_eval.log_group_arn(group, self.region, self.account_id)
+                    if not self._authorize(name, role, policies, "logs:CreateLogGroup", group_arn):
+                        return
+                    try:
+                        self._logs.create_log_group(logGroupName=group)
+                    except self._logs.exceptions.ResourceAlreadyExistsException:
+                        pass
+                if not self._authorize(name, role, policies, "logs:CreateLogStream", stream_arn):
+                    return
+                try:
+                    self._logs.create_log_stream(logGroupName=group, logStreamName=worker.log_stream)
+                except self._logs.exceptions.ResourceAlreadyExistsException:
+                    pass
+                worker.stream_created = True
+            stream_arn = iam_eval.log_stream_arn(group, worker.log_stream, self.region,
+                                                 self.account_id)
+            if not self._authorize(name, role, policies, "logs:PutLogEvents", stream_arn):
+                return
+            events = [{"timestamp": ts, "message": line[:256 * 1024 - 26]}
+                      for ts, line in lines if line]
+            for start in range(0, len(events), 1000):
+                self._logs.put_log_events(logGroupName=group, logStreamName=worker.log_stream,
+                                          logEvents=events[start:start + 1000])
+        except Exception:  # log delivery never fails an invoke
+            log.exception("%s: could not ship logs to %s", name, group)
+
+    # --- lifecycle ----------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop every worker and remove the extracted code (if the invoker made the dir)."""
+        with self._lock:
+            self._closed = True
+            pools = list(self._pools.values())
+            self._pools.clear()
+            self._current.clear()
+        workers: list[_Worker] = []
+        for pool in pools:
+            with pool.cond:
+                pool.retired = True
+                idle, pool.idle = pool.idle, []
+                busy = list(pool.busy)
+                pool.cond.notify_all()
+            for worker in idle:
+                worker.request_stop()  # all at once; then wait for each
+            workers.extend(idle)
+            for worker in busy:
+                worker.stop(kill=True)
+        for worker in workers:
+            worker.stop()
+        if self._own_work_dir:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    def __enter__(self) -> "Invoker":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def _as_document(document: Any) -> dict:
+    if isinstance(document, (str, bytes)):
+        text = document.decode() if isinstance(document, bytes) else document
+        try:
+            return json.loads(text)
+        except ValueError:
+            return json.loads(unquote(text))  # IAM returns URL-encoded documents
+    return dict(document)

@@ -1,0 +1,28 @@
+"""Fixtures for the local-cloud tests: one emulator and invoker per session.
+
+Everything listens on 127.0.0.1 on free ports and is stopped at the end of the session.
+"""
+from __future__ import annotations
+
+import pytest
+
+from localcloud.emulator import Emulator
+from localcloud.invoker import Invoker
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    with Emulator(port=0) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="session")
+def state_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("localcloud-state")
+
+
+@pytest.fixture(scope="session")
+def invoker(emulator, state_dir, tmp_path_factory):
+    with Invoker(emulator.endpoint_url, state_dir,
+                 work_dir=tmp_path_factory.mktemp("localcloud-work")) as inv:
+        yield inv

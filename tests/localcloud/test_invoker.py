@@ -1,0 +1,209 @@
+"""The invoker: warm workers, the role's policy around every AWS call, logs, failures."""
+from __future__ import annotations
+
+import json
+import re
+import threading
+
+import pytest
+
+from localcloud import artifacts
+from localcloud.invoker import FunctionNotFound
+
+from .builders import BROKEN_IMPORT, app_zip, deploy_function, make_zip, table_arn
+
+
+def test_invoke_returns_the_handlers_value_with_lambdas_environment(emulator, state_dir, invoker):
+    fn = deploy_function(emulator, state_dir, handler="app.echo")
+    result = invoker.invoke(fn.name, {"httpMethod": "GET", "path": "/x"})
+    assert result.ok, result.error
+    body = json.loads(result.payload["body"])
+    assert body["function"] == fn.name
+    assert body["requestId"] == result.request_id
+    assert 0 < body["remaining"] <= 3000
+    env = body["env"]
+    assert env["TABLE_PREFIX"] == fn.table[: -len("User")]
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == fn.name
+    assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == f"/aws/lambda/{fn.name}"
+    assert env["AWS_ENDPOINT_URL"] == emulator.endpoint_url
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert env["AWS_ACCESS_KEY_ID"]  # fake credentials, never a developer's real ones
+    assert env["PYTHONPATH"] is None  # the function does not see the repository
+    assert body["sys_path0"] == env["LAMBDA_TASK_ROOT"]
+    # the handler's output is in the logs, not in the protocol
+    assert "app imported" in result.logs
+    assert "echo GET /x" in result.logs
+    assert "to stderr" in result.logs
+    assert any(line.startswith("[WARNING]\t") and line.endswith("\ta warning from the handler")
+               and result.request_id in line for line in result.logs)
+    assert result.logs[0] == "INIT_START Runtime Version: python:3.12"
+    assert result.logs[-1].startswith(f"REPORT RequestId: {result.request_id}")
+
+
+def test_warm_worker_is_reused_and_code_update_starts_a_new_one(emulator, state_dir, invoker):
+    fn = deploy_function(emulator, state_dir, handler="app.count")
+    first, second = invoker.invoke(fn.name, {}), invoker.invoke(fn.name, {})
+    assert first.cold_start and not second.cold_start
+    assert second.payload == {"count": 2, "pid": first.payload["pid"]}
+    assert invoker.worker_pids(fn.name) == [first.payload["pid"]]
+
+    new_zip = app_zip("\nVERSION = 2\n")
+    new_sha = artifacts.save_archive(state_dir, new_zip)
+    updated = emulator.client("lambda").update_function_code(FunctionName=fn.name, ZipFile=new_zip)
+    assert updated["CodeSha256"] == new_sha != fn.code_sha256
+    third = invoker.invoke(fn.name, {})
+    assert third.cold_start and third.payload["count"] == 1
+    assert third.payload["pid"] != first.payload["pid"]
+    assert invoker.worker_pids(fn.name) == [third.payload["pid"]]  # the old worker is stopped
+
+
+def test_configuration_update_starts_a_new_worker(emulator, state_dir, invoker):
+    fn = deploy_function(emulator, state_dir, handler="app.count")
+    before = invoker.invoke(fn.name, {})
+    emulator.client("lambda").update_function_configuration(
+        FunctionName=fn.name, Environment={"Variables": {"TABLE_PREFIX": "other-"}})
+    after = invoker.invoke(fn.name, {})
+    assert after.cold_start and after.payload["pid"] != before.payload["pid"]
+
+
+def test_handler_exception_is_a_function_error_and_the_worker_stays(emulator, state_dir, invoker):
+    fn = deploy_function(emulator, state_dir, handler="app.boom")
+    result = invoker.invoke(fn.name, {})
+    assert result.function_error and not result.ok
+    assert result.error["errorType"] == "ValueError"
+    assert result.error["errorMessage"] == "boom"
+    assert any("app.py" in frame for frame in result.error["stackTrace"])
+    assert "about to fail" in result.logs
+    assert any(line.startswith("[ERROR] ValueError: boom") for line in result.logs)
+    assert not invoker.invoke(fn.name, {}).cold_start
+
+
+def test_unserializable_result_import_error_and_exit(emulator, state_dir, invoker):
+    not_json = deploy_function(emulator, state_dir, handler="app.not_json")
+    result = invoker.invoke(not_json.name, {})
+    assert result.error["errorType"] == "Runtime.MarshalError"
+
+    broken = deploy_function(emulator, state_dir, handler="app.echo",
+                             zip_bytes=make_zip({"app.py": BROKEN_IMPORT}))
+    result = invoker.invoke(broken.name, {})
+    assert result.error["errorType"] == "Runtime.ImportModuleError"
+    assert "does_not_exist_anywhere" in result.error["errorMessage"]
+
+    missing = deploy_function(emulator, state_dir, handler="app.no_such_function")
+    assert invoker.invoke(missing.name, {}).error["errorType"] == "Runtime.HandlerNotFound"
+
+    exits = deploy_function(emulator, state_dir, handler="app.exits")
+    result = invoker.invoke(exits.name, {})
+    assert result.error["errorType"] == "Runtime.ExitError"
+    assert invoker.invoke(exits.name, {}).cold_start  # a fresh worker after the exit
+
+
+def test_timeout_kills_the_worker_and_the_next_invoke_starts_fresh(emulator, state_dir, invoker):
+    fn = deploy_function(emulator, state_dir, handler="app.sleepy", timeout=1)
+    warm = invoker.invoke(fn.name, {"seconds": 0})
+    assert warm.ok
+    result = invoker.invoke(fn.name, {"seconds": 30})
+    assert result.timed_out
+    assert 900 <= result.duration_ms < 5000
+    assert "Task timed out after 1.00 seconds" in result.error["errorMessage"]
+    assert "going to sleep" in result.logs
+    assert invoker.worker_pids(fn.name) == []
+    again = invoker.invoke(fn.name, {"seconds": 0})
+    assert again.ok and again.cold_start
+
+
+def test_unknown_function_raises(invoker):
+    with pytest.raises(FunctionNotFound):
+        invoker.invoke("no-such-function", {})
+
+
+def test_role_denies_what_its_policy_does_not_grant(emulator, state_dir, invoker):
+    fn = deploy_function(emulator, state_dir, handler="app.put_then_delete",
+                         actions=("dynamodb:PutItem",))
+    result = invoker.invoke(fn.name, {})
+    assert result.payload["put"] == "ok"
+    denied = result.payload["delete"]
+    assert denied["code"] == "AccessDeniedException"
+    assert denied["message"] == (
+        f"User: arn:aws:sts::123456789012:assumed-role/{fn.role_name}/{fn.name} is not "
+        f"authorized to perform: dynamodb:DeleteItem on resource: {table_arn(fn.table)} "
+        "because no identity-based policy allows the dynamodb:DeleteItem action")
+    # the allowed call reached the emulator; the denied one never did
+    item = emulator.client("dynamodb").get_item(TableName=fn.table, Key={"id": {"S": "p1"}})
+    assert item["Item"]["id"]["S"] == "p1"
+    calls = [(c.action, c.resource, c.allowed) for c in invoker.call_log(fn.name)
+             if c.source == "function"]
+    assert calls == [("dynamodb:PutItem", table_arn(fn.table), True),
+                     ("dynamodb:DeleteItem", table_arn(fn.table), False)]
+
+
+def test_policy_changes_apply_to_a_warm_worker(emulator, state_dir, invoker):
+    fn = deploy_function(emulator, state_dir, handler="app.put_then_delete",
+                         actions=("dynamodb:PutItem",))
+    assert invoker.invoke(fn.name, {}).payload["delete"]["code"] == "AccessDeniedException"
+    from .builders import role_policy
+    emulator.client("iam").put_role_policy(
+        RoleName=fn.role_name, PolicyName="function", PolicyDocument=json.dumps(
+            role_policy(fn.table, fn.name, ("dynamodb:PutItem", "dynamodb:DeleteItem"))))
+    result = invoker.invoke(fn.name, {})
+    assert not result.cold_start and result.payload == {"put": "ok", "delete": "ok"}
+
+
+def test_logs_reach_cloudwatch_logs_with_the_roles_permission(emulator, state_dir, invoker):
+    fn = deploy_function(emulator, state_dir, handler="app.echo")
+    first = invoker.invoke(fn.name, {"path": "/one"})
+    second = invoker.invoke(fn.name, {"path": "/two"})
+    logs = emulator.client("logs")
+    group = f"/aws/lambda/{fn.name}"
+    streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+    assert len(streams) == 1  # one stream per execution environment
+    name = streams[0]["logStreamName"]
+    assert re.fullmatch(r"\d{4}/\d{2}/\d{2}/\[\$LATEST\][0-9a-f]{32}", name)
+    messages = [e["message"] for e in logs.get_log_events(
+        logGroupName=group, logStreamName=name, startFromHead=True)["events"]]
+    assert messages == first.logs + second.logs
+    shipped = [(c.action, c.allowed) for c in invoker.call_log(fn.name) if c.source == "lambda-service"]
+    assert shipped == [("logs:CreateLogStream", True), ("logs:PutLogEvents", True),
+                       ("logs:PutLogEvents", True)]
+    stream_arn = (f"arn:aws:logs:us-east-1:123456789012:log-group:{group}:log-stream:{name}")
+    assert {c.resource for c in invoker.call_log(fn.name) if c.source == "lambda-service"} == {
+        stream_arn}
+
+
+def test_logs_are_dropped_when_the_role_may_not_write_them(emulator, state_dir, invoker):
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*"}]}
+    fn = deploy_function(emulator, state_dir, handler="app.echo", policy=policy)
+    result = invoker.invoke(fn.name, {"path": "/x"})
+    assert result.ok and "echo None /x" in result.logs
+    streams = emulator.client("logs").describe_log_streams(
+        logGroupName=f"/aws/lambda/{fn.name}")["logStreams"]
+    assert streams == []
+    assert [(c.action, c.allowed, c.decision) for c in invoker.call_log(fn.name)] == [
+        ("logs:CreateLogStream", False, "ImplicitDeny")]
+
+
+def test_missing_log_group_needs_create_log_group(emulator, state_dir, invoker):
+    fn = deploy_function(emulator, state_dir, handler="app.echo", log_group=False)
+    invoker.invoke(fn.name, {})
+    assert [(c.action, c.allowed) for c in invoker.call_log(fn.name)] == [
+        ("logs:CreateLogGroup", False)]
+    groups = emulator.client("logs").describe_log_groups(
+        logGroupNamePrefix=f"/aws/lambda/{fn.name}")["logGroups"]
+    assert groups == []
+
+
+def test_concurrent_invokes_use_several_workers(emulator, state_dir, invoker):
+    fn = deploy_function(emulator, state_dir, handler="app.sleepy")
+    results = []
+
+    def call():
+        results.append(invoker.invoke(fn.name, {"seconds": 0.3}))
+
+    threads = [threading.Thread(target=call) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 6 and all(r.ok for r in results), [r.error for r in results]
+    assert 1 < len(invoker.worker_pids(fn.name)) <= invoker.max_workers_per_function
