@@ -6,14 +6,17 @@ permission; the REST API itself is owned by one stack and referenced by the othe
 import pulumi
 import pulumi_aws as aws
 
+from infra import archive
 from infra.api import SharedApi, SharedApiArgs
-from infra.config import load_stage_config
+from infra.config import check_promoted_code, load_stage_config
 from infra.function import UsersFunction, UsersFunctionArgs
 from infra.permission import StageInvokePermission, StageInvokePermissionArgs
 from infra.stage import ApiStage, ApiStageArgs
 from infra.table import UsersTable, UsersTableArgs
 
 config = load_stage_config()
+code_hash = archive.code_hash(archive.read_handler_files())
+check_promoted_code(config, code_hash)  # before anything is declared
 account_id = aws.get_caller_identity_output().account_id
 name = config.stage
 
@@ -34,6 +37,7 @@ function = UsersFunction(name, UsersFunctionArgs(
     log_retention_days=config.log_retention_days,
     memory_mb=config.function_memory_mb,
     timeout_seconds=config.function_timeout_seconds,
+    code_hash=code_hash,
     tags=config.tags,
 ))
 
@@ -64,6 +68,7 @@ stage = ApiStage(name, ApiStageArgs(
     throttling_burst_limit=config.throttling_burst_limit,
     tags=config.tags,
     depends_on=api_resources,
+    pinned_deployment_id=config.promoted_deployment_id,
 ))
 
 StageInvokePermission(name, StageInvokePermissionArgs(
@@ -77,5 +82,5 @@ pulumi.export("stage", config.stage)
 pulumi.export("stageUrl", stage.stage.invoke_url)
 pulumi.export("functionName", function.function.name)
 pulumi.export("tableName", table.table.name)
-pulumi.export("deploymentId", stage.deployment.id)
-pulumi.export("codeHash", function.code_hash)
+pulumi.export("deploymentId", stage.deployment_id)
+pulumi.export("codeHash", code_hash)

@@ -6,6 +6,7 @@ Pulumi CLI applies before the program runs (and tests/local cloud apply the same
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Callable, Mapping
@@ -23,6 +24,9 @@ REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
 STACK_REFERENCE = re.compile(r"([A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+")
 # API Gateway's integration timeout is 29 s: a longer function timeout only hides 504s.
 MAX_TIMEOUT_SECONDS = 29
+DEPLOYMENT_ID = re.compile(r"[A-Za-z0-9]{1,32}")
+CODE_HASH = re.compile(r"[0-9a-f]{64}")
+HISTORY_FIELDS = {"deploymentId", "codeHash", "action", "from", "at"}
 
 
 class ConfigError(pulumi.RunError):
@@ -47,6 +51,11 @@ class StageConfig:
     protect: bool
     function_memory_mb: int
     function_timeout_seconds: int
+    # Set by promotion: the Deployment this stage serves and the code it must run.
+    promoted_deployment_id: str | None = None
+    promoted_code_hash: str | None = None
+    # The deployments this stage has served, oldest first (kept by promotion/rollback).
+    deployment_history: tuple[dict, ...] = ()
 
     @property
     def function_name(self) -> str:
@@ -87,6 +96,19 @@ def _int(raw: str) -> int:
         raise ValueError("must be a whole number") from None
 
 
+def _history(raw: str) -> tuple[dict, ...]:
+    try:
+        entries = json.loads(raw or "[]")
+    except json.JSONDecodeError:
+        raise ValueError("must be a JSON list (it is written by the promotion tool)") from None
+    if not isinstance(entries, list) or not all(
+            isinstance(e, dict) and set(e) <= HISTORY_FIELDS and "deploymentId" in e
+            for e in entries):
+        raise ValueError("must be a list of {deploymentId, codeHash, action, from, at} "
+                         "entries (it is written by the promotion tool)")
+    return tuple(entries)
+
+
 def _float(raw: str) -> float:
     try:
         return float(raw.strip())
@@ -111,6 +133,9 @@ KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
     f"{PROJECT}:protect": ("protect", _bool),
     f"{PROJECT}:functionMemoryMb": ("function_memory_mb", _int),
     f"{PROJECT}:functionTimeoutSeconds": ("function_timeout_seconds", _int),
+    f"{PROJECT}:promotedDeploymentId": ("promoted_deployment_id", _text),
+    f"{PROJECT}:promotedCodeHash": ("promoted_code_hash", _text),
+    f"{PROJECT}:deploymentHistory": ("deployment_history", _history),
 }
 FIELD_KEYS = {field: key for key, (field, _) in KEYS.items()}
 
@@ -131,7 +156,8 @@ def parse_stage_config(values: Mapping[str, str | None], stack: str) -> StageCon
         except ValueError as err:
             problems.append((key, f"is {raw!r}, but it {err}"))
     if not problems:
-        parsed["api_stack"] = parsed["api_stack"] or None
+        for optional in ("api_stack", "promoted_deployment_id", "promoted_code_hash"):
+            parsed[optional] = parsed[optional] or None
         config = StageConfig(stack=stack, **parsed)
         problems = _consistency_problems(config)
         if not problems:
@@ -186,6 +212,15 @@ def _consistency_problems(c: StageConfig) -> list[tuple[str, str]]:
     if not 1 <= c.function_timeout_seconds <= MAX_TIMEOUT_SECONDS:
         problem("function_timeout_seconds", f"is {c.function_timeout_seconds}; use 1 to "
                 f"{MAX_TIMEOUT_SECONDS} (API Gateway gives up after 29 s)")
+    if bool(c.promoted_deployment_id) != bool(c.promoted_code_hash):
+        problem("promoted_deployment_id", "and promotedCodeHash are pinned together by "
+                "`python -m promotion promote`; set both or neither")
+    if c.promoted_deployment_id and not DEPLOYMENT_ID.fullmatch(c.promoted_deployment_id):
+        problem("promoted_deployment_id", f"is {c.promoted_deployment_id!r}, which is not an "
+                                          "API Gateway deployment id (letters and digits)")
+    if c.promoted_code_hash and not CODE_HASH.fullmatch(c.promoted_code_hash):
+        problem("promoted_code_hash", f"is {c.promoted_code_hash!r}; it must be the 64-hex "
+                                      "codeHash output of the stack that was promoted")
     if c.production:
         if c.allow_test_invoke:
             problem("allow_test_invoke", "is true, but a production stack never allows the "
@@ -195,6 +230,16 @@ def _consistency_problems(c: StageConfig) -> list[tuple[str, str]]:
                 problem(field, "is false, but a production stack keeps its data protections; "
                                "set it to true")
     return found
+
+
+def check_promoted_code(config: StageConfig, code_hash: str) -> None:
+    """A stage with promoted code runs exactly that code, or nothing is deployed."""
+    if config.promoted_code_hash and code_hash != config.promoted_code_hash:
+        raise ConfigError(
+            f"Pulumi.{config.stack}.yaml pins the promoted code {config.promoted_code_hash[:12]}…, "
+            f"but this checkout's function code is {code_hash[:12]}…. Deploy this code to "
+            "test and verify it there first, then promote it with `python -m promotion "
+            f"promote --from test --to {config.stack}`; or check out the code that was promoted.")
 
 
 def load_stage_config() -> StageConfig:

@@ -22,6 +22,7 @@ class UsersFunctionArgs:
     log_retention_days: int
     memory_mb: int
     timeout_seconds: int
+    code_hash: str  # archive.code_hash of the handler files, computed once by the caller
     tags: dict[str, str]
 
 
@@ -38,7 +39,7 @@ class UsersFunction(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         files = archive.handler_files()
-        self.code_hash = archive.code_hash({n: p.read_bytes() for n, p in files.items()})
+        self.code_hash = args.code_hash
 
         # Created by us, not by Lambda on first write, so it has a retention and is deleted
         # with the stack.

@@ -20,10 +20,13 @@ class ApiStageArgs:
     tags: dict[str, str]
     # The owner stack's methods and integrations: the snapshot must come after them.
     depends_on: list[pulumi.Resource] = field(default_factory=list)
+    # A promoted stage serves the exact Deployment another stage proved, not its own.
+    pinned_deployment_id: str | None = None
 
 
 class ApiStage(pulumi.ComponentResource):
-    deployment: aws.apigateway.Deployment
+    deployment: aws.apigateway.Deployment | None  # None while a promoted one is pinned
+    deployment_id: pulumi.Output[str]  # the Deployment the stage serves
     stage: aws.apigateway.Stage
     method_settings: aws.apigateway.MethodSettings
 
@@ -34,7 +37,7 @@ class ApiStage(pulumi.ComponentResource):
         # A Deployment is a frozen snapshot of the API: a new definition hash replaces it,
         # the new one created before the old is let go, and the old one is retained (a
         # stage may still point at it, and it is the history rollback chooses from).
-        self.deployment = aws.apigateway.Deployment(
+        self.deployment = None if args.pinned_deployment_id else aws.apigateway.Deployment(
             f"{name}-deployment",
             rest_api=args.rest_api_id,
             description=pulumi.Output.concat(args.stage_name, " deployment of API definition ",
@@ -43,11 +46,13 @@ class ApiStage(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on,
                                         delete_before_replace=False, retain_on_delete=True),
         )
+        self.deployment_id = (pulumi.Output.from_input(args.pinned_deployment_id)
+                              if args.pinned_deployment_id else self.deployment.id)
         self.stage = aws.apigateway.Stage(
             f"{name}-stage",
             rest_api=args.rest_api_id,
             stage_name=args.stage_name,
-            deployment=self.deployment.id,
+            deployment=self.deployment_id,
             variables={STAGE_VARIABLE: args.function_name},
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self),
@@ -65,7 +70,7 @@ class ApiStage(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({
-            "deploymentId": self.deployment.id,
+            "deploymentId": self.deployment_id,
             "stageName": self.stage.stage_name,
             "invokeUrl": self.stage.invoke_url,
         })
