@@ -223,7 +223,11 @@ def create_api(apigw, routes: dict[str, list[str]], name: str = "users-api") -> 
     return api
 
 
-def add_route(apigw, api: Api, path: str, methods: list[str]) -> None:
+def uri_for(variable: str) -> str:
+    return URI.replace("${stageVariables.functionName}", "${stageVariables.%s}" % variable)
+
+
+def add_route(apigw, api: Api, path: str, methods: list[str], uri: str = URI) -> None:
     parts = [p for p in path.split("/") if p]
     current = ""
     for part in parts:
@@ -237,7 +241,7 @@ def add_route(apigw, api: Api, path: str, methods: list[str]) -> None:
         apigw.put_method(restApiId=api.id, resourceId=resource_id, httpMethod=method,
                          authorizationType="NONE")
         apigw.put_integration(restApiId=api.id, resourceId=resource_id, httpMethod=method,
-                              type="AWS_PROXY", integrationHttpMethod="POST", uri=URI)
+                              type="AWS_PROXY", integrationHttpMethod="POST", uri=uri)
 
 
 def deploy_stage(apigw, state_dir, api: Api, stage: str, variables: dict[str, str]) -> str:

@@ -1,4 +1,4 @@
-"""Fixtures for the local-cloud tests: one emulator and invoker per session.
+"""Fixtures for the local-cloud tests: one emulator, invoker and gateway per session.
 
 Everything listens on 127.0.0.1 on free ports and is stopped at the end of the session.
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from localcloud.emulator import Emulator
+from localcloud.gateway import Gateway
 from localcloud.invoker import Invoker
 
 
@@ -26,3 +27,9 @@ def invoker(emulator, state_dir, tmp_path_factory):
     with Invoker(emulator.endpoint_url, state_dir,
                  work_dir=tmp_path_factory.mktemp("localcloud-work")) as inv:
         yield inv
+
+
+@pytest.fixture(scope="session")
+def gateway(emulator, state_dir, invoker):
+    with Gateway(emulator.endpoint_url, state_dir, invoker, port=0) as gw:
+        yield gw

@@ -1,0 +1,702 @@
+"""An HTTP server that serves the REST API's stages the way API Gateway does.
+
+A request ``/{stage}/{path}`` is served from the *snapshot* of the deployment the stage
+points at (see :mod:`localcloud.artifacts`), never from the API's latest edits:
+
+1. find the stage (the REST API that has a stage of that name) and its deploymentId,
+   variables; load that deployment's snapshot;
+2. match the path against the snapshot's resources (literal segments before
+   ``{param}`` before ``{proxy+}``) and the method (an exact method before ``ANY``);
+   nothing matches: 403 ``{"message":"Missing Authentication Token"}``;
+3. resolve ``${stageVariables.X}`` in the AWS_PROXY integration URI and take the
+   function from ``.../functions/{function}/invocations``;
+4. check the function's resource policy lets ``apigateway.amazonaws.com`` invoke it
+   from ``arn:aws:execute-api:{region}:{account}:{apiId}/{stage}/{METHOD}/{path}``;
+   otherwise 500 and the execution log line
+   ``Execution failed due to configuration error: Invalid permissions on Lambda function``;
+5. invoke the function with a REST proxy event (payload 1.0) and turn its proxy
+   response into the HTTP response (malformed response or function error: 502;
+   function timeout: 504).
+
+Execution log lines go to the ``localcloud.gateway`` logger and to an in-memory list
+(``Gateway.execution_log``). Every request is answered with JSON, whatever happens.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import collections
+import json
+import logging
+import os
+import re
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+from localcloud import artifacts, iam_eval
+from localcloud.emulator import ACCOUNT_ID, REGION, make_client
+from localcloud.invoker import FunctionNotFound, Invoker, InvokerError
+
+log = logging.getLogger("localcloud.gateway")
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
+
+MISSING_TOKEN = (403, {"message": "Missing Authentication Token"},
+                 "MissingAuthenticationTokenException")
+INTERNAL_ERROR = (500, {"message": "Internal server error"}, "InternalServerErrorException")
+BAD_GATEWAY = (502, {"message": "Internal server error"}, "InternalServerErrorException")
+TIMED_OUT = (504, {"message": "Endpoint request timed out"}, None)
+
+INVALID_PERMISSIONS = ("Execution failed due to configuration error: "
+                       "Invalid permissions on Lambda function")
+MALFORMED_RESPONSE = ("Execution failed due to configuration error: "
+                      "Malformed Lambda proxy response")
+
+_STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_]+)\}")
+_LAMBDA_URI = re.compile(r"^arn:aws[a-z-]*:apigateway:[a-z0-9-]+:lambda:path/[0-9-]+/functions/"
+                         r"(?P<function>.+)/invocations$")
+
+
+@dataclass
+class GatewayResponse:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+
+class MalformedResponse(ValueError):
+    pass
+
+
+# --- pure helpers -------------------------------------------------------------------
+
+def _segments(path: str) -> list[str]:
+    return [segment for segment in path.split("/") if segment]
+
+
+def match_resource(resource_path: str, segments: list[str]) -> dict[str, str] | None:
+    """Path parameters if the request segments fit the resource path, else None."""
+    pattern = _segments(resource_path)
+    params: dict[str, str] = {}
+    for index, part in enumerate(pattern):
+        if part.startswith("{") and part.endswith("+}"):
+            if index != len(pattern) - 1 or index >= len(segments):
+                return None
+            params[part[1:-2]] = "/".join(unquote(s) for s in segments[index:])
+            return params
+        if index >= len(segments):
+            return None
+        if part.startswith("{") and part.endswith("}"):
+            params[part[1:-1]] = unquote(segments[index])
+        elif part != segments[index]:
+            return None
+    return params if len(pattern) == len(segments) else None
+
+
+def _specificity(resource_path: str) -> tuple:
+    # Lower sorts first: literal (0) before {param} (1) before {proxy+} (2), per segment.
+    ranks = []
+    for part in _segments(resource_path):
+        if part.startswith("{") and part.endswith("+}"):
+            ranks.append(2)
+        elif part.startswith("{") and part.endswith("}"):
+            ranks.append(1)
+        else:
+            ranks.append(0)
+    return tuple(ranks)
+
+
+def route(snapshot: dict, path: str, method: str):
+    """(resource, method definition, path parameters) for a request, or None."""
+    segments = _segments(path)
+    candidates = []
+    for resource in snapshot.get("resources", []):
+        params = match_resource(resource["path"], segments)
+        if params is not None:
+            candidates.append((_specificity(resource["path"]), resource, params))
+    candidates.sort(key=lambda item: item[0])
+    for _, resource, params in candidates:
+        methods = resource.get("methods") or {}
+        definition = methods.get(method) or methods.get("ANY")
+        if definition is not None:
+            return resource, definition, params
+    return None
+
+
+def resolve_stage_variables(uri: str, variables: dict[str, str]) -> str:
+    """Substitute ``${stageVariables.X}``; KeyError names a missing variable."""
+    def substitute(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in variables:
+            raise KeyError(name)
+        return variables[name]
+    return _STAGE_VARIABLE.sub(substitute, uri)
+
+
+def function_from_uri(uri: str) -> str | None:
+    """The function ARN (or name) in a Lambda integration URI, else None."""
+    match = _LAMBDA_URI.match(uri or "")
+    return match.group("function") if match else None
+
+
+def function_arn(function: str, region: str, account: str) -> str:
+    if function.startswith("arn:"):
+        return function
+    return f"arn:aws:lambda:{region}:{account}:function:{function}"
+
+
+def source_arn(region: str, account: str, api_id: str, stage: str, method: str,
+               path: str) -> str:
+    return f"arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/{method}/{path.lstrip('/')}"
+
+
+def parse_proxy_response(payload: Any) -> GatewayResponse:
+    """A Lambda proxy response -> status, headers, body. Raises MalformedResponse."""
+    if not isinstance(payload, dict):
+        raise MalformedResponse(f"the response is a {type(payload).__name__}, not an object")
+    status = payload.get("statusCode")
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        raise MalformedResponse(f"statusCode must be an integer HTTP status, not {status!r}")
+    body = payload.get("body")
+    if body is not None and not isinstance(body, str):
+        raise MalformedResponse(f"body must be a string or null, not {type(body).__name__}")
+    encoded = payload.get("isBase64Encoded", False)
+    if encoded is not None and not isinstance(encoded, bool):
+        raise MalformedResponse("isBase64Encoded must be a boolean")
+    headers: list[tuple[str, str]] = []
+
+    def header_value(name: str, value: Any) -> str:
+        if isinstance(value, bool):
+            value = str(value).lower()
+        if not isinstance(value, (str, int, float)):
+            raise MalformedResponse(f"header {name!r} has a {type(value).__name__} value")
+        text = str(value)
+        if "\r" in text or "\n" in text:
+            raise MalformedResponse(f"header {name!r} holds a line break")
+        return text
+
+    multi = payload.get("multiValueHeaders")
+    if multi is not None:
+        if not isinstance(multi, dict):
+            raise MalformedResponse("multiValueHeaders must be an object")
+        for name, values in multi.items():
+            if not isinstance(values, list):
+                raise MalformedResponse(f"multiValueHeaders[{name!r}] must be a list")
+            headers.extend((str(name), header_value(name, v)) for v in values)
+    single = payload.get("headers")
+    if single is not None:
+        if not isinstance(single, dict):
+            raise MalformedResponse("headers must be an object")
+        present = {name.lower() for name, _ in headers}
+        for name, value in single.items():
+            if str(name).lower() not in present:
+                headers.append((str(name), header_value(name, value)))
+    if any(not name or any(c in name for c in "\r\n:") for name, _ in headers):
+        raise MalformedResponse("a header name is empty or holds ':' or a line break")
+    if body is None:
+        data = b""
+    elif encoded:
+        try:
+            data = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError) as err:
+            raise MalformedResponse("isBase64Encoded is true but body is not base64") from err
+    else:
+        data = body.encode("utf-8")
+    return GatewayResponse(status, headers, data)
+
+
+def _multi(pairs: list[tuple[str, str]]) -> tuple[dict | None, dict | None]:
+    """(last value per key, all values per key), both None when there are no pairs."""
+    if not pairs:
+        return None, None
+    single: dict[str, str] = {}
+    multi: dict[str, list[str]] = {}
+    for key, value in pairs:
+        single[key] = value
+        multi.setdefault(key, []).append(value)
+    return single, multi
+
+
+# --- the gateway --------------------------------------------------------------------
+
+class Gateway:
+    """Serves every stage of the REST APIs in the emulator on one HTTP port.
+
+    ``rest_api_id`` pins one API; otherwise a stage name is looked up in every API
+    (the first API that has it serves it).
+    """
+
+    def __init__(self, endpoint_url: str, state_dir: str | os.PathLike, invoker: Invoker, *,
+                 host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, region: str = REGION,
+                 account_id: str = ACCOUNT_ID, rest_api_id: str | None = None,
+                 execution_log_size: int = 10_000) -> None:
+        self.endpoint_url = endpoint_url
+        self.state_dir = Path(state_dir)
+        self.invoker = invoker
+        self.host = host
+        self.requested_port = port
+        self.region = region
+        self.account_id = account_id
+        self.rest_api_id = rest_api_id
+        self._apigw = make_client("apigateway", endpoint_url, region)
+        self._lambda = make_client("lambda", endpoint_url, region)
+        self._log: collections.deque[dict] = collections.deque(maxlen=execution_log_size)
+        self._log_lock = threading.Lock()
+        self._snapshots: dict[str, tuple[int, dict]] = {}
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ----------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the gateway is not running; call start() first")
+        return self._server.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> str:
+        """Bind and serve in a background thread; returns the base URL."""
+        if self._server is not None:
+            return self.url
+        server = _Server((self.host, self.requested_port), _Handler)
+        server.gateway = self
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, name="localcloud-gateway",
+                                        kwargs={"poll_interval": 0.2}, daemon=True)
+        self._thread.start()
+        log.info("gateway serving on %s", self.url)
+        return self.url
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def serve_forever(self) -> None:
+        """Start and block until interrupted (Ctrl-C)."""
+        self.start()
+        try:
+            while self._thread is not None and self._thread.is_alive():
+                self._thread.join(timeout=0.5)
+        finally:
+            self.stop()
+
+    def __enter__(self) -> "Gateway":
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    # --- execution log ------------------------------------------------------------
+
+    @property
+    def execution_log(self) -> list[dict]:
+        """Entries {time, requestId, apiId, stage, method, path, message}, oldest first."""
+        with self._log_lock:
+            return list(self._log)
+
+    def execution_messages(self, request_id: str | None = None) -> list[str]:
+        return [e["message"] for e in self.execution_log
+                if request_id is None or e["requestId"] == request_id]
+
+    def clear_execution_log(self) -> None:
+        with self._log_lock:
+            self._log.clear()
+
+    def _execution(self, request: dict, message: str, level: int = logging.INFO) -> None:
+        entry = {"time": time.time(), "requestId": request.get("requestId"),
+                 "apiId": request.get("apiId"), "stage": request.get("stage"),
+                 "method": request.get("method"), "path": request.get("path"),
+                 "message": message}
+        with self._log_lock:
+            self._log.append(entry)
+        log.log(level, "(%s) %s %s %s: %s", entry["requestId"], entry["stage"], entry["method"],
+                entry["path"], message)
+
+    # --- lookups in the emulator --------------------------------------------------
+
+    def find_stage(self, stage_name: str) -> tuple[str, dict] | None:
+        """(rest api id, stage) for a stage name, or None."""
+        if self.rest_api_id:
+            api_ids = [self.rest_api_id]
+        else:
+            pages = self._apigw.get_paginator("get_rest_apis").paginate()
+            apis = [api for page in pages for api in page.get("items", [])]
+            apis.sort(key=lambda api: (str(api.get("createdDate", "")), api["id"]))
+            api_ids = [api["id"] for api in apis]
+        for api_id in api_ids:
+            try:
+                stage = self._apigw.get_stage(restApiId=api_id, stageName=stage_name)
+            except (self._apigw.exceptions.NotFoundException,
+                    self._apigw.exceptions.BadRequestException):
+                continue
+            return api_id, stage
+        return None
+
+    def snapshot(self, deployment_id: str) -> dict:
+        path = artifacts.snapshot_path(self.state_dir, deployment_id)
+        mtime = path.stat().st_mtime_ns if path.exists() else -1
+        cached = self._snapshots.get(deployment_id)
+        if cached is not None and cached[0] == mtime:
+            return cached[1]
+        snapshot = artifacts.load_snapshot(self.state_dir, deployment_id)
+        self._snapshots[deployment_id] = (mtime, snapshot)
+        return snapshot
+
+    def invoke_permitted(self, function: str, source: str) -> bool:
+        try:
+            policy = self._lambda.get_policy(FunctionName=function)["Policy"]
+        except self._lambda.exceptions.ResourceNotFoundException:
+            policy = None  # no resource policy (or no function): nobody may invoke it
+        decision = iam_eval.lambda_invoke_allowed(
+            policy, function_arn(function, self.region, self.account_id), source,
+            source_account=self.account_id)
+        return decision.allowed
+
+    # --- requests -----------------------------------------------------------------
+
+    def _error(self, request_id: str, spec: tuple) -> GatewayResponse:
+        status, body, error_type = spec
+        headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)]
+        if error_type:
+            headers.append(("x-amzn-ErrorType", error_type))
+        return GatewayResponse(status, headers, json.dumps(body).encode("utf-8"))
+
+    def handle_request(self, method: str, target: str, headers: list[tuple[str, str]],
+                       body: bytes, *, source_ip: str = "127.0.0.1",
+                       protocol: str = "HTTP/1.1") -> GatewayResponse:
+        """Serve one request (the HTTP server calls this; tests may too)."""
+        request_id = str(uuid.uuid4())
+        raw_path, _, query = target.partition("?")
+        raw_path = raw_path.split("#", 1)[0]
+        segments = raw_path.split("/")
+        stage_name = unquote(segments[1]) if len(segments) > 1 else ""
+        path = "/" + "/".join(segments[2:])
+        request = {"requestId": request_id, "stage": stage_name, "method": method,
+                   "path": path, "apiId": None}
+        if not stage_name:
+            return self._error(request_id, MISSING_TOKEN)
+        found = self.find_stage(stage_name)
+        if found is None:
+            return self._error(request_id, MISSING_TOKEN)
+        api_id, stage = found
+        request["apiId"] = api_id
+        deployment_id = stage.get("deploymentId")
+        try:
+            snapshot = self.snapshot(deployment_id)
+        except (FileNotFoundError, ValueError, TypeError) as err:
+            self._execution(request, f"Execution failed: no snapshot of deployment "
+                                     f"{deployment_id}: {err}", logging.ERROR)
+            return self._error(request_id, INTERNAL_ERROR)
+        matched = route(snapshot, path, method)
+        if matched is None:
+            return self._error(request_id, MISSING_TOKEN)
+        resource, definition, path_params = matched
+        variables = dict(stage.get("variables") or {})
+        integration = definition.get("integration") or {}
+        if integration.get("type") != "AWS_PROXY":
+            self._execution(request, "Execution failed due to configuration error: "
+                                     f"integration type {integration.get('type')!r} is not "
+                                     "served by the local gateway (only AWS_PROXY)", logging.ERROR)
+            return self._error(request_id, INTERNAL_ERROR)
+        try:
+            uri = resolve_stage_variables(integration.get("uri") or "", variables)
+        except KeyError as missing:
+            self._execution(request, "Execution failed due to configuration error: stage "
+                                     f"variable {missing.args[0]!r} is not defined on stage "
+                                     f"{stage_name}", logging.ERROR)
+            return self._error(request_id, INTERNAL_ERROR)
+        function = function_from_uri(uri)
+        if function is None:
+            self._execution(request, "Execution failed due to configuration error: "
+                                     f"not a Lambda function integration URI: {uri}", logging.ERROR)
+            return self._error(request_id, INTERNAL_ERROR)
+        source = source_arn(self.region, self.account_id, api_id, stage_name, method, path)
+        if not self.invoke_permitted(function, source):
+            self._execution(request, INVALID_PERMISSIONS, logging.ERROR)
+            return self._error(request_id, INTERNAL_ERROR)
+
+        event = self.build_event(method=method, path=path, query=query, headers=headers,
+                                 body=body, resource=resource, definition=definition,
+                                 path_params=path_params, variables=variables, api_id=api_id,
+                                 stage_name=stage_name, deployment_id=deployment_id,
+                                 request_id=request_id, source_ip=source_ip, protocol=protocol)
+        try:
+            result = self.invoker.invoke(function, event)
+        except FunctionNotFound:
+            self._execution(request, INVALID_PERMISSIONS, logging.ERROR)
+            return self._error(request_id, INTERNAL_ERROR)
+        except InvokerError as err:
+            self._execution(request, f"Execution failed: {err}", logging.ERROR)
+            return self._error(request_id, INTERNAL_ERROR)
+        if result.timed_out:
+            self._execution(request, "Execution failed due to a timeout error", logging.ERROR)
+            return self._error(request_id, TIMED_OUT)
+        if not result.ok:
+            error = result.error or {}
+            self._execution(request, "Lambda execution failed with status 200 due to customer "
+                                     f"function error: {error.get('errorMessage')}. Lambda "
+                                     f"request id: {result.request_id}", logging.ERROR)
+            self._execution(request, MALFORMED_RESPONSE, logging.ERROR)
+            return self._error(request_id, BAD_GATEWAY)
+        try:
+            response = parse_proxy_response(result.payload)
+        except MalformedResponse as err:
+            self._execution(request, f"Lambda proxy response not accepted: {err}", logging.ERROR)
+            self._execution(request, MALFORMED_RESPONSE, logging.ERROR)
+            return self._error(request_id, BAD_GATEWAY)
+        names = {name.lower() for name, _ in response.headers}
+        if "content-type" not in names:
+            response.headers.append(("Content-Type", "application/json"))
+        response.headers.append(("x-amzn-RequestId", request_id))
+        self._execution(request, f"Method completed with status: {response.status}")
+        return response
+
+    def build_event(self, *, method: str, path: str, query: str,
+                    headers: list[tuple[str, str]], body: bytes, resource: dict,
+                    definition: dict, path_params: dict, variables: dict, api_id: str,
+                    stage_name: str, deployment_id: str, request_id: str, source_ip: str,
+                    protocol: str) -> dict:
+        """The REST API proxy integration event (payload format 1.0)."""
+        header_pairs = list(headers)
+        present = {name.lower() for name, _ in header_pairs}
+        host = next((value for name, value in header_pairs if name.lower() == "host"), "")
+        for name, value in (("X-Forwarded-For", source_ip), ("X-Forwarded-Proto", "http"),
+                            ("X-Forwarded-Port", host.rpartition(":")[2] if ":" in host else "80"),
+                            ("X-Amzn-Trace-Id", f"Root=1-{int(time.time()):08x}-"
+                                                f"{uuid.uuid4().hex[:24]}")):
+            if name.lower() not in present:
+                header_pairs.append((name, value))
+        single_headers, multi_headers = _multi(header_pairs)
+        query_pairs = parse_qsl(query, keep_blank_values=True) if query else []
+        single_query, multi_query = _multi(query_pairs)
+        if body:
+            try:
+                body_text, is_base64 = body.decode("utf-8"), False
+            except UnicodeDecodeError:
+                body_text, is_base64 = base64.b64encode(body).decode("ascii"), True
+        else:
+            body_text, is_base64 = None, False
+        now = time.time()
+        user_agent = next((v for n, v in header_pairs if n.lower() == "user-agent"), None)
+        return {
+            "resource": resource["path"],
+            "path": path,
+            "httpMethod": method,
+            "headers": single_headers,
+            "multiValueHeaders": multi_headers,
+            "queryStringParameters": single_query,
+            "multiValueQueryStringParameters": multi_query,
+            "pathParameters": path_params or None,
+            "stageVariables": variables or None,
+            "requestContext": {
+                "resourceId": resource.get("id"),
+                "resourcePath": resource["path"],
+                "httpMethod": method,
+                "extendedRequestId": base64.b32encode(uuid.uuid4().bytes)[:16].decode(),
+                "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+                "path": f"/{stage_name}{path}",
+                "accountId": self.account_id,
+                "protocol": protocol,
+                "stage": stage_name,
+                "domainPrefix": host.split(".", 1)[0].split(":", 1)[0] if host else "",
+                "requestTimeEpoch": int(now * 1000),
+                "requestId": request_id,
+                "identity": {
+                    "cognitoIdentityPoolId": None, "accountId": None,
+                    "cognitoIdentityId": None, "caller": None, "sourceIp": source_ip,
+                    "principalOrgId": None, "accessKey": None,
+                    "cognitoAuthenticationType": None, "cognitoAuthenticationProvider": None,
+                    "userArn": None, "userAgent": user_agent, "user": None,
+                },
+                "domainName": host,
+                "deploymentId": deployment_id,
+                "apiId": api_id,
+            },
+            "body": body_text,
+            "isBase64Encoded": is_base64,
+        }
+
+
+# --- HTTP ---------------------------------------------------------------------------
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+    gateway: Gateway
+
+    def handle_error(self, request, client_address) -> None:
+        log.exception("gateway: unhandled error serving %s", client_address)
+
+
+class _BadRequest(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Answer unparseable request lines with a status line and headers (not HTTP/0.9 style).
+    default_request_version = "HTTP/1.0"
+    server_version = "localcloud-gateway"
+    sys_version = ""
+    timeout = 30  # seconds a connection may stay silent (idle keep-alive, slow clients)
+    server: _Server
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base's name
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Protocol errors (bad request line, too many headers, ...) as JSON."""
+        try:
+            phrase = HTTPStatus(code).phrase
+        except ValueError:
+            phrase = "Error"
+        log.info("gateway: HTTP %s %s (%s)", code, message or phrase, explain or "")
+        body = json.dumps({"message": phrase}).encode("utf-8")
+        self.close_connection = True
+        try:
+            self.send_response(code, phrase)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if getattr(self, "command", "") != "HEAD":
+                self.wfile.write(body)
+        except OSError:
+            pass
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (ConnectionError, TimeoutError, socket.timeout, OSError) as err:
+            log.debug("gateway: connection from %s ended: %r", self.client_address, err)
+        except Exception:
+            log.exception("gateway: unexpected error on a connection")
+
+    def handle_one_request(self) -> None:
+        self._responded = False
+        try:
+            self.raw_requestline = self.rfile.readline(65537)
+            if len(self.raw_requestline) > 65536:
+                self.requestline, self.request_version, self.command = "", "", ""
+                self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
+                return
+            if not self.raw_requestline:
+                self.close_connection = True
+                return
+            if not self.parse_request():
+                return  # parse_request has answered (400, 431, 505...)
+            self._serve()
+            self.wfile.flush()
+        except (ConnectionError, TimeoutError, socket.timeout):
+            self.close_connection = True
+        except Exception:
+            log.exception("gateway: error while serving %r", getattr(self, "requestline", ""))
+            self.close_connection = True
+            if not self._responded:
+                self._respond(GatewayResponse(
+                    500, [("Content-Type", "application/json")],
+                    json.dumps({"message": "Internal server error"}).encode()))
+
+    def _read_body(self) -> bytes:
+        encoding = (self.headers.get("Transfer-Encoding") or "").lower()
+        if "chunked" in encoding:
+            return self._read_chunked()
+        length_header = self.headers.get("Content-Length")
+        if length_header is None:
+            return b""
+        try:
+            length = int(length_header)
+        except ValueError:
+            raise _BadRequest(400, "Bad Request") from None
+        if length < 0:
+            raise _BadRequest(400, "Bad Request")
+        if length > MAX_BODY_BYTES:
+            raise _BadRequest(413, "Request Too Long")
+        data = self.rfile.read(length)
+        if len(data) != length:
+            raise ConnectionError("the client closed the connection mid-body")
+        return data
+
+    def _read_chunked(self) -> bytes:
+        data = bytearray()
+        while True:
+            line = self.rfile.readline(1026)
+            if not line:
+                raise ConnectionError("the client closed the connection mid-body")
+            try:
+                size = int(line.split(b";", 1)[0].strip(), 16)
+            except ValueError:
+                raise _BadRequest(400, "Bad Request") from None
+            if size < 0:
+                raise _BadRequest(400, "Bad Request")
+            if size == 0:
+                while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return bytes(data)
+            if len(data) + size > MAX_BODY_BYTES:
+                raise _BadRequest(413, "Request Too Long")
+            chunk = self.rfile.read(size)
+            if len(chunk) != size:
+                raise ConnectionError("the client closed the connection mid-body")
+            data += chunk
+            self.rfile.readline(3)
+
+    def _serve(self) -> None:
+        try:
+            body = self._read_body()
+        except _BadRequest as bad:
+            self.close_connection = True
+            self._respond(GatewayResponse(bad.status, [("Content-Type", "application/json")],
+                                          json.dumps({"message": bad.message}).encode()))
+            return
+        if self.command not in METHODS:
+            self._respond(GatewayResponse(403, [("Content-Type", "application/json"),
+                                                ("x-amzn-ErrorType",
+                                                 "MissingAuthenticationTokenException")],
+                                          json.dumps({"message": "Missing Authentication Token"}
+                                                     ).encode()))
+            return
+        headers = [(name, value) for name, value in self.headers.items()]
+        response = self.server.gateway.handle_request(
+            self.command, self.path, headers, body, source_ip=self.client_address[0],
+            protocol=self.request_version or "HTTP/1.1")
+        self._respond(response)
+
+    def _respond(self, response: GatewayResponse) -> None:
+        self._responded = True
+        self.send_response(response.status)
+        for name, value in response.headers:
+            if name.lower() in ("content-length", "transfer-encoding", "connection"):
+                continue
+            self.send_header(name, value.encode("utf-8").decode("latin-1"))
+        self.send_header("Content-Length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and response.body:
+            self.wfile.write(response.body)
