@@ -5,6 +5,7 @@ run moto in the same pytest process, so nothing here assumes it is alone.
 """
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import uuid
@@ -265,3 +266,30 @@ def grant_invoke(lam, function_name: str, api_id: str, stage: str, method: str, 
     lam.add_permission(FunctionName=function_name, StatementId=sid or f"s{suffix()}",
                        Action="lambda:InvokeFunction", Principal="apigateway.amazonaws.com",
                        SourceArn=source)
+
+
+# --- HTTP ---------------------------------------------------------------------------
+
+@dataclass
+class Response:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body)
+
+    @property
+    def request_id(self) -> str:
+        return self.headers["x-amzn-RequestId"]
+
+
+def call(gw, method: str, path: str, body: bytes | str | None = None,
+         headers: dict | None = None) -> Response:
+    connection = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=30)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return Response(response.status, response.headers, response.read())
+    finally:
+        connection.close()

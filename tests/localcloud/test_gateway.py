@@ -15,37 +15,12 @@ from localcloud import artifacts, gateway as gateway_module
 from localcloud.gateway import INVALID_PERMISSIONS, MALFORMED_RESPONSE
 
 from .builders import (
-    Api, Function, add_route, create_api, deploy_function, deploy_stage, grant_invoke, suffix,
-    uri_for,
+    Api, Function, add_route, call, create_api, deploy_function, deploy_stage, grant_invoke,
+    suffix, uri_for,
 )
 
 MISSING_TOKEN = {"message": "Missing Authentication Token"}
 INTERNAL = {"message": "Internal server error"}
-
-
-@dataclass
-class Response:
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-    def json(self):
-        return json.loads(self.body)
-
-    @property
-    def request_id(self) -> str:
-        return self.headers["x-amzn-RequestId"]
-
-
-def call(gw, method: str, path: str, body: bytes | str | None = None,
-         headers: dict | None = None) -> Response:
-    connection = http.client.HTTPConnection("127.0.0.1", gw.port, timeout=30)
-    try:
-        connection.request(method, path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        return Response(response.status, response.headers, response.read())
-    finally:
-        connection.close()
 
 
 @dataclass
