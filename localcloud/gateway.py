@@ -41,6 +41,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from botocore.exceptions import ClientError
+
 from localcloud import artifacts, iam_eval
 from localcloud.emulator import ACCOUNT_ID, REGION, make_client
 from localcloud.invoker import FunctionNotFound, Invoker, InvokerError
@@ -63,6 +65,7 @@ INVALID_PERMISSIONS = ("Execution failed due to configuration error: "
 MALFORMED_RESPONSE = ("Execution failed due to configuration error: "
                       "Malformed Lambda proxy response")
 
+_STAGE_NAME = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.([A-Za-z0-9_]+)\}")
 _LAMBDA_URI = re.compile(r"^arn:aws[a-z-]*:apigateway:[a-z0-9-]+:lambda:path/[0-9-]+/functions/"
                          r"(?P<function>.+)/invocations$")
@@ -368,6 +371,9 @@ class Gateway:
             policy = self._lambda.get_policy(FunctionName=function)["Policy"]
         except self._lambda.exceptions.ResourceNotFoundException:
             policy = None  # no resource policy (or no function): nobody may invoke it
+        except ClientError as err:  # e.g. a stage variable that is no function name
+            log.info("get_policy(%s) failed: %s", function, err)
+            policy = None
         decision = iam_eval.lambda_invoke_allowed(
             policy, function_arn(function, self.region, self.account_id), source,
             source_account=self.account_id)
@@ -394,7 +400,7 @@ class Gateway:
         path = "/" + "/".join(segments[2:])
         request = {"requestId": request_id, "stage": stage_name, "method": method,
                    "path": path, "apiId": None}
-        if not stage_name:
+        if not _STAGE_NAME.fullmatch(stage_name):
             return self._error(request_id, MISSING_TOKEN)
         found = self.find_stage(stage_name)
         if found is None:

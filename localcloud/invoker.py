@@ -98,6 +98,10 @@ class _WorkerDied(Exception):
     pass
 
 
+class _Retired(Exception):
+    pass
+
+
 class _Worker:
     """One worker process and the threads that read its stdout and stderr."""
 
@@ -244,7 +248,7 @@ class _Pool:
         with self.cond:
             while True:
                 if self.retired:
-                    raise InvokerError("the function changed while waiting for a worker; retry")
+                    raise _Retired()
                 while self.idle:
                     worker = self.idle.pop()
                     if worker.alive():
@@ -479,13 +483,19 @@ class Invoker:
         A function error or timeout is reported in the result, never raised. Raises
         FunctionNotFound / CodeNotFound / InvokerError when the invoke cannot happen.
         """
-        config = self.function_configuration(function)
+        for attempt in range(3):
+            config = self.function_configuration(function)
+            policies = self.role_policies(config["Role"])
+            pool = self._pool((config["FunctionName"], config["CodeSha256"],
+                               _config_fingerprint(config)))
+            try:
+                worker = pool.acquire()
+                break
+            except _Retired:  # the function changed while we waited for a worker
+                if attempt == 2:
+                    raise InvokerError(f"{function} keeps changing; try again") from None
         name = config["FunctionName"]
-        policies = self.role_policies(config["Role"])
-        key = (name, config["CodeSha256"], _config_fingerprint(config))
         timeout = float(config.get("Timeout") or 3)
-        pool = self._pool(key)
-        worker = pool.acquire()
         cold = worker is None
         init_error = None
         if cold:

@@ -6,6 +6,9 @@ import hashlib
 import json
 import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -40,6 +43,24 @@ def test_a_second_emulator_starts_and_stops_on_its_own_free_port(emulator):
         other.client("sts").get_caller_identity()
     with pytest.raises(RuntimeError):
         other.endpoint_url  # noqa: B018 - stopped
+
+
+def test_reset_wipes_moto_state_in_its_own_process():
+    # moto's state is per process (shared by every emulator in it), so check in a child.
+    script = (
+        "from localcloud.emulator import Emulator\n"
+        "with Emulator() as emu:\n"
+        "    ddb = emu.client('dynamodb')\n"
+        "    ddb.create_table(TableName='t', BillingMode='PAY_PER_REQUEST',\n"
+        "        KeySchema=[{'AttributeName': 'id', 'KeyType': 'HASH'}],\n"
+        "        AttributeDefinitions=[{'AttributeName': 'id', 'AttributeType': 'S'}])\n"
+        "    before = ddb.list_tables()['TableNames']\n"
+        "    emu.reset()\n"
+        "    print(before, ddb.list_tables()['TableNames'])\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['t'] []"
 
 
 # --- archives ---------------------------------------------------------------------------

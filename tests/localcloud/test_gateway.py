@@ -216,6 +216,9 @@ def test_undefined_stage_variable_is_500(gateway, world):
     ("POST", "/{dev}/users"),
     ("PATCH", "/{dev}/users/u-1"),
     ("GET", "/{dev}/users/u-1/extra"),
+    ("GET", "/a%2Fb/users"),
+    ("GET", "/%00/users"),
+    ("OPTIONS", "*"),
 ])
 def test_unknown_stage_resource_or_method_is_missing_authentication_token(gateway, world,
                                                                           method, path):
