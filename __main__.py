@@ -48,7 +48,6 @@ if config.api_owner:
     execution_arn = api.rest_api.execution_arn
     definition_hash = api.definition_hash
     api_resources = [*api.methods, *api.integrations]
-    pulumi.export("restApiId", rest_api_id)
     pulumi.export("rootResourceId", api.rest_api.root_resource_id)
     pulumi.export("executionArn", execution_arn)
     pulumi.export("definitionHash", definition_hash)
@@ -78,6 +77,7 @@ StageInvokePermission(name, StageInvokePermissionArgs(
     allow_test_invoke=config.allow_test_invoke,
 ))
 
+pulumi.export("restApiId", rest_api_id)
 pulumi.export("stage", config.stage)
 pulumi.export("stageUrl", stage.stage.invoke_url)
 pulumi.export("functionName", function.function.name)

@@ -22,8 +22,9 @@ TABLE_PREFIX_ENV = "TABLE_PREFIX"
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 
-def handler_files(function_dir: Path = FUNCTION_DIR) -> dict[str, Path]:
+def handler_files(function_dir: Path | None = None) -> dict[str, Path]:
     """Archive path -> file, for every source file of the handler package, sorted."""
+    function_dir = function_dir or FUNCTION_DIR
     package = function_dir / PACKAGE
     if not (package / "handler.py").is_file():
         raise FileNotFoundError(f"the handler is missing: expected {package / 'handler.py'}")
@@ -44,7 +45,7 @@ def code_hash(files: dict[str, bytes]) -> str:
     return digest.hexdigest()
 
 
-def read_handler_files(function_dir: Path = FUNCTION_DIR) -> dict[str, bytes]:
+def read_handler_files(function_dir: Path | None = None) -> dict[str, bytes]:
     return {name: path.read_bytes() for name, path in handler_files(function_dir).items()}
 
 

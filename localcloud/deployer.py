@@ -157,7 +157,8 @@ def root_cause(error: BaseException) -> BaseException:
 
 def deploy_stack(stack: str, cloud: Cloud, store: StateStore,
                  config_overrides: dict[str, str] | None = None) -> DeployResult:
-    config = {**read_stack_config(stack), **(config_overrides or {})}
+    config = {**read_stack_config(stack), **store.config_overrides(stack),
+              **(config_overrides or {})}
     previous = store.load(stack)
     provider = EmulatorProvider(cloud, previous, store)
     try:

@@ -84,6 +84,14 @@ class StateStore:
             "stack": state.stack, "outputs": state.outputs,
             "resources": [asdict(r) for r in state.resources]})
 
+    def config_overrides(self, stack: str) -> dict[str, str]:
+        """Config set for this local cloud only (e.g. promotion's pins), over the stack file."""
+        path = self.dir / "config" / f"{stack}.json"
+        return read_json(path) if path.is_file() else {}
+
+    def save_config_overrides(self, stack: str, values: dict[str, str]) -> None:
+        write_json(self.dir / "config" / f"{stack}.json", values)
+
     def deployed_stacks(self) -> list[str]:
         return sorted(p.stem for p in (self.dir / "stacks").glob("*.json"))
 
