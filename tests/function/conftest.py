@@ -24,7 +24,6 @@ for path in (REPO_ROOT / "function", REPO_ROOT):
         sys.path.insert(0, str(path))
 
 import boto3  # noqa: E402
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
 from user_service import handler as handler_module  # noqa: E402
@@ -33,30 +32,48 @@ from user_service import store  # noqa: E402
 REGION = "us-east-1"
 
 
+# moto keeps its resources in process-wide state, shared with every other moto server
+# this pytest process starts (other suites deploy a prod "User" table, for one). A
+# moto account of our own keeps these tests and theirs out of each other's way.
+ACCOUNT_ID = "111122223333"
+
+
+class _OwnAccountAtomicRequests:
+    """WSGI wrapper around this suite's moto server only.
+
+    It puts every request in ACCOUNT_ID (moto's x-moto-account-id header) and lets one
+    request run at a time: DynamoDB evaluates and applies a conditional write
+    atomically per item, moto's threaded server does not (two conditional puts can
+    both pass when threads interleave), so the concurrency tests would otherwise
+    measure moto's races rather than the handler's logic.
+    """
+
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        environ["HTTP_X_MOTO_ACCOUNT_ID"] = ACCOUNT_ID
+        with self.lock:
+            return self.app(environ, start_response)
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint():
     """A moto server on a free port of 127.0.0.1, for the whole session."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no access log per request
-    with pytest.MonkeyPatch.context() as patch:
-        # DynamoDB evaluates a write's condition and applies it atomically per item;
-        # moto's threaded server does not (two conditional puts can both pass when
-        # threads interleave). Serialising moto's requests restores that guarantee, so
-        # the concurrency tests exercise the handler's logic, not moto's races.
-        lock = threading.Lock()
-        dispatch = DomainDispatcherApplication.__call__
-
-        def serialised(self, environ, start_response):
-            with lock:
-                return dispatch(self, environ, start_response)
-
-        patch.setattr(DomainDispatcherApplication, "__call__", serialised)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        # ThreadedMotoServer exposes no hook for its WSGI app; werkzeug's server looks
+        # up `.app` per request, so wrapping it here affects this server alone.
+        wsgi_server = server._server
+        assert wsgi_server is not None and hasattr(wsgi_server, "app")
+        wsgi_server.app = _OwnAccountAtomicRequests(wsgi_server.app)
         host, port = server.get_host_and_port()
-        try:
-            yield f"http://{host}:{port}"
-        finally:
-            server.stop()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

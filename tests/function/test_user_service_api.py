@@ -331,6 +331,12 @@ def test_prod_empty_prefix_uses_the_table_named_user(admin, operation_log, monke
         admin.delete_table(TableName="User")
 
 
+def test_the_suite_works_in_its_own_moto_account(admin, table):
+    """Other suites share moto's process-wide state; ours lives in an account of its own."""
+    arn = admin.describe_table(TableName=table)["Table"]["TableArn"]
+    assert arn == f"arn:aws:dynamodb:us-east-1:111122223333:table/{table}"
+
+
 def test_table_name_follows_the_prefix(monkeypatch):
     for prefix, name in (("", "User"), ("dev-", "dev-User"), ("test-", "test-User")):
         monkeypatch.setenv("TABLE_PREFIX", prefix)

@@ -7,6 +7,7 @@ never lets two writers both win or silently lose one's update.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -28,6 +29,35 @@ def run_together(tasks):
 
     with ThreadPoolExecutor(max_workers=len(tasks)) as pool:
         return list(pool.map(start, tasks))
+
+
+def test_the_emulator_applies_conditional_writes_atomically(admin, table):
+    """The premise of this module: like DynamoDB, one conditional put wins per version.
+
+    A tiny thread switch interval makes interleaving inside moto likely; the suite's
+    server (conftest) must still let exactly one writer through.
+    """
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for round_ in range(40):
+            admin.put_item(TableName=table, Item={"id": {"S": "k"}, "version": {"N": "1"}})
+
+            def conditional_put(t: int) -> bool:
+                try:
+                    admin.put_item(TableName=table,
+                                   Item={"id": {"S": "k"}, "version": {"N": "2"}, "t": {"N": str(t)}},
+                                   ConditionExpression="#v = :one",
+                                   ExpressionAttributeNames={"#v": "version"},
+                                   ExpressionAttributeValues={":one": {"N": "1"}})
+                    return True
+                except admin.exceptions.ConditionalCheckFailedException:
+                    return False
+
+            wins = run_together([lambda t=t: conditional_put(t) for t in range(THREADS)])
+            assert wins.count(True) == 1, (round_, wins)
+    finally:
+        sys.setswitchinterval(interval)
 
 
 @pytest.fixture
