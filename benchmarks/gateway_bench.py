@@ -1,0 +1,101 @@
+"""Cost of a request through the local gateway over a direct call of the handler, and
+requests per second with 8 concurrent clients. Prints figures, asserts nothing."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from infra.archive import FUNCTION_DIR
+
+ROUNDS, BATCH = 15, 20
+CLIENTS, LOAD_SECONDS = 8, 3.0
+TARGET_RATIO = 3.0
+
+
+def _batch(call, n: int) -> float:
+    start = time.perf_counter()
+    for _ in range(n):
+        call()
+    return (time.perf_counter() - start) / n
+
+
+def _get(url: str) -> None:
+    with urllib.request.urlopen(url, timeout=30) as reply:
+        reply.read()
+        assert reply.status == 200, reply.status
+
+
+def main() -> dict:
+    from localcloud.session import LocalCloud
+
+    with tempfile.TemporaryDirectory() as state, LocalCloud(Path(state), gateway_port=0) as cloud:
+        cloud.deploy("dev")
+        create = urllib.request.Request(
+            f"{cloud.url}/dev/users", method="POST", headers={"Content-Type": "application/json"},
+            data=json.dumps({"name": "Bench", "email": "bench@example.com"}).encode())
+        with urllib.request.urlopen(create, timeout=30) as reply:
+            user_id = json.loads(reply.read())["id"]
+        url = f"{cloud.url}/dev/users/{user_id}"
+
+        # The same function, called directly in this process against the same emulator.
+        os.environ.update({"AWS_ENDPOINT_URL": cloud.emulator.endpoint_url, "TABLE_PREFIX": "dev-",
+                           "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+                           "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"})
+        sys.path.insert(0, str(FUNCTION_DIR))
+        from user_service.handler import handler
+        event = {"resource": "/users/{id}", "path": f"/users/{user_id}", "httpMethod": "GET",
+                 "headers": {}, "multiValueHeaders": {}, "queryStringParameters": None,
+                 "multiValueQueryStringParameters": None, "pathParameters": {"id": user_id},
+                 "stageVariables": {"functionName": "dev-user-service"},
+                 "requestContext": {"stage": "dev", "requestId": "bench",
+                                    "resourcePath": "/users/{id}", "httpMethod": "GET"},
+                 "body": None, "isBase64Encoded": False}
+
+        def direct():
+            assert handler(event, None)["statusCode"] == 200
+
+        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+            for _ in range(20):
+                direct()
+                _get(url)
+            gateway_times, direct_times = [], []
+            for _ in range(ROUNDS):  # interleaved, so drift hits both alike
+                gateway_times.append(_batch(lambda: _get(url), BATCH))
+                direct_times.append(_batch(direct, BATCH))
+
+        done = [0] * CLIENTS
+        deadline = time.perf_counter() + LOAD_SECONDS
+
+        def client(index: int) -> None:
+            while time.perf_counter() < deadline:
+                _get(url)
+                done[index] += 1
+
+        threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+        started = time.perf_counter()
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        rps = sum(done) / (time.perf_counter() - started)
+
+    ratio = statistics.median(gateway_times) / statistics.median(direct_times)
+    print(f"GET /users/{{id}} through the local gateway / direct handler call: {ratio:.2f} "
+          f"(aim <= {TARGET_RATIO:.0f}; {statistics.median(gateway_times) * 1e3:.2f} ms vs "
+          f"{statistics.median(direct_times) * 1e3:.2f} ms)")
+    print(f"requests per second through the gateway, {CLIENTS} concurrent clients: {rps:.0f}")
+    results = {"gateway_over_direct": round(ratio, 3), "requests_per_second": round(rps, 1)}
+    print(json.dumps(results), flush=True)
+    return results
+
+
+if __name__ == "__main__":
+    main()
