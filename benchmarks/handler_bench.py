@@ -129,6 +129,10 @@ def measure_request_ratio() -> tuple[float, float, float, float]:
                 handler_times.append(_time_batch(through_handler, REQUEST_BATCH))
                 bare_times.append(_time_batch(bare, REQUEST_BATCH))
     finally:
+        # Leave no trace for the next benchmark in this process: the handler's cached
+        # client points at this server, which is about to stop.
+        from user_service import store
+        store.reset_client()
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
