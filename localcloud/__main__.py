@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pulumi
 
+from localcloud.cli_exit import close_event_loop
 from localcloud.deployer import DeployResult, deploy_stack
 from localcloud.resources import DeployError
 from localcloud.session import DEFAULT_GATEWAY_PORT, LocalCloud, running_cloud
@@ -97,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         print(f"error: {err}; if a port is in use, pass another with --port", file=sys.stderr)
         return 1
+    finally:
+        close_event_loop()
 
 
 if __name__ == "__main__":

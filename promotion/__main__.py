@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pulumi
 
+from localcloud.cli_exit import close_event_loop
 from localcloud.resources import DeployError
 from localcloud.session import running_cloud
 from localcloud.stackfiles import StackFileError, known_stacks
@@ -78,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     except (Refusal, BackendError, DeployError, StackFileError, pulumi.RunError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    finally:
+        close_event_loop()
     return 0
 
 

@@ -44,6 +44,12 @@ def apply(backend: Backend, change: decisions.ConfigChange, report: Callable[[st
 def promote(backend: Backend, source: str, target: str, skip_smoke: bool,
             report: Callable[[str], None] = print) -> None:
     source_outputs = backend.outputs(source)
+    change = decisions.plan_promotion(
+        source, target, source_outputs, backend.outputs(target), backend.config(target),
+        backend.retained_deployments(source), checkout_code_hash(), now())
+    if change is None:
+        report(f"{target} already serves what {source} serves; nothing to promote")
+        return
     if not skip_smoke:
         url = source_outputs.get("stageUrl")
         problem = smoke_check(url) if url else "it has no stageUrl output"
@@ -52,12 +58,6 @@ def promote(backend: Backend, source: str, target: str, skip_smoke: bool,
                                     f"{url}/users): {problem}; fix {source} first, or pass "
                                     "--skip-smoke to promote anyway")
         report(f"smoke check: {url}/users answers 200")
-    change = decisions.plan_promotion(
-        source, target, source_outputs, backend.outputs(target), backend.config(target),
-        backend.retained_deployments(source), checkout_code_hash(), now())
-    if change is None:
-        report(f"{target} already serves what {source} serves; nothing to promote")
-        return
     report(change.summary)
     apply(backend, change, report)
 
