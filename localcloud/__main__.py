@@ -98,6 +98,10 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:
         print(f"error: {err}; if a port is in use, pass another with --port", file=sys.stderr)
         return 1
+    except Exception as err:  # noqa: BLE001 -- a bug of ours: say so, without a traceback
+        print(f"error: unexpected {type(err).__name__}: {err}; please report it with the "
+              "command you ran", file=sys.stderr)
+        return 1
     finally:
         close_event_loop()
 

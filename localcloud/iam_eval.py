@@ -210,23 +210,25 @@ def conditions_match(condition: Mapping[str, Any] | None,
 def evaluate_identity(policies: Iterable[Any], action: str, resource: str,
                       context: Mapping[str, Any] | None = None) -> Decision:
     """Evaluate identity policies (documents or their JSON) for one action on one ARN."""
+    return _decide(
+        (index, statement)
+        for document in policies
+        for index, statement in enumerate(statements(document))
+        if _matches_action(statement, action)
+        and _matches_resource(statement, resource, required=True)
+        and conditions_match(statement.get("Condition"), context))
+
+
+def _decide(matching: Iterable[tuple[int, dict]]) -> Decision:
+    """An explicit deny wins; else the first allow; with neither, an implicit deny."""
     allow: str | None = None
-    for document in policies:
-        for index, statement in enumerate(statements(document)):
-            if not _matches_action(statement, action):
-                continue
-            if not _matches_resource(statement, resource, required=True):
-                continue
-            if not conditions_match(statement.get("Condition"), context):
-                continue
-            effect = statement.get("Effect")
-            if effect == "Deny":
-                return Decision(EXPLICIT_DENY, _statement_id(statement, index))
-            if effect == "Allow" and allow is None:
-                allow = _statement_id(statement, index)
-    if allow is not None:
-        return Decision(ALLOW, allow)
-    return Decision(IMPLICIT_DENY)
+    for index, statement in matching:
+        effect = statement.get("Effect")
+        if effect == "Deny":
+            return Decision(EXPLICIT_DENY, _statement_id(statement, index))
+        if effect == "Allow" and allow is None:
+            allow = _statement_id(statement, index)
+    return Decision(ALLOW, allow) if allow is not None else Decision(IMPLICIT_DENY)
 
 
 def is_allowed(policies: Iterable[Any], action: str, resource: str,
@@ -271,22 +273,13 @@ def evaluate_resource_policy(policy: Any, *, principal_service: str, action: str
     if source_account is not None:
         request_context["aws:SourceAccount"] = source_account
     request_context.update(context or {})
-    allow: str | None = None
-    for index, statement in enumerate(statements(policy)):
-        if not _matches_principal(statement, principal_service):
-            continue
-        if not _matches_action(statement, action):
-            continue
-        if not _matches_resource(statement, resource, required=False):
-            continue
-        if not conditions_match(statement.get("Condition"), request_context):
-            continue
-        effect = statement.get("Effect")
-        if effect == "Deny":
-            return Decision(EXPLICIT_DENY, _statement_id(statement, index))
-        if effect == "Allow" and allow is None:
-            allow = _statement_id(statement, index)
-    return Decision(ALLOW, allow) if allow is not None else Decision(IMPLICIT_DENY)
+    return _decide(
+        (index, statement)
+        for index, statement in enumerate(statements(policy))
+        if _matches_principal(statement, principal_service)
+        and _matches_action(statement, action)
+        and _matches_resource(statement, resource, required=False)
+        and conditions_match(statement.get("Condition"), request_context))
 
 
 def lambda_invoke_allowed(policy: Any, function_arn: str, source_arn: str, *,

@@ -79,6 +79,10 @@ def main(argv: list[str] | None = None) -> int:
     except (Refusal, BackendError, DeployError, StackFileError, pulumi.RunError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except Exception as error:  # noqa: BLE001 -- a bug of ours: say so, without a traceback
+        print(f"error: unexpected {type(error).__name__}: {error}; please report it with the "
+              "command you ran", file=sys.stderr)
+        return 1
     finally:
         close_event_loop()
     return 0
