@@ -1,0 +1,37 @@
+"""Bad command lines and unreachable stacks get a clear message, never a traceback."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from localcloud.stackfiles import REPO_ROOT
+
+
+def run(*args: str, tmp_path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", *args], cwd=REPO_ROOT, capture_output=True,
+                          text=True, timeout=120, env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+
+
+@pytest.mark.parametrize("args,code,message", [
+    (("promotion", "promote", "--from", "test", "--to", "staging"), 2,
+     "unknown stack 'staging'; known stacks: dev, prod, test"),
+    (("promotion", "rollback"), 2, "the following arguments are required: --stack"),
+    (("promotion", "history", "--stack", "prod"), 1, "Install the Pulumi CLI"),
+    (("localcloud", "up", "--port", "http"), 2, "'http' is not a port number"),
+])
+def test_bad_arguments_and_missing_tools(tmp_path, args, code, message):
+    result = run(*args, tmp_path=tmp_path)
+    assert result.returncode == code
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_local_commands_without_a_running_local_cloud(tmp_path):
+    for args in (("promotion", "history", "--stack", "prod", "--local", "--state-dir", str(tmp_path)),
+                 ("localcloud", "--state-dir", str(tmp_path), "deploy", "test")):
+        result = run(*args, tmp_path=tmp_path)
+        assert result.returncode == 1
+        assert "no local cloud is running; start one with `python3 tasks.py run`" in result.stderr
+        assert "Traceback" not in result.stderr
