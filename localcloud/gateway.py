@@ -18,6 +18,10 @@ points at (see :mod:`localcloud.artifacts`), never from the API's latest edits:
    response into the HTTP response (malformed response or function error: 502;
    function timeout: 504).
 
+Stages and resource policies are read on every request, through
+:mod:`localcloud.control_plane` (moto's backends directly when the emulator runs in
+this process), so a change made to moto shows on the next request.
+
 Execution log lines go to the ``localcloud.gateway`` logger and to an in-memory list
 (``Gateway.execution_log``). Every request is answered with JSON, whatever happens.
 """
@@ -41,10 +45,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from botocore.exceptions import ClientError
-
-from localcloud import artifacts, iam_eval
-from localcloud.emulator import ACCOUNT_ID, REGION, make_client
+from localcloud import artifacts, control_plane, iam_eval
+from localcloud.emulator import ACCOUNT_ID, REGION
 from localcloud.invoker import FunctionNotFound, Invoker, InvokerError
 
 log = logging.getLogger("localcloud.gateway")
@@ -252,8 +254,7 @@ class Gateway:
         self.region = region
         self.account_id = account_id
         self.rest_api_id = rest_api_id
-        self._apigw = make_client("apigateway", endpoint_url, region)
-        self._lambda = make_client("lambda", endpoint_url, region)
+        self._plane = control_plane.for_endpoint(endpoint_url, region)
         self._log: collections.deque[dict] = collections.deque(maxlen=execution_log_size)
         self._log_lock = threading.Lock()
         self._snapshots: dict[str, tuple[int, dict]] = {}
@@ -339,21 +340,12 @@ class Gateway:
     # --- lookups in the emulator --------------------------------------------------
 
     def find_stage(self, stage_name: str) -> tuple[str, dict] | None:
-        """(rest api id, stage) for a stage name, or None."""
-        if self.rest_api_id:
-            api_ids = [self.rest_api_id]
-        else:
-            pages = self._apigw.get_paginator("get_rest_apis").paginate()
-            apis = [api for page in pages for api in page.get("items", [])]
-            apis.sort(key=lambda api: (str(api.get("createdDate", "")), api["id"]))
-            api_ids = [api["id"] for api in apis]
+        """(rest api id, {deploymentId, variables}) for a stage name, or None."""
+        api_ids = [self.rest_api_id] if self.rest_api_id else self._plane.rest_api_ids()
         for api_id in api_ids:
-            try:
-                stage = self._apigw.get_stage(restApiId=api_id, stageName=stage_name)
-            except (self._apigw.exceptions.NotFoundException,
-                    self._apigw.exceptions.BadRequestException):
-                continue
-            return api_id, stage
+            stage = self._plane.stage(api_id, stage_name)
+            if stage is not None:
+                return api_id, stage
         return None
 
     def snapshot(self, deployment_id: str) -> dict:
@@ -367,13 +359,7 @@ class Gateway:
         return snapshot
 
     def invoke_permitted(self, function: str, source: str) -> bool:
-        try:
-            policy = self._lambda.get_policy(FunctionName=function)["Policy"]
-        except self._lambda.exceptions.ResourceNotFoundException:
-            policy = None  # no resource policy (or no function): nobody may invoke it
-        except ClientError as err:  # e.g. a stage variable that is no function name
-            log.info("get_policy(%s) failed: %s", function, err)
-            policy = None
+        policy = self._plane.function_policy(function)  # None: nobody may invoke it
         decision = iam_eval.lambda_invoke_allowed(
             policy, function_arn(function, self.region, self.account_id), source,
             source_account=self.account_id)

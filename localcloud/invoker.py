@@ -6,6 +6,9 @@ and hands the event to a warm worker process (:mod:`localcloud.worker`) running 
 current interpreter. Workers are pooled per (function name, CodeSha256, configuration):
 a code or configuration update starts fresh workers and stops the old ones.
 
+Configuration and policies are read through :mod:`localcloud.control_plane` (moto's
+backends directly when the emulator runs in this process), never cached.
+
 Every AWS call the function makes is checked against its role's policies (read from
 moto's IAM on each invoke) and recorded; so are the calls the Lambda service makes with
 the role to ship the function's output to CloudWatch Logs
@@ -32,10 +35,9 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
-from localcloud import artifacts, iam_eval
-from localcloud.emulator import ACCOUNT_ID, REGION, fake_credentials_env, make_client
+from localcloud import artifacts, control_plane, iam_eval
+from localcloud.emulator import ACCOUNT_ID, REGION, fake_credentials_env
 
 log = logging.getLogger("localcloud.invoker")
 
@@ -316,9 +318,7 @@ class Invoker:
         self.init_timeout = init_timeout
         self._own_work_dir = work_dir is None
         self.work_dir = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="localcloud-"))
-        self._lambda = make_client("lambda", endpoint_url, region)
-        self._iam = make_client("iam", endpoint_url, region)
-        self._logs = make_client("logs", endpoint_url, region)
+        self._plane = control_plane.for_endpoint(endpoint_url, region)
         self._lock = threading.Lock()
         self._pools: dict[tuple, _Pool] = {}
         self._current: dict[str, tuple] = {}  # function name -> key of its current pool
@@ -347,30 +347,17 @@ class Invoker:
 
     def function_configuration(self, function: str) -> dict:
         try:
-            return self._lambda.get_function_configuration(FunctionName=function)
-        except self._lambda.exceptions.ResourceNotFoundException as err:
-            raise FunctionNotFound(f"function not found: {function}") from err
+            return self._plane.function_configuration(function)
+        except control_plane.NotFound as err:
+            raise FunctionNotFound(str(err)) from err
 
     def role_policies(self, role_arn: str) -> list[dict]:
         """The role's inline and attached managed policy documents, read from moto's IAM."""
-        name = role_arn.rsplit("/", 1)[-1]
-        documents: list[dict] = []
         try:
-            for page in self._iam.get_paginator("list_role_policies").paginate(RoleName=name):
-                for policy_name in page["PolicyNames"]:
-                    doc = self._iam.get_role_policy(RoleName=name, PolicyName=policy_name)
-                    documents.append(_as_document(doc["PolicyDocument"]))
-            pages = self._iam.get_paginator("list_attached_role_policies").paginate(RoleName=name)
-            for page in pages:
-                for attached in page["AttachedPolicies"]:
-                    policy = self._iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
-                    version = self._iam.get_policy_version(
-                        PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"])
-                    documents.append(_as_document(version["PolicyVersion"]["Document"]))
-        except self._iam.exceptions.NoSuchEntityException:
+            return self._plane.role_policies(role_arn.rsplit("/", 1)[-1])
+        except control_plane.NotFound:
             log.warning("role %s does not exist: every call of its function is denied", role_arn)
             return []
-        return documents
 
     # --- code ---------------------------------------------------------------------
 
@@ -595,10 +582,6 @@ class Invoker:
                 iam_eval.assumed_role_arn(role_arn, function_name), action, resource, decision))
         return decision.allowed
 
-    def _log_group_exists(self, group: str) -> bool:
-        pages = self._logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=group)
-        return any(g["logGroupName"] == group for page in pages for g in page["logGroups"])
-
     def _ship_logs(self, worker: _Worker, config: dict, policies: list[dict],
                    lines: list[tuple[int, str]]) -> None:
         name, role = config["FunctionName"], config["Role"]
@@ -607,20 +590,14 @@ class Invoker:
             if not worker.stream_created:
                 stream_arn = iam_eval.log_stream_arn(group, worker.log_stream, self.region,
                                                      self.account_id)
-                if not self._log_group_exists(group):
+                if not self._plane.log_group_exists(group):
                     group_arn = iam_eval.log_group_arn(group, self.region, self.account_id)
                     if not self._authorize(name, role, policies, "logs:CreateLogGroup", group_arn):
                         return
-                    try:
-                        self._logs.create_log_group(logGroupName=group)
-                    except self._logs.exceptions.ResourceAlreadyExistsException:
-                        pass
+                    self._plane.create_log_group(group)
                 if not self._authorize(name, role, policies, "logs:CreateLogStream", stream_arn):
                     return
-                try:
-                    self._logs.create_log_stream(logGroupName=group, logStreamName=worker.log_stream)
-                except self._logs.exceptions.ResourceAlreadyExistsException:
-                    pass
+                self._plane.create_log_stream(group, worker.log_stream)
                 worker.stream_created = True
             stream_arn = iam_eval.log_stream_arn(group, worker.log_stream, self.region,
                                                  self.account_id)
@@ -629,8 +606,7 @@ class Invoker:
             events = [{"timestamp": ts, "message": line[:256 * 1024 - 26]}
                       for ts, line in lines if line]
             for start in range(0, len(events), 1000):
-                self._logs.put_log_events(logGroupName=group, logStreamName=worker.log_stream,
-                                          logEvents=events[start:start + 1000])
+                self._plane.put_log_events(group, worker.log_stream, events[start:start + 1000])
         except Exception:  # log delivery never fails an invoke
             log.exception("%s: could not ship logs to %s", name, group)
 
@@ -665,13 +641,3 @@ class Invoker:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
-
-
-def _as_document(document: Any) -> dict:
-    if isinstance(document, (str, bytes)):
-        text = document.decode() if isinstance(document, bytes) else document
-        try:
-            return json.loads(text)
-        except ValueError:
-            return json.loads(unquote(text))  # IAM returns URL-encoded documents
-    return dict(document)

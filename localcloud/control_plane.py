@@ -1,0 +1,317 @@
+"""The control-plane questions the gateway and the invoker ask of the emulator, and the
+log writes the Lambda service makes, answered by the cheapest faithful route.
+
+moto's server keeps its state in module-level backends of the process that runs it.
+When that process is this one (``python -m localcloud up``, the tests, the benchmark),
+:class:`InProcessPlane` reads those backends directly: the very objects moto's request
+handlers read, so a change made through boto3 by anyone is seen by the next request,
+without the ~3-4 ms of boto3 serialization and werkzeug handling each HTTP round trip
+costs this process (under the GIL). Otherwise (the emulator is another process's),
+:class:`BotoPlane` asks the same questions through boto3. :class:`ControlPlane` picks
+on every call, so a stopped in-process emulator is never read behind its back.
+
+Nothing here caches: every answer is read when asked.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from botocore.exceptions import ClientError
+
+from localcloud.emulator import FAKE_ACCESS_KEY_ID, REGION, make_client
+
+log = logging.getLogger("localcloud.control_plane")
+
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+_ANY_ADDRESS = {"0.0.0.0", "::", ""}
+
+
+class NotFound(Exception):
+    """The function (or role) asked about does not exist."""
+
+
+def as_document(document: Any) -> dict:
+    """A policy document as a dict, whether moto/boto3 gave a dict, JSON or URL-encoded JSON."""
+    if isinstance(document, (str, bytes)):
+        text = document.decode() if isinstance(document, bytes) else document
+        try:
+            return json.loads(text)
+        except ValueError:
+            return json.loads(unquote(text))  # IAM returns URL-encoded documents
+    return dict(document)
+
+
+# --- through boto3 (an emulator in another process) ----------------------------------
+
+class BotoPlane:
+    """The control plane over HTTP, through boto3."""
+
+    def __init__(self, endpoint_url: str, region: str = REGION) -> None:
+        self._apigw = make_client("apigateway", endpoint_url, region)
+        self._lambda = make_client("lambda", endpoint_url, region)
+        self._iam = make_client("iam", endpoint_url, region)
+        self._logs = make_client("logs", endpoint_url, region)
+
+    def rest_api_ids(self) -> list[str]:
+        """Every REST API, oldest first (ties by id)."""
+        pages = self._apigw.get_paginator("get_rest_apis").paginate()
+        apis = [api for page in pages for api in page.get("items", [])]
+        apis.sort(key=lambda api: (str(api.get("createdDate", "")), api["id"]))
+        return [api["id"] for api in apis]
+
+    def stage(self, api_id: str, stage_name: str) -> dict | None:
+        """{deploymentId, variables} of a stage, or None."""
+        try:
+            stage = self._apigw.get_stage(restApiId=api_id, stageName=stage_name)
+        except (self._apigw.exceptions.NotFoundException,
+                self._apigw.exceptions.BadRequestException):
+            return None
+        return {"deploymentId": stage.get("deploymentId"),
+                "variables": dict(stage.get("variables") or {})}
+
+    def function_policy(self, function: str) -> str | None:
+        """The function's resource policy (JSON text), None when it has none or no function."""
+        try:
+            return self._lambda.get_policy(FunctionName=function)["Policy"]
+        except self._lambda.exceptions.ResourceNotFoundException:
+            return None
+        except ClientError as err:  # e.g. a stage variable that is no function name
+            log.info("get_policy(%s) failed: %s", function, err)
+            return None
+
+    def function_configuration(self, function: str) -> dict:
+        try:
+            return self._lambda.get_function_configuration(FunctionName=function)
+        except self._lambda.exceptions.ResourceNotFoundException as err:
+            raise NotFound(f"function not found: {function}") from err
+
+    def role_policies(self, role_name: str) -> list[dict]:
+        """The role's inline, then attached managed, policy documents; NotFound: no role."""
+        documents: list[dict] = []
+        try:
+            for page in self._iam.get_paginator("list_role_policies").paginate(RoleName=role_name):
+                for policy_name in page["PolicyNames"]:
+                    doc = self._iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)
+                    documents.append(as_document(doc["PolicyDocument"]))
+            pages = self._iam.get_paginator("list_attached_role_policies").paginate(
+                RoleName=role_name)
+            for page in pages:
+                for attached in page["AttachedPolicies"]:
+                    policy = self._iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
+                    version = self._iam.get_policy_version(
+                        PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"])
+                    documents.append(as_document(version["PolicyVersion"]["Document"]))
+        except self._iam.exceptions.NoSuchEntityException as err:
+            raise NotFound(f"role not found: {role_name}") from err
+        return documents
+
+    def log_group_exists(self, group: str) -> bool:
+        pages = self._logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=group)
+        return any(g["logGroupName"] == group for page in pages for g in page["logGroups"])
+
+    def create_log_group(self, group: str) -> None:
+        try:
+            self._logs.create_log_group(logGroupName=group)
+        except self._logs.exceptions.ResourceAlreadyExistsException:
+            pass
+
+    def create_log_stream(self, group: str, stream: str) -> None:
+        try:
+            self._logs.create_log_stream(logGroupName=group, logStreamName=stream)
+        except self._logs.exceptions.ResourceAlreadyExistsException:
+            pass
+
+    def put_log_events(self, group: str, stream: str, events: list[dict]) -> None:
+        self._logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+
+
+# --- straight from moto's backends (an emulator in this process) ---------------------
+
+def _error_code(exc: BaseException) -> str:
+    # moto's REST errors carry the AWS code in error_type; its IAM errors in code.
+    code = getattr(exc, "error_type", None) or getattr(exc, "code", None)
+    return code if isinstance(code, str) else ""
+
+
+class InProcessPlane:
+    """The control plane read from moto's backends, as moto's handlers read them.
+
+    Each method does what the matching moto response handler does for our boto3
+    clients' requests (same account, region, backend calls), minus the HTTP.
+    """
+
+    def __init__(self, region: str = REGION) -> None:
+        self.region = region
+
+    def _backend(self, service: str, region: str | None = None):
+        # Imported here: a process that only talks to another process's emulator never
+        # needs moto's models.
+        from moto.backends import get_backend
+        from moto.iam.models import get_account_id_from
+
+        # As moto's server picks the account of a request made with our fake credentials.
+        account = os.environ.get("MOTO_ACCOUNT_ID") or get_account_id_from(FAKE_ACCESS_KEY_ID)
+        return get_backend(service)[account][region or self.region]
+
+    def rest_api_ids(self) -> list[str]:
+        apis = list(self._backend("apigateway").apis.values())
+        apis.sort(key=lambda api: (api.create_date, api.id))
+        return [api.id for api in apis]
+
+    def stage(self, api_id: str, stage_name: str) -> dict | None:
+        api = self._backend("apigateway").apis.get(api_id)
+        stage = api.stages.get(stage_name) if api is not None else None
+        if stage is None:
+            return None
+        return {"deploymentId": stage.deployment_id, "variables": dict(stage.variables or {})}
+
+    def function_policy(self, function: str) -> str | None:
+        try:
+            wire = self._backend("lambda").get_policy(function, None)
+        except Exception as err:  # noqa: BLE001 -- any error means: nobody may invoke it
+            if _error_code(err) != "ResourceNotFoundException":
+                log.info("get_policy(%s) failed: %s", function, err)
+            return None
+        return json.loads(wire)["Policy"]
+
+    def function_configuration(self, function: str) -> dict:
+        try:
+            fn = self._backend("lambda").get_function(function, None)
+        except Exception as err:
+            if _error_code(err) == "ResourceNotFoundException":
+                raise NotFound(f"function not found: {function}") from err
+            raise
+        # A deep copy, as a response would be: the caller may keep or change it.
+        return json.loads(json.dumps(fn.get_configuration(), default=str))
+
+    def role_policies(self, role_name: str) -> list[dict]:
+        from moto.utilities.utils import get_partition
+
+        iam = self._backend("iam", get_partition(self.region))
+        try:
+            role = iam.get_role(role_name)
+            documents = [as_document(doc) for _, doc in list(role.policies.items())]
+            attached = sorted((p for p in list(role.managed_policies.values())
+                               if p.path.startswith("/")), key=lambda p: p.name)
+            for managed in attached:
+                policy = iam.get_policy(managed.arn)
+                version = iam.get_policy_version(managed.arn, policy.default_version_id)
+                documents.append(as_document(version.document))
+        except Exception as err:
+            if _error_code(err) == "NoSuchEntity":
+                raise NotFound(f"role not found: {role_name}") from err
+            raise
+        return documents
+
+    def log_group_exists(self, group: str) -> bool:
+        return group in self._backend("logs").groups
+
+    def create_log_group(self, group: str) -> None:
+        try:
+            self._backend("logs").create_log_group(group, None, kmsKeyId=None)
+        except Exception as err:
+            if _error_code(err) != "ResourceAlreadyExistsException":
+                raise
+
+    def create_log_stream(self, group: str, stream: str) -> None:
+        try:
+            self._backend("logs").create_log_stream(group, stream)
+        except Exception as err:
+            if _error_code(err) != "ResourceAlreadyExistsException":
+                raise
+
+    def put_log_events(self, group: str, stream: str, events: list[dict]) -> None:
+        self._backend("logs").put_log_events(group, stream, events)
+
+
+def _server_thread(endpoint_url: str) -> threading.Thread | None:
+    """The thread of a moto server in this process that serves ``endpoint_url``, if any.
+
+    Only a plain ThreadedMotoServer counts: one whose WSGI app someone wrapped (to move
+    requests to another account, say) may answer differently from its backends.
+    """
+    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    url = urlsplit(endpoint_url)
+    if url.scheme != "http" or url.hostname not in _LOOPBACK:
+        return None
+    for thread in threading.enumerate():
+        # ThreadedMotoServer runs serve_forever in a Thread whose target is its own
+        # bound method; CPython keeps the target while the thread runs.
+        server = getattr(getattr(thread, "_target", None), "__self__", None)
+        if not isinstance(server, ThreadedMotoServer):
+            continue
+        wsgi = getattr(server, "_server", None)
+        if wsgi is None or type(getattr(wsgi, "app", None)) is not DomainDispatcherApplication:
+            continue
+        host, port = wsgi.server_address[:2]
+        if port == url.port and (host == url.hostname or host in _ANY_ADDRESS
+                                 or (url.hostname == "localhost" and host in _LOOPBACK)):
+            return thread
+    return None
+
+
+class ControlPlane:
+    """In-process while a moto server of this process serves the endpoint, else boto3."""
+
+    def __init__(self, endpoint_url: str, region: str = REGION) -> None:
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self._in_process = InProcessPlane(region)
+        self._boto: BotoPlane | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def in_process(self) -> bool:
+        return self._current() is self._in_process
+
+    def _current(self) -> InProcessPlane | BotoPlane:
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            thread = self._thread = _server_thread(self.endpoint_url)
+        if thread is not None:
+            return self._in_process
+        with self._lock:
+            if self._boto is None:
+                self._boto = BotoPlane(self.endpoint_url, self.region)
+        return self._boto
+
+    # --- the questions (see BotoPlane for what each answers) ---------------------
+
+    def rest_api_ids(self) -> list[str]:
+        return self._current().rest_api_ids()
+
+    def stage(self, api_id: str, stage_name: str) -> dict | None:
+        return self._current().stage(api_id, stage_name)
+
+    def function_policy(self, function: str) -> str | None:
+        return self._current().function_policy(function)
+
+    def function_configuration(self, function: str) -> dict:
+        return self._current().function_configuration(function)
+
+    def role_policies(self, role_name: str) -> list[dict]:
+        return self._current().role_policies(role_name)
+
+    def log_group_exists(self, group: str) -> bool:
+        return self._current().log_group_exists(group)
+
+    def create_log_group(self, group: str) -> None:
+        self._current().create_log_group(group)
+
+    def create_log_stream(self, group: str, stream: str) -> None:
+        self._current().create_log_stream(group, stream)
+
+    def put_log_events(self, group: str, stream: str, events: list[dict]) -> None:
+        self._current().put_log_events(group, stream, events)
+
+
+def for_endpoint(endpoint_url: str, region: str = REGION) -> ControlPlane:
+    return ControlPlane(endpoint_url, region)
