@@ -175,7 +175,9 @@ class InProcessPlane:
             wire = self._backend("lambda").get_policy(function, None)
         except Exception as err:  # noqa: BLE001 -- any error means: nobody may invoke it
             if _error_code(err) != "ResourceNotFoundException":
-                log.info("get_policy(%s) failed: %s", function, err)
+                # Loud: a moto upgrade that broke this read would otherwise look like a
+                # missing permission.
+                log.warning("get_policy(%s) failed: %s", function, err)
             return None
         return json.loads(wire)["Policy"]
 
