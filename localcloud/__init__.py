@@ -7,7 +7,8 @@ Deploying (the real __main__.py under Pulumi's mock runtime):
 - ``program``: runs __main__.py for one stack under mocks, recording each registration.
 - ``deployer`` (+ ``resources``, ``state``): mocks that create each resource in moto
   and apply the difference against the stack's last state, as `pulumi up` would.
-- ``session``: the running local cloud (emulator + gateway); ``__main__``: its CLI.
+- ``session``: the running local cloud (emulator + gateway); ``__main__``: its CLI,
+  ``cli``: how the command-line tools end (one error line, never a traceback).
 
 Serving (what API Gateway and Lambda do, which moto does not):
 

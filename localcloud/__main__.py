@@ -11,11 +11,8 @@ import sys
 import threading
 from pathlib import Path
 
-import pulumi
-
-from localcloud.cli_exit import close_event_loop
+from localcloud.cli import run_command
 from localcloud.deployer import DeployResult, deploy_stack
-from localcloud.resources import DeployError
 from localcloud.session import DEFAULT_GATEWAY_PORT, LocalCloud, running_cloud
 from localcloud.stackfiles import StackFileError, known_stacks
 from localcloud.state import DEFAULT_STATE_DIR
@@ -90,20 +87,7 @@ def deploy(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    try:
-        return {"up": up, "deploy": deploy}[args.command](args)
-    except (DeployError, StackFileError, pulumi.RunError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except OSError as err:
-        print(f"error: {err}; if a port is in use, pass another with --port", file=sys.stderr)
-        return 1
-    except Exception as err:  # noqa: BLE001 -- a bug of ours: say so, without a traceback
-        print(f"error: unexpected {type(err).__name__}: {err}; please report it with the "
-              "command you ran", file=sys.stderr)
-        return 1
-    finally:
-        close_event_loop()
+    return run_command(lambda: {"up": up, "deploy": deploy}[args.command](args))
 
 
 if __name__ == "__main__":

@@ -13,12 +13,9 @@ import argparse
 import sys
 from pathlib import Path
 
-import pulumi
-
-from localcloud.cli_exit import close_event_loop
-from localcloud.resources import DeployError
+from localcloud.cli import run_command
 from localcloud.session import running_cloud
-from localcloud.stackfiles import StackFileError, known_stacks
+from localcloud.stackfiles import known_stacks
 from localcloud.state import DEFAULT_STATE_DIR, StateStore
 from promotion import commands
 from promotion.backends import BackendError, LocalBackend, PulumiBackend
@@ -68,7 +65,8 @@ def backend_for(args):
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    try:
+
+    def command() -> int:
         backend = backend_for(args)
         if args.command == "promote":
             commands.promote(backend, args.source, args.target, args.skip_smoke)
@@ -76,16 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             commands.rollback(backend, args.stack, args.deployment_id)
         else:
             commands.history(backend, args.stack)
-    except (Refusal, BackendError, DeployError, StackFileError, pulumi.RunError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except Exception as error:  # noqa: BLE001 -- a bug of ours: say so, without a traceback
-        print(f"error: unexpected {type(error).__name__}: {error}; please report it with the "
-              "command you ran", file=sys.stderr)
-        return 1
-    finally:
-        close_event_loop()
-    return 0
+        return 0
+    return run_command(command, user_errors=(Refusal, BackendError))
 
 
 if __name__ == "__main__":
