@@ -21,6 +21,13 @@ from localcloud.stackfiles import REPO_ROOT, project_name
 PROGRAM = REPO_ROOT / "__main__.py"
 
 
+@dataclass(frozen=True)
+class ResourceOptions:
+    protect: bool = False
+    retain_on_delete: bool = False
+    delete_before_replace: bool = False
+
+
 @dataclass
 class Registration:
     urn: str
@@ -30,10 +37,20 @@ class Registration:
     id: str
     inputs: dict
     outputs: dict
-    protect: bool
-    retain_on_delete: bool
-    delete_before_replace: bool
+    options: ResourceOptions
     dependencies: list[str]
+
+    @property
+    def protect(self) -> bool:
+        return self.options.protect
+
+    @property
+    def retain_on_delete(self) -> bool:
+        return self.options.retain_on_delete
+
+    @property
+    def delete_before_replace(self) -> bool:
+        return self.options.delete_before_replace
 
 
 @dataclass
@@ -50,13 +67,6 @@ class ProgramRun:
         if len(found) != 1:
             raise AssertionError(f"expected one {type_}, found {len(found)}")
         return found[0]
-
-
-@dataclass(frozen=True)
-class ResourceOptions:
-    protect: bool = False
-    retain_on_delete: bool = False
-    delete_before_replace: bool = False
 
 
 _current = threading.local()
@@ -76,40 +86,32 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.registrations: list[Registration] = []
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
-        _current.options = ResourceOptions(
+        options = ResourceOptions(
             protect=bool(request.protect), retain_on_delete=bool(request.retainOnDelete),
             delete_before_replace=bool(request.deleteBeforeReplace))
+        _current.options = options
         try:
             response = super().RegisterResource(request)
         finally:
             _current.options = ResourceOptions()
         if request.type != "pulumi:pulumi:Stack":
-            registered = self.resources[response.urn]
-            self.registrations.append(Registration(
-                urn=response.urn,
-                type=request.type,
-                name=request.name,
-                parent=request.parent,
-                id=registered.id or "",
-                inputs=pulumi.runtime.rpc.deserialize_properties(request.object),
-                outputs=dict(registered.state or {}),
-                protect=bool(request.protect),
-                retain_on_delete=bool(request.retainOnDelete),
-                delete_before_replace=bool(request.deleteBeforeReplace),
-                dependencies=list(request.dependencies),
-            ))
+            self._record(response.urn, request, request.object, options)
         return response
 
     def ReadResource(self, request):  # noqa: N802 -- reads, e.g. StackReference
         response = super().ReadResource(request)
-        registered = self.resources[response.urn]
-        self.registrations.append(Registration(
-            urn=response.urn, type=request.type, name=request.name, parent=request.parent,
-            id=registered.id or request.id,
-            inputs=pulumi.runtime.rpc.deserialize_properties(request.properties),
-            outputs=dict(registered.state or {}), protect=False, retain_on_delete=False,
-            delete_before_replace=False, dependencies=list(request.dependencies)))
+        self._record(response.urn, request, request.properties, ResourceOptions(), request.id)
         return response
+
+    def _record(self, urn: str, request, properties, options: ResourceOptions,
+                requested_id: str = "") -> None:
+        registered = self.resources[urn]
+        self.registrations.append(Registration(
+            urn=urn, type=request.type, name=request.name, parent=request.parent,
+            id=registered.id or requested_id,
+            inputs=pulumi.runtime.rpc.deserialize_properties(properties),
+            outputs=dict(registered.state or {}), options=options,
+            dependencies=list(request.dependencies)))
 
 
 def run_program(stack: str, mocks: pulumi_mocks.Mocks, config: dict[str, str],
