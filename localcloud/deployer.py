@@ -170,8 +170,8 @@ def deploy_stack(stack: str, cloud: Cloud, store: StateStore,
         store.save(StackState(stack=stack, outputs=previous.outputs, resources=provider.records + [
             r for r in previous.resources if r.key not in done]))
         cause = root_cause(error)
-        if cause is error or isinstance(cause, (DeployError, pulumi.RunError)):
-            raise cause from None
-        raise
+        if cause is error:
+            raise
+        raise cause from None
     store.save(StackState(stack=stack, outputs=run.outputs, resources=provider.records))
     return DeployResult(stack=stack, outputs=run.outputs, steps=provider.steps)

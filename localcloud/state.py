@@ -92,9 +92,6 @@ class StateStore:
     def save_config_overrides(self, stack: str, values: dict[str, str]) -> None:
         write_json(self.dir / "config" / f"{stack}.json", values)
 
-    def deployed_stacks(self) -> list[str]:
-        return sorted(p.stem for p in (self.dir / "stacks").glob("*.json"))
-
     def save_session(self, session: Session) -> None:
         write_json(self.dir / "session.json", asdict(session))
 

@@ -7,7 +7,7 @@ import urllib.request
 from typing import Callable, Protocol
 
 from localcloud.deployer import deploy_stack
-from localcloud.resources import Cloud, DeployError
+from localcloud.resources import Cloud
 from localcloud.stackfiles import REPO_ROOT, read_stack_config
 from localcloud.state import StateStore
 from promotion.decisions import PIN_KEYS
@@ -115,5 +115,5 @@ def pins_of(config: dict[str, str]) -> dict[str, str]:
     return {key: config.get(key, "") for key in PIN_KEYS}
 
 
-__all__ = ["Backend", "BackendError", "LocalBackend", "PulumiBackend", "DeployError",
-           "pins_of", "smoke_check"]
+__all__ = ["Backend", "BackendError", "LocalBackend", "PulumiBackend", "pins_of",
+           "smoke_check"]
