@@ -12,10 +12,10 @@ import threading
 from pathlib import Path
 
 from localcloud.cli import run_command
-from localcloud.deployer import DeployResult, deploy_stack
+from localcloud.engine.deployer import DeployResult, deploy_stack
 from localcloud.session import DEFAULT_GATEWAY_PORT, LocalCloud, running_cloud
-from localcloud.stackfiles import StackFileError, known_stacks
-from localcloud.state import DEFAULT_STATE_DIR
+from localcloud.engine.stackfiles import StackFileError, known_stacks
+from localcloud.engine.state import DEFAULT_STATE_DIR
 
 
 def _port(text: str) -> int:

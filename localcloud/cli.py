@@ -9,8 +9,8 @@ from typing import Callable
 
 import pulumi
 
-from localcloud.resources import DeployError
-from localcloud.stackfiles import StackFileError
+from localcloud.engine.kinds import DeployError
+from localcloud.engine.stackfiles import StackFileError
 
 # Errors a user can cause and fix; their messages say how.
 USER_ERRORS: tuple[type[BaseException], ...] = (DeployError, StackFileError, pulumi.RunError)

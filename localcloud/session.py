@@ -6,13 +6,13 @@ import os
 from pathlib import Path
 
 from infra.config import PROJECT
-from localcloud.deployer import DeployResult, deploy_stack
+from localcloud.engine.deployer import DeployResult, deploy_stack
 from localcloud.emulator import ACCOUNT_ID, Emulator, make_client
-from localcloud.gateway import Gateway
-from localcloud.invoker import Invoker
-from localcloud.resources import Cloud, DeployError
-from localcloud.stackfiles import known_stacks, read_stack_config
-from localcloud.state import DEFAULT_STATE_DIR, Session, StateStore
+from localcloud.apigateway.gateway import Gateway
+from localcloud.awslambda.invoker import Invoker
+from localcloud.engine.kinds import Cloud, DeployError
+from localcloud.engine.stackfiles import known_stacks, read_stack_config
+from localcloud.engine.state import DEFAULT_STATE_DIR, Session, StateStore
 
 DEFAULT_GATEWAY_PORT = 8080
 

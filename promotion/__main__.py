@@ -15,8 +15,8 @@ from pathlib import Path
 
 from localcloud.cli import run_command
 from localcloud.session import running_cloud
-from localcloud.stackfiles import known_stacks
-from localcloud.state import DEFAULT_STATE_DIR, StateStore
+from localcloud.engine.stackfiles import known_stacks
+from localcloud.engine.state import DEFAULT_STATE_DIR, StateStore
 from promotion import commands
 from promotion.backends import BackendError, LocalBackend, PulumiBackend
 from promotion.decisions import Refusal

@@ -6,10 +6,10 @@ import urllib.error
 import urllib.request
 from typing import Callable, Protocol
 
-from localcloud.deployer import deploy_stack
-from localcloud.resources import Cloud
-from localcloud.stackfiles import REPO_ROOT, read_stack_config
-from localcloud.state import StateStore
+from localcloud.engine.deployer import deploy_stack
+from localcloud.engine.kinds import Cloud
+from localcloud.engine.stackfiles import REPO_ROOT, read_stack_config
+from localcloud.engine.state import StateStore
 from promotion.decisions import PIN_KEYS
 
 

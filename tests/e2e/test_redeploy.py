@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 
 from infra import routes
-from localcloud.deployer import EmulatorProvider
-from localcloud.resources import DeployError
-from localcloud.state import ResourceRecord, StackState
+from localcloud.engine.deployer import EmulatorProvider
+from localcloud.engine.kinds import DeployError
+from localcloud.engine.state import ResourceRecord, StackState
 from tests.e2e.conftest import call
 
 import pulumi

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from localcloud.program import ProgramRun, run_program
-from localcloud.stackfiles import read_stack_config
+from localcloud.engine.program import ProgramRun, run_program
+from localcloud.engine.stackfiles import read_stack_config
 from tests.infra.mocks import AwsMocks
 
 OWNER_STACK = "dev"

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from infra.config import KEYS, ConfigError, parse_stage_config
-from localcloud.program import run_program
-from localcloud.stackfiles import REPO_ROOT, read_stack_config
+from localcloud.engine.program import run_program
+from localcloud.engine.stackfiles import REPO_ROOT, read_stack_config
 from tests.infra.mocks import AwsMocks
 
 P = "user-service"

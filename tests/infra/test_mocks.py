@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from localcloud.program import run_program
-from localcloud.stackfiles import StackFileError, read_stack_config
+from localcloud.engine.program import run_program
+from localcloud.engine.stackfiles import StackFileError, read_stack_config
 from tests.infra.mocks import AwsMocks
 
 

@@ -5,7 +5,7 @@ import json
 
 from infra import archive, policies, routes
 from infra.naming import TEST_INVOKE_STAGE
-from localcloud.stackfiles import read_stack_config
+from localcloud.engine.stackfiles import read_stack_config
 from tests.infra.mocks import ACCOUNT_ID, REGION
 
 PREFIX = {"dev": "dev-", "test": "test-", "prod": ""}

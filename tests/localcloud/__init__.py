@@ -1,1 +1,1 @@
-"""Tests of the local cloud: emulator, artifacts, IAM evaluation, invoker and gateway."""
+"""Tests of the local cloud: emulator, archives and snapshots, IAM evaluation, invoker and gateway."""

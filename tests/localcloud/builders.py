@@ -12,7 +12,8 @@ import uuid
 import zipfile
 from dataclasses import dataclass, field
 
-from localcloud import artifacts
+from localcloud.awslambda import archives
+from localcloud.apigateway import snapshots
 from localcloud.emulator import ACCOUNT_ID, REGION
 
 URI = ("arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
@@ -197,7 +198,7 @@ def deploy_function(emulator, state_dir, *, handler: str, name: str | None = Non
     if log_group:
         logs.create_log_group(logGroupName=f"/aws/lambda/{name}")
     zip_bytes = zip_bytes if zip_bytes is not None else app_zip()
-    sha = artifacts.save_archive(state_dir, zip_bytes)
+    sha = archives.save_archive(state_dir, zip_bytes)
     created = lam.create_function(
         FunctionName=name, Runtime="python3.12", Role=role_arn, Handler=handler,
         Code={"ZipFile": zip_bytes}, Timeout=timeout,
@@ -247,7 +248,7 @@ def add_route(apigw, api: Api, path: str, methods: list[str], uri: str = URI) ->
 
 def deploy_stage(apigw, state_dir, api: Api, stage: str, variables: dict[str, str]) -> str:
     """A new deployment (with its snapshot) and the stage pointed at it."""
-    deployment_id = artifacts.create_deployment(apigw, state_dir, api.id,
+    deployment_id = snapshots.create_deployment(apigw, state_dir, api.id,
                                                 description=f"for {stage}")
     existing = {s["stageName"] for s in apigw.get_stages(restApiId=api.id)["item"]}
     if stage in existing:

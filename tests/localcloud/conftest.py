@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from localcloud.emulator import Emulator
-from localcloud.gateway import Gateway
-from localcloud.invoker import Invoker
+from localcloud.apigateway.gateway import Gateway
+from localcloud.awslambda.invoker import Invoker
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from localcloud import artifacts
+from localcloud.awslambda import archives
+from localcloud.apigateway import snapshots
 from localcloud.emulator import Emulator, make_client
 
 from .builders import add_route, app_zip, create_api, make_zip
@@ -67,16 +68,16 @@ def test_reset_wipes_moto_state_in_its_own_process():
 
 def test_save_archive_returns_lambdas_code_sha256_and_loads_back(tmp_path, emulator):
     zip_bytes = app_zip("# archive test\n")
-    sha = artifacts.save_archive(tmp_path, zip_bytes)
+    sha = archives.save_archive(tmp_path, zip_bytes)
     assert sha == base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()
-    assert artifacts.load_archive(tmp_path, sha) == zip_bytes
+    assert archives.load_archive(tmp_path, sha) == zip_bytes
     # the stored name is filename-safe even though the sha holds "/" or "+"
     for name in os.listdir(tmp_path / "archives"):
         assert "/" not in name and "+" not in name and name.endswith(".zip")
     # saving again is harmless; nothing temporary is left behind
-    assert artifacts.save_archive(tmp_path, zip_bytes) == sha
+    assert archives.save_archive(tmp_path, zip_bytes) == sha
     assert [p.name for p in (tmp_path / "archives").iterdir()] == [
-        artifacts.archive_path(tmp_path, sha).name]
+        archives.archive_path(tmp_path, sha).name]
 
 
 def test_archive_sha_matches_what_moto_reports(tmp_path, emulator):
@@ -85,19 +86,19 @@ def test_archive_sha_matches_what_moto_reports(tmp_path, emulator):
     zip_bytes = make_zip({"h.py": "def handler(e, c):\n    return 1\n"})
     created = lam.create_function(FunctionName="artifacts-sha", Runtime="python3.12",
                                   Role=role["Arn"], Handler="h.handler", Code={"ZipFile": zip_bytes})
-    assert artifacts.save_archive(tmp_path, zip_bytes) == created["CodeSha256"]
+    assert archives.save_archive(tmp_path, zip_bytes) == created["CodeSha256"]
 
 
 def test_load_archive_errors(tmp_path):
     missing = base64.b64encode(hashlib.sha256(b"nothing").digest()).decode()
     with pytest.raises(FileNotFoundError, match="save_archive"):
-        artifacts.load_archive(tmp_path, missing)
+        archives.load_archive(tmp_path, missing)
     with pytest.raises(ValueError):
-        artifacts.load_archive(tmp_path, "not-a-sha")
-    sha = artifacts.save_archive(tmp_path, b"zip")
-    artifacts.archive_path(tmp_path, sha).write_bytes(b"tampered")
+        archives.load_archive(tmp_path, "not-a-sha")
+    sha = archives.save_archive(tmp_path, b"zip")
+    archives.archive_path(tmp_path, sha).write_bytes(b"tampered")
     with pytest.raises(ValueError, match="corrupt"):
-        artifacts.load_archive(tmp_path, sha)
+        archives.load_archive(tmp_path, sha)
 
 
 # --- snapshots --------------------------------------------------------------------------
@@ -106,7 +107,7 @@ def test_take_snapshot_records_paths_methods_and_integrations(emulator):
     apigw = emulator.client("apigateway")
     api = create_api(apigw, {"/users": ["GET"], "/users/{id}": ["GET", "PUT"]},
                      name="snapshot-test")
-    snapshot = artifacts.take_snapshot(apigw, api.id)
+    snapshot = snapshots.take_snapshot(apigw, api.id)
     assert snapshot["restApiId"] == api.id
     by_path = {r["path"]: r for r in snapshot["resources"]}
     assert set(by_path) == {"/", "/users", "/users/{id}"}
@@ -123,24 +124,24 @@ def test_take_snapshot_records_paths_methods_and_integrations(emulator):
 def test_snapshots_are_saved_atomically_and_frozen(tmp_path, emulator):
     apigw = emulator.client("apigateway")
     api = create_api(apigw, {"/users": ["GET"]}, name="snapshot-frozen")
-    deployment_id = artifacts.create_deployment(apigw, tmp_path, api.id)
+    deployment_id = snapshots.create_deployment(apigw, tmp_path, api.id)
     assert deployment_id in {d["id"] for d in apigw.get_deployments(restApiId=api.id)["items"]}
     add_route(apigw, api, "/users", ["POST"])  # an edit after the deployment
-    saved = artifacts.load_snapshot(tmp_path, deployment_id)
+    saved = snapshots.load_snapshot(tmp_path, deployment_id)
     assert saved["deploymentId"] == deployment_id
     assert set(next(r for r in saved["resources"] if r["path"] == "/users")["methods"]) == {"GET"}
     assert [p.name for p in (tmp_path / "snapshots").iterdir()] == [f"{deployment_id}.json"]
     json.loads((tmp_path / "snapshots" / f"{deployment_id}.json").read_text())
 
-    artifacts.save_snapshot(tmp_path, "manual1", artifacts.take_snapshot(apigw, api.id))
-    later = artifacts.load_snapshot(tmp_path, "manual1")
+    snapshots.save_snapshot(tmp_path, "manual1", snapshots.take_snapshot(apigw, api.id))
+    later = snapshots.load_snapshot(tmp_path, "manual1")
     assert set(next(r for r in later["resources"] if r["path"] == "/users")["methods"]) == {
         "GET", "POST"}
 
 
 def test_snapshot_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no snapshot for deployment abc"):
-        artifacts.load_snapshot(tmp_path, "abc")
+        snapshots.load_snapshot(tmp_path, "abc")
     for bad in ("../etc/passwd", "", "a/b"):
         with pytest.raises(ValueError):
-            artifacts.save_snapshot(tmp_path, bad, {})
+            snapshots.save_snapshot(tmp_path, bad, {})

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from localcloud import artifacts, gateway as gateway_module
-from localcloud.gateway import INVALID_PERMISSIONS, MALFORMED_RESPONSE
+from localcloud.apigateway import gateway as gateway_module
+from localcloud.apigateway import snapshots
+from localcloud.apigateway.gateway import INVALID_PERMISSIONS, MALFORMED_RESPONSE
 
 from .builders import (
     Api, Function, add_route, call, create_api, deploy_function, deploy_stage, grant_invoke,
@@ -150,7 +151,7 @@ def test_a_stage_serves_its_deployment_not_the_latest_edits(gateway, emulator, s
     add_route(apigw, api, "/items", ["POST"])  # edited after the deployment
     assert call(gateway, "POST", f"/{stage}/items").json() == MISSING_TOKEN
     # a new deployment alone changes nothing: the stage still points at the first
-    second = artifacts.create_deployment(apigw, state_dir, api.id)
+    second = snapshots.create_deployment(apigw, state_dir, api.id)
     assert apigw.get_stage(restApiId=api.id, stageName=stage)["deploymentId"] == first
     assert call(gateway, "POST", f"/{stage}/items").status == 403
     apigw.update_stage(restApiId=api.id, stageName=stage, patchOperations=[
@@ -167,7 +168,7 @@ def test_a_stage_serves_its_deployment_not_the_latest_edits(gateway, emulator, s
 # --- permissions -----------------------------------------------------------------------------
 
 def test_missing_permission_is_500_with_the_execution_log_line(gateway, world, caplog):
-    with caplog.at_level(logging.ERROR, logger="localcloud.gateway"):
+    with caplog.at_level(logging.ERROR, logger="localcloud.apigateway.gateway"):
         response = call(gateway, "PUT", f"/{world.test}/users/u-2", body="x")  # no PUT grant on test
     assert response.status == 500 and response.json() == INTERNAL
     assert INVALID_PERMISSIONS in gateway.execution_messages(response.request_id)

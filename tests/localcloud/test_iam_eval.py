@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from localcloud import iam_eval
-from localcloud.iam_eval import (
+from localcloud.iam import evaluation as iam_eval
+from localcloud.iam.evaluation import (
     ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, evaluate_identity, lambda_invoke_allowed, map_call,
 )
 

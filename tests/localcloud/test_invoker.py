@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
-from localcloud import artifacts
-from localcloud.invoker import FunctionNotFound
+from localcloud.awslambda import archives
+from localcloud.awslambda.invoker import FunctionNotFound
 
 from .builders import BROKEN_IMPORT, app_zip, deploy_function, make_zip, table_arn
 
@@ -48,7 +48,7 @@ def test_warm_worker_is_reused_and_code_update_starts_a_new_one(emulator, state_
     assert invoker.worker_pids(fn.name) == [first.payload["pid"]]
 
     new_zip = app_zip("\nVERSION = 2\n")
-    new_sha = artifacts.save_archive(state_dir, new_zip)
+    new_sha = archives.save_archive(state_dir, new_zip)
     updated = emulator.client("lambda").update_function_code(FunctionName=fn.name, ZipFile=new_zip)
     assert updated["CodeSha256"] == new_sha != fn.code_sha256
     third = invoker.invoke(fn.name, {})

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from localcloud.stackfiles import REPO_ROOT
+from localcloud.engine.stackfiles import REPO_ROOT
 
 
 def run(*args: str, tmp_path) -> subprocess.CompletedProcess:

@@ -2,7 +2,7 @@
 
 For each invoke the invoker reads the function's configuration from moto, takes the
 archive with that CodeSha256 from the artifact store, extracts it once per CodeSha256,
-and hands the event to a warm worker process (:mod:`localcloud.worker`) running the
+and hands the event to a warm worker process (:mod:`localcloud.awslambda.worker`) running the
 current interpreter. Workers are pooled per (function name, CodeSha256, configuration):
 a code or configuration update starts fresh workers and stops the old ones.
 
@@ -36,12 +36,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from localcloud import artifacts, control_plane, iam_eval
+from localcloud import control_plane
+from localcloud.awslambda import archives
+from localcloud.iam import evaluation as iam_eval
 from localcloud.emulator import ACCOUNT_ID, REGION, fake_credentials_env
 
-log = logging.getLogger("localcloud.invoker")
+log = logging.getLogger("localcloud.awslambda.invoker")
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 INIT_TIMEOUT = 10.0  # seconds; Lambda's limit for the init phase
 
 
@@ -362,14 +364,14 @@ class Invoker:
     # --- code ---------------------------------------------------------------------
 
     def _code_dir(self, sha: str) -> Path:
-        target = self.work_dir / "code" / artifacts.archive_path(self.state_dir, sha).stem
+        target = self.work_dir / "code" / archives.archive_path(self.state_dir, sha).stem
         if target.is_dir():
             return target
         with self._extract_lock:
             if target.is_dir():
                 return target
             try:
-                data = artifacts.load_archive(self.state_dir, sha)
+                data = archives.load_archive(self.state_dir, sha)
             except (FileNotFoundError, ValueError) as err:
                 raise CodeNotFound(str(err)) from err
             staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=self.work_dir))
@@ -414,7 +416,7 @@ class Invoker:
         env.update((config.get("Environment") or {}).get("Variables") or {})
         env.update(fake_credentials_env(self.endpoint_url, self.region))
         env.update({
-            "PYTHONPATH": str(REPO_ROOT),  # for localcloud.worker only; the worker drops it
+            "PYTHONPATH": str(REPO_ROOT),  # for localcloud.awslambda.worker only; the worker drops it
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONIOENCODING": "utf-8",
             # keep a developer's real AWS configuration out of the function
@@ -435,7 +437,7 @@ class Invoker:
         name = config["FunctionName"]
         code_dir = self._code_dir(config["CodeSha256"])
         stream = _log_stream_name()
-        worker = _Worker(self, name, [self.python, "-m", "localcloud.worker"],
+        worker = _Worker(self, name, [self.python, "-m", "localcloud.awslambda.worker"],
                          self._worker_env(config, code_dir, stream), str(code_dir), stream)
         init = {
             "type": "init", "handler": config["Handler"], "code_dir": str(code_dir),

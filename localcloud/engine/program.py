@@ -16,7 +16,7 @@ import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 
-from localcloud.stackfiles import REPO_ROOT, project_name
+from localcloud.engine.stackfiles import REPO_ROOT, project_name
 
 PROGRAM = REPO_ROOT / "__main__.py"
 

@@ -1,7 +1,7 @@
 """An HTTP server that serves the REST API's stages the way API Gateway does.
 
 A request ``/{stage}/{path}`` is served from the *snapshot* of the deployment the stage
-points at (see :mod:`localcloud.artifacts`), never from the API's latest edits:
+points at (see :mod:`localcloud.apigateway.snapshots`), never from the API's latest edits:
 
 1. find the stage (the REST API that has a stage of that name) and its deploymentId,
    variables; load that deployment's snapshot;
@@ -22,7 +22,7 @@ Stages and resource policies are read on every request, through
 :mod:`localcloud.control_plane` (moto's backends directly when the emulator runs in
 this process), so a change made to moto shows on the next request.
 
-Execution log lines go to the ``localcloud.gateway`` logger and to an in-memory list
+Execution log lines go to the ``localcloud.apigateway.gateway`` logger and to an in-memory list
 (``Gateway.execution_log``). Every request is answered with JSON, whatever happens.
 """
 from __future__ import annotations
@@ -45,11 +45,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from localcloud import artifacts, control_plane, iam_eval
+from localcloud import control_plane
+from localcloud.apigateway import snapshots
+from localcloud.iam import evaluation as iam_eval
 from localcloud.emulator import ACCOUNT_ID, REGION
-from localcloud.invoker import FunctionNotFound, Invoker, InvokerError
+from localcloud.awslambda.invoker import FunctionNotFound, Invoker, InvokerError
 
-log = logging.getLogger("localcloud.gateway")
+log = logging.getLogger("localcloud.apigateway.gateway")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -349,12 +351,12 @@ class Gateway:
         return None
 
     def snapshot(self, deployment_id: str) -> dict:
-        path = artifacts.snapshot_path(self.state_dir, deployment_id)
+        path = snapshots.snapshot_path(self.state_dir, deployment_id)
         mtime = path.stat().st_mtime_ns if path.exists() else -1
         cached = self._snapshots.get(deployment_id)
         if cached is not None and cached[0] == mtime:
             return cached[1]
-        snapshot = artifacts.load_snapshot(self.state_dir, deployment_id)
+        snapshot = snapshots.load_snapshot(self.state_dir, deployment_id)
         self._snapshots[deployment_id] = (mtime, snapshot)
         return snapshot
 

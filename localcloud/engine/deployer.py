@@ -13,10 +13,11 @@ from pathlib import Path
 import pulumi
 from botocore.exceptions import BotoCoreError, ClientError
 
-from localcloud.program import ProgramRun, current_options, run_program
-from localcloud.resources import KINDS, Cloud, DeployError
-from localcloud.stackfiles import read_stack_config
-from localcloud.state import ResourceRecord, StackState, StateStore, resource_key
+from localcloud.engine.program import ProgramRun, current_options, run_program
+from localcloud.engine.registry import KINDS
+from localcloud.engine.kinds import Cloud, DeployError
+from localcloud.engine.stackfiles import read_stack_config
+from localcloud.engine.state import ResourceRecord, StackState, StateStore, resource_key
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
 

@@ -6,12 +6,12 @@ Files are JSON under the state directory, written atomically.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-DEFAULT_STATE_DIR = Path(__file__).resolve().parent.parent / ".localcloud"
+from localcloud.atomic import write_atomic
+
+DEFAULT_STATE_DIR = Path(__file__).resolve().parents[2] / ".localcloud"
 
 
 @dataclass
@@ -53,11 +53,7 @@ class Session:
 
 
 def write_json(path: Path, data: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as out:
-        json.dump(data, out, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(data, indent=1, sort_keys=True).encode())
 
 
 def read_json(path: Path):

@@ -1,0 +1,73 @@
+"""What the local cloud's stand-in for the AWS provider is made of: the emulator it
+deploys into (`Cloud`), the error a deploy step raises, and `Kind`, the create, update
+and delete of one resource type. Each AWS service's package holds its own kinds
+(``localcloud/<service>/resources.py``); `localcloud.engine.registry` collects them.
+
+Each kind receives the resolved inputs (camelCase keys, as the engine hands them to a
+provider) and returns the resource's id and its provider-computed outputs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from localcloud.emulator import make_client
+
+
+class DeployError(Exception):
+    """A deploy step that cannot be done; the message says what and how to fix it."""
+
+
+@dataclass
+class Cloud:
+    """What every kind needs: the emulator, the state directory, the served gateway."""
+    endpoint_url: str
+    region: str
+    account_id: str
+    state_dir: Path
+    gateway_url: str
+
+    def __post_init__(self) -> None:
+        self._clients: dict[str, object] = {}
+
+    def client(self, service: str):
+        if service not in self._clients:
+            self._clients[service] = make_client(service, self.endpoint_url, self.region)
+        return self._clients[service]
+
+
+def tags_of(inputs: dict) -> dict[str, str]:
+    return dict(inputs.get("tags") or {})
+
+
+def archive_files(code) -> dict[str, bytes]:
+    """The files of a pulumi.AssetArchive of FileAssets, by archive path."""
+    return {name: Path(asset.path).read_bytes() for name, asset in code.assets.items()}
+
+
+def patch_value(value) -> str:
+    """A patch operation's text: numbers arrive as floats from the engine."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+class Kind:
+    """A resource type. `replace_on` lists the inputs that cannot change in place."""
+    replace_on: tuple[str, ...] = ()
+
+    def create(self, cloud: Cloud, name: str, i: dict) -> tuple[str, dict]:
+        raise NotImplementedError
+
+    def update(self, cloud: Cloud, id_: str, old: dict, i: dict) -> dict:
+        # Most kinds here apply a change by declaring the same thing again.
+        self.delete(cloud, id_, old)
+        return self.create(cloud, "", i)[1]
+
+    def delete(self, cloud: Cloud, id_: str, i: dict) -> None:
+        raise NotImplementedError
+
+    def needs_replace(self, old: dict, new: dict) -> bool:
+        return any(old.get(k) != new.get(k) for k in self.replace_on)

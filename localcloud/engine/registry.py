@@ -1,0 +1,25 @@
+"""Every resource type the local cloud can deploy, by Pulumi type token."""
+from __future__ import annotations
+
+from localcloud.apigateway import resources as apigateway
+from localcloud.awslambda import resources as awslambda
+from localcloud.dynamodb import resources as dynamodb
+from localcloud.engine.kinds import Kind
+from localcloud.iam import resources as iam
+from localcloud.logs import resources as logs
+
+KINDS: dict[str, Kind] = {
+    "aws:dynamodb/table:Table": dynamodb.Table(),
+    "aws:iam/role:Role": iam.Role(),
+    "aws:iam/rolePolicy:RolePolicy": iam.RolePolicy(),
+    "aws:cloudwatch/logGroup:LogGroup": logs.LogGroup(),
+    "aws:lambda/function:Function": awslambda.Function(),
+    "aws:lambda/permission:Permission": awslambda.Permission(),
+    "aws:apigateway/restApi:RestApi": apigateway.RestApi(),
+    "aws:apigateway/resource:Resource": apigateway.ApiResource(),
+    "aws:apigateway/method:Method": apigateway.Method(),
+    "aws:apigateway/integration:Integration": apigateway.Integration(),
+    "aws:apigateway/deployment:Deployment": apigateway.Deployment(),
+    "aws:apigateway/stage:Stage": apigateway.Stage(),
+    "aws:apigateway/methodSettings:MethodSettings": apigateway.MethodSettings(),
+}
