@@ -1,86 +1,167 @@
 """user-service: one stack per stage (dev, test, prod) of a users API on AWS.
 
-Each stack owns its table, function, role, log group, Deployment, Stage and invoke
-permission; the REST API itself is owned by one stack and referenced by the others.
+Each stack owns its table, function (versions and the `live` alias), role, log groups,
+Deployment, Stage, invoke permission and caller policy; the REST API and the artifacts
+bucket are owned by one stack and referenced by the others.
 """
 import pulumi
 import pulumi_aws as aws
 
-from infra import archive
+from infra import archive, openapi, stack_outputs
 from infra.api import SharedApi, SharedApiArgs
-from infra.config import check_promoted_code, load_stage_config
-from infra.function import UsersFunction, UsersFunctionArgs
+from infra.api_account import ApiGatewayAccount, ApiGatewayAccountArgs
+from infra.artifacts import ArtifactBucket, ArtifactBucketArgs
+from infra.callers import StageCallerPolicy, StageCallerPolicyArgs
+from infra.config import ConfigError, load_stage_config
+from infra.function import ALIAS, UsersFunction, UsersFunctionArgs
 from infra.permission import StageInvokePermission, StageInvokePermissionArgs
-from infra.stage import ApiStage, ApiStageArgs
+from infra.routes import ROUTES
+from infra.stage import ApiStage, ApiStageArgs, StageLogging
 from infra.table import UsersTable, UsersTableArgs
 
 config = load_stage_config()
-code_hash = archive.code_hash(archive.read_handler_files())
-check_promoted_code(config, code_hash)  # before anything is declared
+# Refuse, before anything is declared, a definition API Gateway would not take.
+problems = openapi.document_problems(openapi.api_document(ROUTES, "uri", config.api_authorization))
+if problems:
+    raise ConfigError("the API definition (infra/routes.py, infra/openapi.py) would be refused "
+                      "by API Gateway:\n  - " + "\n  - ".join(problems))
+
+if config.pinned:
+    # A promoted stage runs the archive its source uploaded, never this checkout's code.
+    code_hash, upload = config.promoted_code_hash, None
+else:
+    files = archive.read_handler_files()
+    code_hash, upload = archive.code_hash(files), archive.write_build_zip(files)
 account_id = aws.get_caller_identity_output().account_id
 name = config.stage
+pins = stack_outputs.pins_of(config.promoted_deployment_id, config.promoted_code_hash,
+                             config.promoted_function_version)
 
-table = UsersTable(name, UsersTableArgs(
-    table_name=config.table_name,
-    deletion_protection=config.deletion_protection,
-    point_in_time_recovery=config.point_in_time_recovery,
-    protect=config.protect,
-    tags=config.tags,
-))
 
-function = UsersFunction(name, UsersFunctionArgs(
-    function_name=config.function_name,
-    role_name=config.role_name,
-    log_group_name=config.log_group_name,
-    name_prefix=config.name_prefix,
-    table_arn=table.table.arn,
-    log_retention_days=config.log_retention_days,
-    memory_mb=config.function_memory_mb,
-    timeout_seconds=config.function_timeout_seconds,
-    code_hash=code_hash,
-    tags=config.tags,
-))
+async def referenced_outputs() -> dict:
+    """Other stacks' outputs this stack builds on, checked before anything is declared."""
+    owner: dict = {}
+    if not config.api_owner:
+        owner = await pulumi.StackReference(config.api_stack).outputs.future() or {}
+        problem = stack_outputs.owner_output_problem(owner, config.api_stack, config.stack,
+                                                     config.production)
+        if problem:
+            raise ConfigError(problem)
+    if config.production:
+        # The stack's own last outputs: a checkout without the pins must not undo a promotion.
+        last = await pulumi.StackReference(f"{config.stack}-last-update",
+                                           stack_name=pulumi.get_stack()).outputs.future()
+        problem = stack_outputs.dropped_pins_problem(last or {}, pins, config.stack)
+        if problem:
+            raise ConfigError(problem)
+    return owner
 
-if config.api_owner:
-    api = SharedApi("shared-api", SharedApiArgs(
+
+def declare_shared_api() -> tuple[dict, list]:
+    """The owner's shared resources, as the outputs other stacks read of it."""
+    artifacts = ArtifactBucket("artifacts", ArtifactBucketArgs(
         region=config.region, account_id=account_id, tags={"service": "user-service"}))
-    rest_api_id = api.rest_api.id
-    execution_arn = api.rest_api.execution_arn
-    definition_hash = api.definition_hash
-    api_resources = [*api.methods, *api.integrations]
+    api = SharedApi("shared-api", SharedApiArgs(
+        region=config.region, account_id=account_id, authorization=config.api_authorization,
+        tags={"service": "user-service"}))
+    # Stages may log only once the account's CloudWatch role is set.
+    stage_after = [api.rest_api]
+    if config.api_gateway_cloudwatch_role:
+        stage_after.append(ApiGatewayAccount("apigateway-account", ApiGatewayAccountArgs(
+            region=config.region, account_id=account_id, tags={"service": "user-service"})))
     pulumi.export("rootResourceId", api.rest_api.root_resource_id)
-    pulumi.export("executionArn", execution_arn)
-    pulumi.export("definitionHash", definition_hash)
-else:
-    owner = pulumi.StackReference(config.api_stack)
-    rest_api_id = owner.require_output("restApiId")
-    execution_arn = owner.require_output("executionArn")
-    definition_hash = owner.require_output("definitionHash")
-    api_resources = []
+    return {
+        "restApiId": api.rest_api.id,
+        "executionArn": api.rest_api.execution_arn,
+        "definitionHash": api.definition_hash,
+        "artifactBucket": artifacts.bucket.bucket,
+        "apiAuthorization": config.api_authorization,
+    }, stage_after
 
-stage = ApiStage(name, ApiStageArgs(
-    rest_api_id=rest_api_id,
-    definition_hash=definition_hash,
-    stage_name=config.stage,
-    function_name=function.function.name,
-    throttling_rate_limit=config.throttling_rate_limit,
-    throttling_burst_limit=config.throttling_burst_limit,
-    tags=config.tags,
-    depends_on=api_resources,
-    pinned_deployment_id=config.promoted_deployment_id,
-))
 
-StageInvokePermission(name, StageInvokePermissionArgs(
-    function_name=function.function.name,
-    execution_arn=execution_arn,
-    stage_name=config.stage,
-    allow_test_invoke=config.allow_test_invoke,
-))
+def declare_stage(owner: dict, stage_after: list) -> None:
+    table = UsersTable(name, UsersTableArgs(
+        table_name=config.table_name,
+        deletion_protection=config.deletion_protection,
+        point_in_time_recovery=config.point_in_time_recovery,
+        protect=config.protect,
+        tags=config.tags,
+    ))
 
-pulumi.export("restApiId", rest_api_id)
-pulumi.export("stage", config.stage)
-pulumi.export("stageUrl", stage.stage.invoke_url)
-pulumi.export("functionName", function.function.name)
-pulumi.export("tableName", table.table.name)
-pulumi.export("deploymentId", stage.deployment_id)
-pulumi.export("codeHash", code_hash)
+    function = UsersFunction(name, UsersFunctionArgs(
+        function_name=config.function_name,
+        role_name=config.role_name,
+        log_group_name=config.log_group_name,
+        table_name=config.table_name,
+        table_arn=table.table.arn,
+        log_retention_days=config.log_retention_days,
+        memory_mb=config.function_memory_mb,
+        timeout_seconds=config.function_timeout_seconds,
+        code_hash=code_hash,
+        artifact_bucket=owner["artifactBucket"],
+        upload=upload,
+        pinned_version=config.promoted_function_version,
+        tags=config.tags,
+    ))
+
+    stage = ApiStage(name, ApiStageArgs(
+        rest_api_id=owner["restApiId"],
+        definition_hash=owner["definitionHash"],
+        stage_name=config.stage,
+        function_variable=pulumi.Output.concat(function.alias.function_name, ":", ALIAS),
+        throttling_rate_limit=config.throttling_rate_limit,
+        throttling_burst_limit=config.throttling_burst_limit,
+        logging=StageLogging(
+            retention_days=config.log_retention_days,
+            level=config.api_logging_level,
+            data_trace=config.api_data_trace,
+            xray_tracing=config.api_xray_tracing,
+        ),
+        tags=config.tags,
+        depends_on=stage_after,
+        pinned_deployment_id=config.promoted_deployment_id,
+    ))
+
+    StageInvokePermission(name, StageInvokePermissionArgs(
+        function_name=function.function.name,
+        qualifier=ALIAS,
+        execution_arn=owner["executionArn"],
+        stage_name=config.stage,
+        allow_test_invoke=config.allow_test_invoke,
+    ))
+
+    callers = StageCallerPolicy(name, StageCallerPolicyArgs(
+        policy_name=config.invoke_policy_name,
+        execution_arn=owner["executionArn"],
+        stage_name=config.stage,
+        tags=config.tags,
+    ))
+
+    pulumi.export("restApiId", owner["restApiId"])
+    pulumi.export("executionArn", owner["executionArn"])
+    pulumi.export("definitionHash", owner["definitionHash"])
+    pulumi.export("artifactBucket", owner["artifactBucket"])
+    pulumi.export("apiAuthorization", owner["apiAuthorization"])
+    pulumi.export("stage", config.stage)
+    pulumi.export("stageUrl", stage.stage.invoke_url)
+    pulumi.export("functionName", function.function.name)
+    pulumi.export("functionAlias", ALIAS)
+    pulumi.export("functionVersion", function.served_version)
+    pulumi.export("tableName", table.table.name)
+    pulumi.export("deploymentId", stage.deployment_id)
+    pulumi.export("codeHash", code_hash)
+    pulumi.export("invokePolicyArn", callers.policy.arn)
+    pulumi.export("accessLogGroup", stage.access_logs.name)
+    pulumi.export("executionLogGroup", stage.execution_logs.name)
+    pulumi.export(stack_outputs.PIN_OUTPUT, pins)
+
+
+async def main() -> None:
+    owner = await referenced_outputs()
+    stage_after: list = []
+    if config.api_owner:
+        owner, stage_after = declare_shared_api()
+    declare_stage(owner, stage_after)
+
+
+pulumi.run(main)

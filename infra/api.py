@@ -1,4 +1,5 @@
-"""The REST API that all stages share; declared only by the stack that owns it."""
+"""The REST API that all stages share, defined by one OpenAPI document; declared only by
+the stack that owns it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra import openapi
 from infra import routes as api_routes
 from infra.naming import SERVICE
 
@@ -14,72 +16,39 @@ from infra.naming import SERVICE
 class SharedApiArgs:
     region: str
     account_id: pulumi.Input[str]
+    authorization: str  # AWS_IAM (SigV4 callers) or NONE
     tags: dict[str, str]
     routes: tuple[api_routes.Route, ...] | None = None  # None: the API's ROUTES
 
 
 class SharedApi(pulumi.ComponentResource):
     rest_api: aws.apigateway.RestApi
-    methods: list[aws.apigateway.Method]
-    integrations: list[aws.apigateway.Integration]
+    document: pulumi.Output[dict]
     definition_hash: pulumi.Output[str]
 
     def __init__(self, name: str, args: SharedApiArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("user-service:api:SharedApi", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         routes = args.routes or api_routes.ROUTES
+        self.document = pulumi.Output.from_input(args.account_id).apply(
+            lambda account: openapi.api_document(
+                routes, api_routes.integration_uri(args.region, account), args.authorization))
+        self.definition_hash = self.document.apply(openapi.document_hash)
 
+        # One document, in overwrite mode: a removed route leaves the API in the same
+        # update that the next Deployment snapshots (separate Method resources would be
+        # deleted only after it). Deleting the API deletes every stage on it, prod's
+        # included, so it is protected: see the README for moving or retiring it.
         self.rest_api = aws.apigateway.RestApi(
             f"{name}-rest-api",
             name=SERVICE,
-            description="users API shared by every stage; the stage variable "
-                        "functionName picks each stage's function",
+            body=self.document.apply(openapi.canonical_json),
+            put_rest_api_mode="overwrite",
             endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(
                 types="REGIONAL"),
             tags=args.tags,
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, protect=True),
         )
-
-        resource_ids: dict[str, pulumi.Output[str]] = {"/": self.rest_api.root_resource_id}
-        for path in api_routes.resource_paths(routes):
-            parent_path, _, part = path.rpartition("/")
-            resource = aws.apigateway.Resource(
-                f"{name}-resource{path.replace('/', '-').replace('{', '').replace('}', '')}",
-                rest_api=self.rest_api.id,
-                parent_id=resource_ids[parent_path or "/"],
-                path_part=part,
-                opts=child,
-            )
-            resource_ids[path] = resource.id
-
-        uri = pulumi.Output.from_input(args.account_id).apply(
-            lambda account: api_routes.integration_uri(args.region, account))
-        self.methods, self.integrations = [], []
-        for route in routes:
-            method = aws.apigateway.Method(
-                f"{name}-{route.slug}",
-                rest_api=self.rest_api.id,
-                resource_id=resource_ids[route.path],
-                http_method=route.method,
-                authorization=api_routes.AUTHORIZATION,
-                opts=child,
-            )
-            integration = aws.apigateway.Integration(
-                f"{name}-{route.slug}-integration",
-                rest_api=self.rest_api.id,
-                resource_id=resource_ids[route.path],
-                http_method=method.http_method,
-                type=api_routes.INTEGRATION_TYPE,
-                integration_http_method=api_routes.INTEGRATION_HTTP_METHOD,
-                uri=uri,
-                opts=child,
-            )
-            self.methods.append(method)
-            self.integrations.append(integration)
-
-        self.definition_hash = uri.apply(lambda u: api_routes.definition_hash(
-            api_routes.api_definition(routes, u)))
         self.register_outputs({
             "restApiId": self.rest_api.id,
             "rootResourceId": self.rest_api.root_resource_id,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import zipfile
 from pathlib import Path
 
@@ -15,8 +16,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTION_DIR = REPO_ROOT / "function"
 PACKAGE = "user_service"
 HANDLER = f"{PACKAGE}.handler.handler"
-# The one environment variable that tells the function its stage (prod: empty).
-TABLE_PREFIX_ENV = "TABLE_PREFIX"
+# The one environment variable the function reads: its table's full name, never empty
+# (providers bridged from Terraform drop empty map values; prod's prefix is empty).
+TABLE_NAME_ENV = "TABLE_NAME"
+# Where the program writes the archive it uploads (ignored by git).
+BUILD_DIR = REPO_ROOT / ".build"
 
 # A fixed timestamp keeps the zip byte-for-byte reproducible.
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -59,3 +63,16 @@ def build_zip(files: dict[str, bytes]) -> bytes:
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, files[name])
     return buffer.getvalue()
+
+
+def write_build_zip(files: dict[str, bytes], build_dir: Path | None = None) -> Path:
+    """The archive of these files, written once under its code hash; the same files always
+    give the same bytes, so the upload changes only when the code does."""
+    build_dir = build_dir or BUILD_DIR
+    path = build_dir / f"{PACKAGE}-{code_hash(files)}.zip"
+    if not path.is_file():
+        build_dir.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(build_zip(files))
+        os.replace(partial, path)
+    return path

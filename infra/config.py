@@ -26,7 +26,10 @@ STACK_REFERENCE = re.compile(r"([A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+")
 MAX_TIMEOUT_SECONDS = 29
 DEPLOYMENT_ID = re.compile(r"[A-Za-z0-9]{1,32}")
 CODE_HASH = re.compile(r"[0-9a-f]{64}")
-HISTORY_FIELDS = {"deploymentId", "codeHash", "action", "from", "at"}
+HISTORY_FIELDS = {"deploymentId", "codeHash", "functionVersion", "action", "from", "at"}
+FUNCTION_VERSION = re.compile(r"[1-9][0-9]{0,9}")
+AUTHORIZATIONS = ("AWS_IAM", "NONE")
+LOGGING_LEVELS = ("OFF", "ERROR", "INFO")
 
 
 class ConfigError(pulumi.RunError):
@@ -51,9 +54,16 @@ class StageConfig:
     protect: bool
     function_memory_mb: int
     function_timeout_seconds: int
-    # Set by promotion: the Deployment this stage serves and the code it must run.
+    api_authorization: str = "AWS_IAM"
+    api_logging_level: str = "OFF"
+    api_data_trace: bool = False
+    api_xray_tracing: bool = False
+    api_gateway_cloudwatch_role: bool = False
+    # Set by promotion: the Deployment this stage serves, the code it runs (deployed from
+    # the artifacts bucket, not the checkout) and, after a rollback, the version.
     promoted_deployment_id: str | None = None
     promoted_code_hash: str | None = None
+    promoted_function_version: str | None = None
     # The deployments this stage has served, oldest first (kept by promotion/rollback).
     deployment_history: tuple[dict, ...] = ()
 
@@ -72,6 +82,14 @@ class StageConfig:
     @property
     def log_group_name(self) -> str:
         return naming.log_group_name(self.function_name)
+
+    @property
+    def invoke_policy_name(self) -> str:
+        return naming.invoke_policy_name(self.name_prefix)
+
+    @property
+    def pinned(self) -> bool:
+        return self.promoted_deployment_id is not None
 
     @property
     def tags(self) -> dict[str, str]:
@@ -133,8 +151,14 @@ KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
     f"{PROJECT}:protect": ("protect", _bool),
     f"{PROJECT}:functionMemoryMb": ("function_memory_mb", _int),
     f"{PROJECT}:functionTimeoutSeconds": ("function_timeout_seconds", _int),
+    f"{PROJECT}:apiAuthorization": ("api_authorization", _text),
+    f"{PROJECT}:apiLoggingLevel": ("api_logging_level", _text),
+    f"{PROJECT}:apiDataTrace": ("api_data_trace", _bool),
+    f"{PROJECT}:apiXrayTracing": ("api_xray_tracing", _bool),
+    f"{PROJECT}:apiGatewayCloudWatchRole": ("api_gateway_cloudwatch_role", _bool),
     f"{PROJECT}:promotedDeploymentId": ("promoted_deployment_id", _text),
     f"{PROJECT}:promotedCodeHash": ("promoted_code_hash", _text),
+    f"{PROJECT}:promotedFunctionVersion": ("promoted_function_version", _text),
     f"{PROJECT}:deploymentHistory": ("deployment_history", _history),
 }
 FIELD_KEYS = {field: key for key, (field, _) in KEYS.items()}
@@ -156,7 +180,8 @@ def parse_stage_config(values: Mapping[str, str | None], stack: str) -> StageCon
         except ValueError as err:
             problems.append((key, f"is {raw!r}, but it {err}"))
     if not problems:
-        for optional in ("api_stack", "promoted_deployment_id", "promoted_code_hash"):
+        for optional in ("api_stack", "promoted_deployment_id", "promoted_code_hash",
+                         "promoted_function_version"):
             parsed[optional] = parsed[optional] or None
         config = StageConfig(stack=stack, **parsed)
         problems = _consistency_problems(config)
@@ -195,10 +220,26 @@ def _consistency_problems(c: StageConfig) -> list[tuple[str, str]]:
     if not c.api_owner and not c.api_stack:
         problem("api_stack", "is empty and apiOwner is false: set apiOwner: true in the one "
                              "stack that owns the shared REST API, or apiStack to that stack's "
-                             "name (e.g. organization/user-service/dev)")
+                             "name (e.g. dev)")
     if c.api_stack and not STACK_REFERENCE.fullmatch(c.api_stack):
-        problem("api_stack", f"is {c.api_stack!r}; use a stack name like "
-                             "organization/user-service/dev")
+        problem("api_stack", f"is {c.api_stack!r}; use the owner stack's name, e.g. dev "
+                             "(or fully qualified: my-org/user-service/dev)")
+    if c.api_stack and c.api_stack.rsplit("/", 1)[-1] == c.stack:
+        problem("api_stack", f"is {c.api_stack!r}, this very stack: name the stack that owns "
+                             "the shared REST API (apiOwner: true), e.g. dev")
+    if c.api_gateway_cloudwatch_role and not c.api_owner:
+        problem("api_gateway_cloudwatch_role", "is true, but only the stack that owns the "
+                "shared REST API (apiOwner: true) may set API Gateway's account-wide "
+                "CloudWatch role; remove it here")
+    if not c.api_owner and c.api_authorization != "AWS_IAM":
+        problem("api_authorization", f"is {c.api_authorization!r}, but the API's authorization "
+                "is part of the shared API's definition: set it in the owner stack's file")
+    if c.api_authorization not in AUTHORIZATIONS:
+        problem("api_authorization", f"is {c.api_authorization!r}; use AWS_IAM (callers sign "
+                                     "with SigV4) or NONE")
+    if c.api_logging_level not in LOGGING_LEVELS:
+        problem("api_logging_level", f"is {c.api_logging_level!r}; use one of "
+                                     f"{', '.join(LOGGING_LEVELS)}")
     if c.log_retention_days not in LOG_RETENTION_DAYS:
         problem("log_retention_days", f"is {c.log_retention_days}; CloudWatch Logs allows only "
                                       f"{', '.join(map(str, LOG_RETENTION_DAYS))}")
@@ -221,7 +262,22 @@ def _consistency_problems(c: StageConfig) -> list[tuple[str, str]]:
     if c.promoted_code_hash and not CODE_HASH.fullmatch(c.promoted_code_hash):
         problem("promoted_code_hash", f"is {c.promoted_code_hash!r}; it must be the 64-hex "
                                       "codeHash output of the stack that was promoted")
+    if c.promoted_function_version and not c.promoted_code_hash:
+        problem("promoted_function_version", "is set without promotedCodeHash; a version is "
+                "pinned only with the code it runs (`python -m promotion rollback`)")
+    if c.promoted_function_version and not FUNCTION_VERSION.fullmatch(c.promoted_function_version):
+        problem("promoted_function_version", f"is {c.promoted_function_version!r}, which is not "
+                "a published Lambda version number (1, 2, ...)")
     if c.production:
+        if c.api_authorization != "AWS_IAM":
+            problem("api_authorization", f"is {c.api_authorization!r}, but a production stack "
+                    "refuses an open API: anyone who can reach its URL could read and change "
+                    "every user. Set it to AWS_IAM (callers attach the stack's invokePolicyArn "
+                    "and sign with SigV4)")
+        if c.api_data_trace:
+            problem("api_data_trace", "is true, but a production stage never logs full "
+                                      "requests and responses (they hold personal data); "
+                                      "set it to false")
         if c.allow_test_invoke:
             problem("allow_test_invoke", "is true, but a production stack never allows the "
                                          "console's test-invoke; set it to false")
@@ -230,16 +286,6 @@ def _consistency_problems(c: StageConfig) -> list[tuple[str, str]]:
                 problem(field, "is false, but a production stack keeps its data protections; "
                                "set it to true")
     return found
-
-
-def check_promoted_code(config: StageConfig, code_hash: str) -> None:
-    """A stage with promoted code runs exactly that code, or nothing is deployed."""
-    if config.promoted_code_hash and code_hash != config.promoted_code_hash:
-        raise ConfigError(
-            f"Pulumi.{config.stack}.yaml pins the promoted code {config.promoted_code_hash[:12]}…, "
-            f"but this checkout's function code is {code_hash[:12]}…. Deploy this code to "
-            "test and verify it there first, then promote it with `python -m promotion "
-            f"promote --from test --to {config.stack}`; or check out the code that was promoted.")
 
 
 def load_stage_config() -> StageConfig:

@@ -1,15 +1,18 @@
-"""The stage's Lambda function: its log group, its own least-privilege role, its code."""
+"""The stage's Lambda function: its log group, its own least-privilege role, its code kept
+by content hash, an immutable version per code, and the alias the stage invokes."""
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 
-from infra import archive, policies
+from infra import archive, naming, policies
 
 RUNTIME = "python3.12"
+ALIAS = naming.FUNCTION_ALIAS
 
 
 @dataclass(frozen=True)
@@ -17,29 +20,37 @@ class UsersFunctionArgs:
     function_name: str
     role_name: str
     log_group_name: str
-    name_prefix: str
+    table_name: str
     table_arn: pulumi.Input[str]
     log_retention_days: int
     memory_mb: int
     timeout_seconds: int
-    code_hash: str  # archive.code_hash of the handler files, computed once by the caller
+    code_hash: str  # the code this stage runs (archive.code_hash of its files)
+    artifact_bucket: pulumi.Input[str]
+    # This checkout's archive, uploaded under its hash; None on a promoted stage, which
+    # deploys the object the stage it was promoted from uploaded.
+    upload: Path | None
+    # A version to serve instead of the one published for code_hash (a rollback's pin).
+    pinned_version: str | None
     tags: dict[str, str]
 
 
 class UsersFunction(pulumi.ComponentResource):
     function: aws.lambda_.Function
+    alias: aws.lambda_.Alias
+    archive_object: aws.s3.BucketObjectv2 | None
     role: aws.iam.Role
     role_policy: aws.iam.RolePolicy
     log_group: aws.cloudwatch.LogGroup
     code_hash: str
+    served_version: pulumi.Output[str]  # the version the alias points at
 
     def __init__(self, name: str, args: UsersFunctionArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("user-service:compute:UsersFunction", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-
-        files = archive.handler_files()
         self.code_hash = args.code_hash
+        key = naming.archive_key(args.code_hash)
 
         # Created by us, not by Lambda on first write, so it has a retention and is deleted
         # with the stack.
@@ -64,25 +75,52 @@ class UsersFunction(pulumi.ComponentResource):
                 lambda arns: json.dumps(policies.function_role_policy(*arns))),
             opts=child,
         )
+        # Kept when replaced or when the stack goes: a promoted stage, and every rollback,
+        # deploys these bytes again without any checkout.
+        self.archive_object = None if args.upload is None else aws.s3.BucketObjectv2(
+            f"{name}-archive",
+            bucket=args.artifact_bucket,
+            key=key,
+            source=pulumi.FileAsset(str(args.upload)),
+            content_type="application/zip",
+            tags={**args.tags, "codeHash": args.code_hash},
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
+        )
+        code_ready = [self.log_group, self.role_policy]
+        if self.archive_object is not None:
+            code_ready.append(self.archive_object)
         self.function = aws.lambda_.Function(
             f"{name}-function",
             name=args.function_name,
             role=self.role.arn,
             runtime=RUNTIME,
             handler=archive.HANDLER,
-            code=pulumi.AssetArchive({n: pulumi.FileAsset(str(p)) for n, p in files.items()}),
+            s3_bucket=args.artifact_bucket,
+            s3_key=key,
+            publish=True,  # every new code is an immutable version
             memory_size=args.memory_mb,
             timeout=args.timeout_seconds,
             environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables={archive.TABLE_PREFIX_ENV: args.name_prefix}),
-            tags={**args.tags, "codeHash": self.code_hash},
+                variables={archive.TABLE_NAME_ENV: args.table_name}),
+            tags={**args.tags, "codeHash": args.code_hash},
             # The role must be able to write logs before the first invocation.
-            opts=pulumi.ResourceOptions(parent=self,
-                                        depends_on=[self.log_group, self.role_policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=code_ready),
+        )
+        self.served_version = (pulumi.Output.from_input(args.pinned_version)
+                               if args.pinned_version else self.function.version)
+        self.alias = aws.lambda_.Alias(
+            f"{name}-alias",
+            name=ALIAS,
+            function_name=self.function.name,
+            function_version=self.served_version,
+            description=f"what the stage serves (code {args.code_hash[:12]})",
+            opts=child,
         )
         self.register_outputs({
             "functionName": self.function.name,
             "functionArn": self.function.arn,
+            "aliasArn": self.alias.arn,
+            "functionVersion": self.served_version,
             "roleArn": self.role.arn,
             "codeHash": self.code_hash,
         })

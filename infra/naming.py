@@ -10,6 +10,8 @@ import re
 SERVICE = "user-service"
 TABLE_BASE = "User"
 STAGE_VARIABLE = "functionName"
+# The alias every stage variable names; promotion and rollback move it between versions.
+FUNCTION_ALIAS = "live"
 # The stage name the API Gateway console's Test button invokes as.
 TEST_INVOKE_STAGE = "test-invoke-stage"
 
@@ -19,11 +21,17 @@ STAGE_VARIABLE_VALUE = re.compile(r"[A-Za-z0-9\-._~:/?#&=,]+")
 FUNCTION_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 TABLE_NAME = re.compile(r"[A-Za-z0-9_.-]{3,255}")
 ROLE_NAME = re.compile(r"[\w+=,.@-]{1,64}")
+POLICY_NAME = re.compile(r"[\w+=,.@-]{1,128}")
 LOG_GROUP_NAME = re.compile(r"[\w\-/.#]{1,512}")
 
 
 def function_name(prefix: str) -> str:
     return f"{prefix}{SERVICE}"
+
+
+def qualified_function_name(prefix: str) -> str:
+    """What the stage variable holds: the function, qualified by the alias it serves."""
+    return f"{function_name(prefix)}:{FUNCTION_ALIAS}"
 
 
 def table_name(prefix: str) -> str:
@@ -63,13 +71,40 @@ def prefix_problems(prefix: str) -> list[str]:
         ("role name", role_name(prefix), ROLE_NAME, "1-64 letters, digits or +=,.@_-"),
         ("log group name", log_group_name(function_name(prefix)), LOG_GROUP_NAME,
          "1-512 letters, digits or _-/.#"),
+        ("invoke policy name", invoke_policy_name(prefix), POLICY_NAME,
+         "1-128 letters, digits or +=,.@_-"),
     )
     problems = [
         f"makes the {kind} {name!r} ({len(name)} characters), but AWS allows {allowed}"
         for kind, name, pattern, allowed in checks
         if not pattern.fullmatch(name)
     ]
-    variable = stage_variable_problem(function_name(prefix))
+    variable = stage_variable_problem(qualified_function_name(prefix))
     if variable:
         problems.append(f"makes the function name unusable as a stage variable: {variable}")
     return problems
+
+
+def invoke_policy_name(prefix: str) -> str:
+    # The managed policy callers of this stage attach (IAM allows 128 characters).
+    return f"{prefix}{SERVICE}-invoke"
+
+
+def access_log_group_name(stage: str) -> str:
+    return f"/aws/apigateway/{SERVICE}/{stage}/access"
+
+
+def execution_log_group_name(rest_api_id: str, stage: str) -> str:
+    # The name API Gateway writes execution logs to; creating it ourselves sets its retention.
+    return f"API-Gateway-Execution-Logs_{rest_api_id}/{stage}"
+
+
+def artifact_bucket_name(account_id: str, region: str) -> str:
+    # Bucket names are global: the account and region make this one ours.
+    return f"{SERVICE}-artifacts-{account_id}-{region}"
+
+
+def archive_key(code_hash: str) -> str:
+    """Where a function archive is kept, by the hash of its files: a stage that is
+    promoted deploys the very object the stage it was promoted from uploaded."""
+    return f"archives/{code_hash}.zip"

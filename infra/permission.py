@@ -1,5 +1,6 @@
 """The invoke permission API Gateway does not create when the integration URI uses a
-stage variable: one statement per route, scoped to this stage (never '*')."""
+stage variable: one statement per permitted stage, on the alias the stage invokes,
+for every method and path of that stage only (never `*` in the stage position)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,19 +8,18 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra import policies
 from infra import routes as api_routes
 from infra.naming import TEST_INVOKE_STAGE
-
-PRINCIPAL = "apigateway.amazonaws.com"
 
 
 @dataclass(frozen=True)
 class StageInvokePermissionArgs:
     function_name: pulumi.Input[str]
+    qualifier: str  # the alias the stage variable names: a qualified invoke needs its own grant
     execution_arn: pulumi.Input[str]
     stage_name: str
     allow_test_invoke: bool
-    routes: tuple[api_routes.Route, ...] | None = None  # None: the API's ROUTES
 
 
 def permitted_stages(stage_name: str, allow_test_invoke: bool) -> list[str]:
@@ -27,9 +27,18 @@ def permitted_stages(stage_name: str, allow_test_invoke: bool) -> list[str]:
     return [stage_name, TEST_INVOKE_STAGE] if allow_test_invoke else [stage_name]
 
 
-def statement_id(stage: str, route: api_routes.Route) -> str:
+def statement_id(stage: str) -> str:
     """Readable and stable, so the function's resource policy says who may call it."""
-    return f"apigateway-{stage}-{route.slug}"
+    return f"apigateway-{stage}"
+
+
+def permission_statements(function_arn: str, execution_arn: str, stage_name: str,
+                          allow_test_invoke: bool) -> list[dict]:
+    """The statements this stage adds to its function's resource policy. One per permitted
+    stage, whatever the number of routes, so the policy stays far below Lambda's 20 KB."""
+    return [policies.invoke_statement(statement_id(stage), function_arn,
+                                      api_routes.stage_arn(execution_arn, stage))
+            for stage in permitted_stages(stage_name, allow_test_invoke)]
 
 
 class StageInvokePermission(pulumi.ComponentResource):
@@ -38,19 +47,20 @@ class StageInvokePermission(pulumi.ComponentResource):
     def __init__(self, name: str, args: StageInvokePermissionArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("user-service:api:StageInvokePermission", name, None, opts)
-        self.permissions = []
-        for stage in permitted_stages(args.stage_name, args.allow_test_invoke):
-            for route in args.routes or api_routes.ROUTES:
-                self.permissions.append(aws.lambda_.Permission(
-                    f"{name}-{stage}-{route.slug}",
-                    statement_id=statement_id(stage, route),
-                    action="lambda:InvokeFunction",
-                    function=args.function_name,
-                    principal=PRINCIPAL,
-                    source_arn=pulumi.Output.from_input(args.execution_arn).apply(
-                        lambda arn, s=stage, r=route: api_routes.source_arn(arn, s, r)),
-                    # Permissions cannot be updated in place, and the replacement reuses the
-                    # statement id, so the old statement must go first.
-                    opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
-                ))
+        self.permissions = [
+            aws.lambda_.Permission(
+                f"{name}-{stage}-invoke",
+                statement_id=statement_id(stage),
+                action="lambda:InvokeFunction",
+                function=args.function_name,
+                qualifier=args.qualifier,
+                principal=policies.INVOKE_PRINCIPAL,
+                source_arn=pulumi.Output.from_input(args.execution_arn).apply(
+                    lambda arn, s=stage: api_routes.stage_arn(arn, s)),
+                # Permissions cannot be updated in place, and the replacement reuses the
+                # statement id, so the old statement must go first.
+                opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
+            )
+            for stage in permitted_stages(args.stage_name, args.allow_test_invoke)
+        ]
         self.register_outputs({})

@@ -4,6 +4,8 @@ The role grants exactly what the handler calls, on exactly this stage's resource
 """
 from __future__ import annotations
 
+import json
+
 # Every DynamoDB operation function/user_service performs; nothing more is granted.
 HANDLER_DYNAMODB_ACTIONS: tuple[str, ...] = (
     "dynamodb:DeleteItem",
@@ -44,4 +46,80 @@ def function_role_policy(table_arn: str, log_group_arn: str) -> dict:
                 "Resource": [f"{log_group_arn}:log-stream:*"],
             },
         ],
+    }
+
+
+# --- who may call: API Gateway -> the function, callers -> the stage -----------------
+
+INVOKE_PRINCIPAL = "apigateway.amazonaws.com"
+# Lambda refuses an add-permission whose resulting resource policy is larger than this.
+LAMBDA_POLICY_LIMIT_BYTES = 20 * 1024
+
+
+def invoke_statement(statement_id: str, function_arn: str, source_arn: str) -> dict:
+    """One statement of a function's resource policy, as Lambda stores it."""
+    return {
+        "Sid": statement_id,
+        "Effect": "Allow",
+        "Principal": {"Service": INVOKE_PRINCIPAL},
+        "Action": "lambda:InvokeFunction",
+        "Resource": function_arn,
+        "Condition": {"ArnLike": {"AWS:SourceArn": source_arn}},
+    }
+
+
+def resource_policy_size(statements: list[dict]) -> int:
+    """Bytes of the resource policy Lambda keeps for these statements (the 20 KB limit
+    counts this compact JSON)."""
+    policy = {"Version": "2012-10-17", "Id": "default", "Statement": statements}
+    return len(json.dumps(policy, separators=(",", ":")).encode())
+
+
+def stage_invoke_policy(stage_arn: str) -> dict:
+    """What a caller of one stage needs: execute-api:Invoke on that stage's methods only."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "InvokeOneStage",
+            "Effect": "Allow",
+            "Action": "execute-api:Invoke",
+            "Resource": [stage_arn],
+        }],
+    }
+
+
+# --- API Gateway's account-wide CloudWatch role -----------------------------------------
+
+# What API Gateway does with the account's CloudWatch role to write stage logs.
+API_GATEWAY_LOG_ACTIONS: tuple[str, ...] = (
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:DescribeLogGroups",
+    "logs:DescribeLogStreams",
+    "logs:PutLogEvents",
+)
+
+
+def api_gateway_assume_role_policy() -> dict:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "apigateway.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }],
+    }
+
+
+def api_gateway_logs_policy(log_group_arns: list[str]) -> dict:
+    """The account role writes to these groups (and their streams) only."""
+    resources = sorted({arn for group in log_group_arns for arn in (group, f"{group}:*")})
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "StageLogs",
+            "Effect": "Allow",
+            "Action": list(API_GATEWAY_LOG_ACTIONS),
+            "Resource": resources,
+        }],
     }

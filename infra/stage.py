@@ -1,4 +1,4 @@
-"""This stack's Deployment of the shared API and its Stage."""
+"""This stack's Deployment of the shared API, its Stage, and the stage's logs."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,7 +6,16 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from infra import access_log, naming
 from infra.naming import STAGE_VARIABLE
+
+
+@dataclass(frozen=True)
+class StageLogging:
+    retention_days: int
+    level: str            # execution logs: OFF, ERROR or INFO
+    data_trace: bool      # full requests and responses in execution logs (never in production)
+    xray_tracing: bool
 
 
 @dataclass(frozen=True)
@@ -14,11 +23,13 @@ class ApiStageArgs:
     rest_api_id: pulumi.Input[str]
     definition_hash: pulumi.Input[str]
     stage_name: str
-    function_name: pulumi.Input[str]
+    function_variable: pulumi.Input[str]  # the (alias-qualified) function the stage invokes
     throttling_rate_limit: float
     throttling_burst_limit: int
+    logging: StageLogging
     tags: dict[str, str]
-    # The owner stack's methods and integrations: the snapshot must come after them.
+    # The owner's REST API (the snapshot must come after its definition is in place) and
+    # its account settings (the stage may log only once the CloudWatch role is set).
     depends_on: list[pulumi.Resource] = field(default_factory=list)
     # A promoted stage serves the exact Deployment another stage proved, not its own.
     pinned_deployment_id: str | None = None
@@ -29,10 +40,13 @@ class ApiStage(pulumi.ComponentResource):
     deployment_id: pulumi.Output[str]  # the Deployment the stage serves
     stage: aws.apigateway.Stage
     method_settings: aws.apigateway.MethodSettings
+    access_logs: aws.cloudwatch.LogGroup
+    execution_logs: aws.cloudwatch.LogGroup
 
     def __init__(self, name: str, args: ApiStageArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("user-service:api:ApiStage", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
 
         # A Deployment is a frozen snapshot of the API: a new definition hash replaces it,
         # the new one created before the old is let go, and the old one is retained (a
@@ -48,14 +62,37 @@ class ApiStage(pulumi.ComponentResource):
         )
         self.deployment_id = (pulumi.Output.from_input(args.pinned_deployment_id)
                               if args.pinned_deployment_id else self.deployment.id)
+
+        # Both groups are the stage's own, with a retention, deleted with the stack.
+        self.access_logs = aws.cloudwatch.LogGroup(
+            f"{name}-access-logs",
+            name=naming.access_log_group_name(args.stage_name),
+            retention_in_days=args.logging.retention_days,
+            tags=args.tags,
+            opts=child,
+        )
+        self.execution_logs = aws.cloudwatch.LogGroup(
+            f"{name}-execution-logs",
+            name=pulumi.Output.from_input(args.rest_api_id).apply(
+                lambda api: naming.execution_log_group_name(api, args.stage_name)),
+            retention_in_days=args.logging.retention_days,
+            tags=args.tags,
+            opts=child,
+        )
         self.stage = aws.apigateway.Stage(
             f"{name}-stage",
             rest_api=args.rest_api_id,
             stage_name=args.stage_name,
             deployment=self.deployment_id,
-            variables={STAGE_VARIABLE: args.function_name},
+            variables={STAGE_VARIABLE: args.function_variable},
+            access_log_settings=aws.apigateway.StageAccessLogSettingsArgs(
+                destination_arn=self.access_logs.arn,
+                format=access_log.access_log_format(),
+            ),
+            xray_tracing_enabled=args.logging.xray_tracing,
             tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self,
+                                        depends_on=[self.execution_logs, *args.depends_on]),
         )
         self.method_settings = aws.apigateway.MethodSettings(
             f"{name}-method-settings",
@@ -66,11 +103,15 @@ class ApiStage(pulumi.ComponentResource):
                 throttling_rate_limit=args.throttling_rate_limit,
                 throttling_burst_limit=args.throttling_burst_limit,
                 metrics_enabled=True,
+                logging_level=args.logging.level,
+                data_trace_enabled=args.logging.data_trace,
             ),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=child,
         )
         self.register_outputs({
             "deploymentId": self.deployment_id,
             "stageName": self.stage.stage_name,
             "invokeUrl": self.stage.invoke_url,
+            "accessLogGroup": self.access_logs.name,
+            "executionLogGroup": self.execution_logs.name,
         })

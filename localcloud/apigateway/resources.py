@@ -1,9 +1,18 @@
-"""API Gateway resource kinds: the REST API, its Deployments (with their frozen
-snapshots), Stages and method settings."""
+"""API Gateway resource kinds: the REST API (defined by its OpenAPI body), its
+Deployments (with their frozen snapshots), Stages, method settings and the account's
+CloudWatch role setting. Where moto is lax, these refuse what API Gateway refuses."""
 from __future__ import annotations
 
+import json
+import re
+
 from localcloud.apigateway import snapshots
-from localcloud.engine.kinds import Kind, patch_value, tags_of
+from localcloud.engine.kinds import DeployError, Kind, patch_value, tags_of
+
+# API Gateway's default quota of stages per REST API.
+MAX_STAGES_PER_API = 10
+_STAGE_VARIABLE_VALUE = re.compile(r"[A-Za-z0-9\-._~:/?#&=,]+")
+
 
 class RestApi(Kind):
     def create(self, cloud, name, i):
@@ -15,61 +24,46 @@ class RestApi(Kind):
             arguments["endpointConfiguration"] = {
                 "types": [types] if isinstance(types, str) else list(types)}
         api = apigw.create_rest_api(**arguments)
-        root = next(r["id"] for r in apigw.get_resources(restApiId=api["id"])["items"]
-                    if r["path"] == "/")
-        return api["id"], self._outputs(cloud, api["id"], root)
+        self._put_body(cloud, api["id"], i)
+        return api["id"], self._outputs(cloud, api["id"])
 
     def update(self, cloud, id_, old, i):
         apigw = cloud.client("apigateway")
+        self._put_body(cloud, id_, i)
         apigw.update_rest_api(restApiId=id_, patchOperations=[
             {"op": "replace", "path": "/name", "value": i["name"]},
             {"op": "replace", "path": "/description", "value": i.get("description") or ""}])
-        return self._outputs(cloud, id_, apigw.get_rest_api(restApiId=id_)["rootResourceId"])
+        return self._outputs(cloud, id_)
 
-    def _outputs(self, cloud, api_id, root):
+    @staticmethod
+    def _put_body(cloud, api_id: str, i: dict) -> None:
+        """The OpenAPI body replaces the whole definition (overwrite mode, as the program
+        asks); it is kept as the definition the next Deployment freezes."""
+        if not i.get("body"):
+            return
+        try:
+            document = json.loads(i["body"])
+        except ValueError as err:
+            raise DeployError(f"the REST API's body is not JSON: {err}") from None
+        mode = i.get("putRestApiMode") or "overwrite"
+        cloud.client("apigateway").put_rest_api(restApiId=api_id, mode=mode,
+                                                body=i["body"].encode())
+        snapshots.save_definition(cloud.state_dir, api_id, document)
+
+    def _outputs(self, cloud, api_id):
+        root = next(r["id"] for r in cloud.client("apigateway").get_resources(
+            restApiId=api_id)["items"] if r["path"] == "/")
+        return self._arns(cloud, api_id, root)
+
+    @staticmethod
+    def _arns(cloud, api_id, root):
         return {"rootResourceId": root,
                 "arn": f"arn:aws:apigateway:{cloud.region}::/restapis/{api_id}",
                 "executionArn": f"arn:aws:execute-api:{cloud.region}:{cloud.account_id}:{api_id}"}
 
     def delete(self, cloud, id_, i):
         cloud.client("apigateway").delete_rest_api(restApiId=id_)
-
-
-class ApiResource(Kind):
-    def needs_replace(self, old, new):
-        return True
-
-    def create(self, cloud, name, i):
-        resource = cloud.client("apigateway").create_resource(
-            restApiId=i["restApi"], parentId=i["parentId"], pathPart=i["pathPart"])
-        return resource["id"], {"path": resource["path"]}
-
-    def delete(self, cloud, id_, i):
-        cloud.client("apigateway").delete_resource(restApiId=i["restApi"], resourceId=id_)
-
-
-class Method(Kind):
-    def create(self, cloud, name, i):
-        cloud.client("apigateway").put_method(
-            restApiId=i["restApi"], resourceId=i["resourceId"], httpMethod=i["httpMethod"],
-            authorizationType=i["authorization"])
-        return f"agm-{i['restApi']}-{i['resourceId']}-{i['httpMethod']}", {}
-
-    def delete(self, cloud, id_, i):
-        cloud.client("apigateway").delete_method(
-            restApiId=i["restApi"], resourceId=i["resourceId"], httpMethod=i["httpMethod"])
-
-
-class Integration(Kind):
-    def create(self, cloud, name, i):
-        cloud.client("apigateway").put_integration(
-            restApiId=i["restApi"], resourceId=i["resourceId"], httpMethod=i["httpMethod"],
-            type=i["type"], integrationHttpMethod=i["integrationHttpMethod"], uri=i["uri"])
-        return f"agi-{i['restApi']}-{i['resourceId']}-{i['httpMethod']}", {}
-
-    def delete(self, cloud, id_, i):
-        cloud.client("apigateway").delete_integration(
-            restApiId=i["restApi"], resourceId=i["resourceId"], httpMethod=i["httpMethod"])
+        snapshots.forget_definition(cloud.state_dir, id_)
 
 
 class Deployment(Kind):
@@ -89,7 +83,14 @@ class Deployment(Kind):
         return {"createdDate": ""}
 
     def delete(self, cloud, id_, i):
-        cloud.client("apigateway").delete_deployment(restApiId=i["restApi"], deploymentId=id_)
+        apigw = cloud.client("apigateway")
+        serving = [s["stageName"] for s in apigw.get_stages(restApiId=i["restApi"])["item"]
+                   if s.get("deploymentId") == id_]
+        if serving:  # moto only checks the stage a deployment was created with
+            raise DeployError(f"deployment {id_} cannot be deleted: BadRequestException: Active "
+                              "stages pointing to this deployment must be moved or deleted "
+                              f"(stage {', '.join(serving)})")
+        apigw.delete_deployment(restApiId=i["restApi"], deploymentId=id_)
 
 
 class Stage(Kind):
@@ -103,14 +104,51 @@ class Stage(Kind):
                                 f"{api}/{stage}"}
 
     def create(self, cloud, name, i):
-        cloud.client("apigateway").create_stage(
+        apigw = cloud.client("apigateway")
+        self._check(cloud, i)
+        stages = apigw.get_stages(restApiId=i["restApi"])["item"]
+        if len(stages) >= MAX_STAGES_PER_API:
+            raise DeployError(
+                f"stage {i['stageName']!r}: LimitExceededException: the REST API {i['restApi']} "
+                f"already has {len(stages)} stages ({', '.join(s['stageName'] for s in stages)}), "
+                f"API Gateway's quota of {MAX_STAGES_PER_API} per REST API; delete a stage "
+                "(pulumi destroy of its stack) or request a quota increase")
+        apigw.create_stage(
             restApiId=i["restApi"], stageName=i["stageName"], deploymentId=i["deployment"],
             variables=dict(i.get("variables") or {}), tags=tags_of(i),
-            description=i.get("description") or "")
+            description=i.get("description") or "",
+            tracingEnabled=bool(i.get("xrayTracingEnabled")))
+        apigw.update_stage(restApiId=i["restApi"], stageName=i["stageName"],
+                           patchOperations=self._log_operations(i))
         return f"ags-{i['restApi']}-{i['stageName']}", self._outputs(cloud, i)
 
+    @staticmethod
+    def _check(cloud, i):
+        for key, value in (i.get("variables") or {}).items():
+            if not _STAGE_VARIABLE_VALUE.fullmatch(str(value)):
+                raise DeployError(
+                    f"stage {i['stageName']!r}: BadRequestException: stage variable {key} has "
+                    f"the value {value!r}; values must be non-empty and use only letters, "
+                    "digits and -._~:/?#&=,")
+        if i.get("accessLogSettings"):
+            _require_cloudwatch_role(cloud, f"stage {i['stageName']!r} (access logging)")
+
+    @staticmethod
+    def _log_operations(i) -> list[dict]:
+        settings = i.get("accessLogSettings")
+        if not settings:
+            return [{"op": "remove", "path": "/accessLogSettings"}]
+        return [{"op": "replace", "path": "/accessLogSettings/destinationArn",
+                 "value": settings["destinationArn"]},
+                {"op": "replace", "path": "/accessLogSettings/format",
+                 "value": settings.get("format") or ""}]
+
     def update(self, cloud, id_, old, i):
-        operations = [{"op": "replace", "path": "/deploymentId", "value": i["deployment"]}]
+        self._check(cloud, i)
+        operations = [{"op": "replace", "path": "/deploymentId", "value": i["deployment"]},
+                      {"op": "replace", "path": "/tracingEnabled",
+                       "value": patch_value(bool(i.get("xrayTracingEnabled")))},
+                      *self._log_operations(i)]
         old_vars, new_vars = old.get("variables") or {}, i.get("variables") or {}
         operations += [{"op": "replace", "path": f"/variables/{k}", "value": v}
                        for k, v in new_vars.items()]
@@ -135,8 +173,12 @@ class MethodSettings(Kind):
         operations = [{"op": "replace", "path": f"{prefix}/{path}", "value": patch_value(value)}
                       for key, path in (("throttlingRateLimit", "throttling/rateLimit"),
                                         ("throttlingBurstLimit", "throttling/burstLimit"),
-                                        ("metricsEnabled", "metrics/enabled"))
+                                        ("metricsEnabled", "metrics/enabled"),
+                                        ("loggingLevel", "logging/loglevel"),
+                                        ("dataTraceEnabled", "logging/dataTrace"))
                       if (value := settings.get(key)) is not None]
+        if settings.get("loggingLevel", "OFF") != "OFF" or settings.get("dataTraceEnabled"):
+            _require_cloudwatch_role(cloud, f"stage {i['stageName']!r} (execution logging)")
         cloud.client("apigateway").update_stage(restApiId=i["restApi"],
                                                 stageName=i["stageName"],
                                                 patchOperations=operations)
@@ -149,3 +191,29 @@ class MethodSettings(Kind):
         # Settings go with their stage; alone they are only reset, which the emulator
         # does not serve anyway.
         return None
+
+
+class Account(Kind):
+    """API Gateway's per-account, per-region settings: one exists whether declared or not,
+    so "deleting" it only stops managing it, as the provider does."""
+
+    def create(self, cloud, name, i):
+        return "api-gateway-account", self.update(cloud, "", {}, i)
+
+    def update(self, cloud, id_, old, i):
+        cloud.client("apigateway").update_account(patchOperations=[
+            {"op": "replace", "path": "/cloudwatchRoleArn",
+             "value": i.get("cloudwatchRoleArn") or ""}])
+        return {"throttleSettings": []}
+
+    def delete(self, cloud, id_, i):
+        return None
+
+
+def _require_cloudwatch_role(cloud, what: str) -> None:
+    """API Gateway writes logs only through the account's CloudWatch role."""
+    if not cloud.client("apigateway").get_account().get("cloudwatchRoleArn"):
+        raise DeployError(
+            f"{what}: BadRequestException: CloudWatch Logs role ARN must be set in account "
+            "settings to enable logging. Set user-service:apiGatewayCloudWatchRole: true in "
+            "the owner stack (see the README's Logs section) and deploy it first")

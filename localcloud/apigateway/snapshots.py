@@ -2,7 +2,13 @@
 deployer records the definition at the moment it creates each deployment, and the
 gateway serves a stage from the snapshot of the deployment the stage points at.
 
-Layout: ``{state_dir}/snapshots/{deployment id}.json``.
+An API defined by an OpenAPI body (as the program defines it) is snapshotted from that
+document, which the RestApi kind keeps as the API's current definition: moto's
+``put_rest_api`` builds resources and integrations from ``paths`` but drops the rest
+(security, among others). An API built method by method is snapshotted from moto.
+
+Layout: ``{state_dir}/definitions/{rest api id}.json`` (the current document) and
+``{state_dir}/snapshots/{deployment id}.json``.
 """
 from __future__ import annotations
 
@@ -82,6 +88,72 @@ def take_snapshot(apigw_client, rest_api_id: str) -> dict[str, Any]:
     }
 
 
+def definition_path(state_dir: str | os.PathLike, rest_api_id: str) -> Path:
+    if not isinstance(rest_api_id, str) or not _DEPLOYMENT_ID.match(rest_api_id):
+        raise ValueError(f"not a REST API id: {rest_api_id!r}")
+    return Path(state_dir) / "definitions" / f"{rest_api_id}.json"
+
+
+def save_definition(state_dir: str | os.PathLike, rest_api_id: str, document: dict) -> None:
+    """The API's OpenAPI body as last put (overwrite mode): what the next deployment freezes."""
+    write_atomic(definition_path(state_dir, rest_api_id),
+                 json.dumps(document, sort_keys=True).encode("utf-8"))
+
+
+def load_definition(state_dir: str | os.PathLike, rest_api_id: str) -> dict | None:
+    path = definition_path(state_dir, rest_api_id)
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def forget_definition(state_dir: str | os.PathLike, rest_api_id: str) -> None:
+    definition_path(state_dir, rest_api_id).unlink(missing_ok=True)
+
+
+def authorization_types(document: dict) -> dict[tuple[str, str], str]:
+    schemes = (document.get("components") or {}).get("securitySchemes") or {}
+    found = {}
+    for path, methods in (document.get("paths") or {}).items():
+        for verb, operation in methods.items():
+            names = {n for requirement in operation.get("security") or [] for n in requirement}
+            sigv4 = any((schemes.get(n) or {}).get("x-amazon-apigateway-authtype") == "awsSigv4"
+                        for n in names)
+            found[(verb.upper(), path)] = "AWS_IAM" if sigv4 else "NONE"
+    return found
+
+
+def snapshot_from_document(document: dict, resource_ids: dict[str, str], rest_api_id: str,
+                           name: str | None) -> dict[str, Any]:
+    """The snapshot of an API defined by an OpenAPI document (same shape as take_snapshot).
+    `resource_ids` maps each resource path to the id API Gateway gave it."""
+    authorization = authorization_types(document)
+    resources = []
+    for path, operations in sorted((document.get("paths") or {}).items()):
+        methods = {}
+        for verb, operation in sorted(operations.items()):
+            integration = operation.get("x-amazon-apigateway-integration")
+            methods[verb.upper()] = {
+                "httpMethod": verb.upper(),
+                "resourcePath": path,
+                "authorizationType": authorization[(verb.upper(), path)],
+                "apiKeyRequired": False,
+                "integration": None if not integration else {
+                    "type": str(integration.get("type", "")).upper(),
+                    "uri": integration.get("uri"),
+                    "httpMethod": integration.get("httpMethod"),
+                },
+            }
+        resources.append({"id": resource_ids.get(path), "path": path, "methods": methods})
+    return {
+        "format": SNAPSHOT_FORMAT,
+        "restApiId": rest_api_id,
+        "name": name,
+        "binaryMediaTypes": [],
+        "takenAt": time.time(),
+        "resources": resources,
+        "document": document,
+    }
+
+
 def snapshot_path(state_dir: str | os.PathLike, deployment_id: str) -> Path:
     if not isinstance(deployment_id, str) or not _DEPLOYMENT_ID.match(deployment_id):
         raise ValueError(f"not a deployment id: {deployment_id!r}")
@@ -115,7 +187,15 @@ def create_deployment(apigw_client, state_dir: str | os.PathLike, rest_api_id: s
     The snapshot is taken just before the deployment is created (nothing else should
     edit the API in between, exactly as with a real ``create_deployment``).
     """
-    snapshot = take_snapshot(apigw_client, rest_api_id)
+    document = load_definition(state_dir, rest_api_id)
+    if document is None:
+        snapshot = take_snapshot(apigw_client, rest_api_id)
+    else:
+        resource_ids = {item["path"]: item["id"] for page in apigw_client.get_paginator(
+            "get_resources").paginate(restApiId=rest_api_id) for item in page.get("items", [])}
+        snapshot = snapshot_from_document(
+            document, resource_ids, rest_api_id,
+            apigw_client.get_rest_api(restApiId=rest_api_id).get("name"))
     deployment = apigw_client.create_deployment(restApiId=rest_api_id,
                                                 **create_deployment_kwargs)
     save_snapshot(state_dir, deployment["id"], snapshot)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pulumi
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime import stack as pulumi_stack
 
 from localcloud.engine.stackfiles import REPO_ROOT, project_name
 
@@ -124,6 +125,10 @@ def run_program(stack: str, mocks: pulumi_mocks.Mocks, config: dict[str, str],
     pulumi.runtime.set_mocks(mocks, project=project_name(), stack=stack, preview=preview,
                              monitor=monitor)
     pulumi.runtime.set_all_config(dict(config))
+    # set_mocks finishes the root Stack it makes at once, which closes it to pulumi.run;
+    # make the root the way the engine's run_in_stack does, finished after the program.
+    pulumi_settings.ROOT.set(None)
+    stack_resource = pulumi_stack.Stack()
     run = ProgramRun(stack=stack)
     root = str(program.parent)
     if root not in sys.path:
@@ -132,8 +137,14 @@ def run_program(stack: str, mocks: pulumi_mocks.Mocks, config: dict[str, str],
     @pulumi.runtime.test
     def execute():
         runpy.run_path(str(program), run_name="__main__")
-        exports = dict(pulumi_settings.get_root_resource().outputs)
-        return pulumi.Output.from_input(exports).apply(run.outputs.update)
+        # Once the module has run, await the entrypoint it gave pulumi.run, as the engine does.
+        entrypoint = stack_resource._take_async_program()
+        done = pulumi.Output.from_input(entrypoint() if entrypoint else None)
+
+        def finish(_):
+            stack_resource._finish()
+            return pulumi.Output.from_input(dict(stack_resource.outputs)).apply(run.outputs.update)
+        return done.apply(finish)
 
     execute()
     run.resources = monitor.registrations

@@ -16,10 +16,8 @@ KINDS: dict[str, Kind] = {
     "aws:lambda/function:Function": awslambda.Function(),
     "aws:lambda/permission:Permission": awslambda.Permission(),
     "aws:apigateway/restApi:RestApi": apigateway.RestApi(),
-    "aws:apigateway/resource:Resource": apigateway.ApiResource(),
-    "aws:apigateway/method:Method": apigateway.Method(),
-    "aws:apigateway/integration:Integration": apigateway.Integration(),
     "aws:apigateway/deployment:Deployment": apigateway.Deployment(),
     "aws:apigateway/stage:Stage": apigateway.Stage(),
     "aws:apigateway/methodSettings:MethodSettings": apigateway.MethodSettings(),
+    "aws:apigateway/account:Account": apigateway.Account(),
 }

@@ -19,7 +19,7 @@ def deploy_stacks(stacks=STACKS, overrides: dict[str, dict[str, str]] | None = N
     runs: dict[str, ProgramRun] = {}
     owner = run_program(OWNER_STACK, AwsMocks(), {**read_stack_config(OWNER_STACK),
                                                   **overrides.get(OWNER_STACK, {})})
-    references = {f"organization/user-service/{OWNER_STACK}": owner.outputs}
+    references = {OWNER_STACK: owner.outputs}
     for stack in stacks:
         runs[stack] = owner if stack == OWNER_STACK else run_program(
             stack, AwsMocks(references),

@@ -21,7 +21,7 @@ def short_id(*parts: object, length: int = 10) -> str:
 
 class AwsMocks(pulumi.runtime.Mocks):
     def __init__(self, stack_outputs: dict[str, dict] | None = None) -> None:
-        # Fully qualified stack name -> that stack's outputs, for StackReference.
+        # Stack name (as the program names it) -> that stack's outputs, for StackReference.
         self.stack_outputs = stack_outputs or {}
 
     def call(self, args: pulumi.runtime.MockCallArgs):
@@ -44,11 +44,10 @@ class AwsMocks(pulumi.runtime.Mocks):
         return resource_id, {**args.inputs, **outputs}
 
     # pulumi:pulumi:StackReference, as the engine answers it.
+    # A stack that was created but never updated has no outputs.
     def _StackReference(self, name, inputs):
         stack = inputs["name"]
-        if stack not in self.stack_outputs:
-            raise ValueError(f"unknown stack reference {stack!r}")
-        return stack, {"name": stack, "outputs": self.stack_outputs[stack],
+        return stack, {"name": stack, "outputs": self.stack_outputs.get(stack, {}),
                        "secretOutputNames": []}
 
     def _Table(self, name, inputs):
@@ -71,30 +70,44 @@ class AwsMocks(pulumi.runtime.Mocks):
     def _Function(self, name, inputs):
         function = inputs["name"]
         arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function}"
+        version = "1" if inputs.get("publish") else "$LATEST"  # a new function's first
         return function, {
-            "arn": arn, "qualifiedArn": f"{arn}:$LATEST", "version": "$LATEST",
+            "arn": arn, "qualifiedArn": f"{arn}:{version}", "version": version,
             "invokeArn": f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/"
                          f"{arn}/invocations"}
+
+    def _Alias(self, name, inputs):
+        arn = (f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:"
+               f"{inputs['functionName']}:{inputs['name']}")
+        return arn, {"arn": arn, "invokeArn": f"arn:aws:apigateway:{REGION}:lambda:path/"
+                                              f"2015-03-31/functions/{arn}/invocations"}
 
     def _Permission(self, name, inputs):
         return inputs["statementId"], {}
 
+    def _Policy(self, name, inputs):
+        arn = f"arn:aws:iam::{ACCOUNT_ID}:policy/{inputs['name']}"
+        return arn, {"arn": arn, "policyId": "ANPA" + short_id(arn, length=17).upper()}
+
+    def _Bucket(self, name, inputs):
+        bucket = inputs["bucket"]
+        return bucket, {"arn": f"arn:aws:s3:::{bucket}", "bucket": bucket,
+                        "bucketDomainName": f"{bucket}.s3.amazonaws.com"}
+
+    def _BucketPublicAccessBlock(self, name, inputs):
+        return inputs["bucket"], {}
+
+    def _BucketObjectv2(self, name, inputs):
+        return f"{inputs['bucket']}/{inputs['key']}", {"etag": short_id(inputs["key"], length=32),
+                                                       "versionId": ""}
+
+    def _Account(self, name, inputs):
+        return "api-gateway-account", {}
     def _RestApi(self, name, inputs):
         api = short_id("restapi", inputs["name"])
         return api, {"rootResourceId": short_id("root", api, length=10),
                      "arn": f"arn:aws:apigateway:{REGION}::/restapis/{api}",
                      "executionArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api}"}
-
-    def _Resource(self, name, inputs):
-        resource = short_id("resource", inputs["restApi"], inputs["parentId"],
-                            inputs["pathPart"], length=6)
-        return resource, {}
-
-    def _Method(self, name, inputs):
-        return f"agm-{inputs['restApi']}-{inputs['resourceId']}-{inputs['httpMethod']}", {}
-
-    def _Integration(self, name, inputs):
-        return f"agi-{inputs['restApi']}-{inputs['resourceId']}-{inputs['httpMethod']}", {}
 
     def _Deployment(self, name, inputs):
         # A new snapshot gets a new id: derive it from what triggers the redeploy.

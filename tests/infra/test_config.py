@@ -122,7 +122,7 @@ def test_both_owner_and_reference_is_refused():
     ("functionMemoryMb", "64", "128 to 10240"),
     ("functionTimeoutSeconds", "60", "1 to 29"),
     ("aws:region", "Virginia", "not an AWS region name"),
-    ("apiStack", "org/proj/stack/extra", "use a stack name"),
+    ("apiStack", "org/proj/stack/extra", "use the owner stack's name"),
 ])
 def test_out_of_range_values_say_what_is_allowed(key, value, allowed):
     message = problems("test", **{key: value})
@@ -161,3 +161,25 @@ def test_pulumi_yaml_declares_every_key_the_program_reads():
 def test_stack_files_only_set_known_keys(path):
     keys = set(yaml.safe_load(path.read_text())["config"])
     assert keys <= set(KEYS), keys - set(KEYS)
+
+
+def test_a_production_owner_refuses_an_open_api():
+    values = {"apiOwner": "true", "apiStack": ""}
+    message = problems("prod", apiAuthorization="NONE", **values)
+    assert "refuses an open API" in message and "AWS_IAM" in message
+
+
+def test_only_the_owner_sets_the_apis_authorization_and_the_account_role():
+    assert "set it in the owner stack" in problems("test", apiAuthorization="NONE")
+    assert "only the stack that owns" in problems("test", apiGatewayCloudWatchRole="true")
+    assert "use AWS_IAM" in problems("dev", apiAuthorization="OPEN")
+
+
+def test_logging_settings_are_checked_and_data_trace_is_never_in_production():
+    assert "use one of OFF, ERROR, INFO" in problems("dev", apiLoggingLevel="DEBUG")
+    assert "never logs full requests" in problems("prod", apiDataTrace="true")
+    parse_stage_config(config_of("test", apiDataTrace="true"), "test")  # allowed outside prod
+
+
+def test_api_stack_naming_itself_is_refused():
+    assert "this very stack" in problems("test", apiStack="test")

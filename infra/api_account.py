@@ -1,0 +1,57 @@
+"""API Gateway's account-wide CloudWatch role: the only way API Gateway can write any
+stage's access or execution logs. One setting per account and region, shared by every
+API in it, so only the owner stack declares it, and only when its config opts in."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import naming, policies
+
+
+@dataclass(frozen=True)
+class ApiGatewayAccountArgs:
+    region: str
+    account_id: pulumi.Input[str]
+    tags: dict[str, str]
+
+
+def log_group_arn_patterns(region: str, account_id: str) -> list[str]:
+    """Every group this service's stages log to, whatever the stage."""
+    base = f"arn:aws:logs:{region}:{account_id}:log-group:"
+    return [base + naming.access_log_group_name("*"),
+            base + naming.execution_log_group_name("*", "*")]
+
+
+class ApiGatewayAccount(pulumi.ComponentResource):
+    role: aws.iam.Role
+    account: aws.apigateway.Account
+
+    def __init__(self, name: str, args: ApiGatewayAccountArgs,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("user-service:api:ApiGatewayAccount", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.role = aws.iam.Role(
+            f"{name}-cloudwatch-role",
+            name=f"{naming.SERVICE}-apigateway-cloudwatch",
+            assume_role_policy=json.dumps(policies.api_gateway_assume_role_policy()),
+            tags=args.tags,
+            opts=child,
+        )
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-cloudwatch-role-policy",
+            role=self.role.id,
+            policy=pulumi.Output.from_input(args.account_id).apply(
+                lambda account: json.dumps(policies.api_gateway_logs_policy(
+                    log_group_arn_patterns(args.region, account)))),
+            opts=child,
+        )
+        self.account = aws.apigateway.Account(
+            f"{name}-account",
+            cloudwatch_role_arn=self.role.arn,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+        )
+        self.register_outputs({"cloudwatchRoleArn": self.role.arn})

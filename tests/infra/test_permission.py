@@ -1,0 +1,48 @@
+"""The invoke permission's statements: scoped to one stage, and small whatever the API."""
+from __future__ import annotations
+
+from infra import policies
+from infra.naming import TEST_INVOKE_STAGE
+from infra.permission import permission_statements
+
+EXECUTION_ARN = "arn:aws:execute-api:ap-southeast-2:123456789012:abcdefghij"
+# The longest function name AWS allows, qualified by the alias.
+FUNCTION_ARN = "arn:aws:lambda:ap-southeast-2:123456789012:function:" + "f" * 64 + ":live"
+
+
+def source_arns(statements) -> list[str]:
+    return [s["Condition"]["ArnLike"]["AWS:SourceArn"] for s in statements]
+
+
+def test_each_permitted_stage_gets_one_statement_scoped_to_that_stage_only():
+    statements = permission_statements(FUNCTION_ARN, EXECUTION_ARN, "test", True)
+    assert source_arns(statements) == [f"{EXECUTION_ARN}/test/*/*",
+                                       f"{EXECUTION_ARN}/{TEST_INVOKE_STAGE}/*/*"]
+    for statement in statements:
+        assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
+        assert statement["Resource"] == FUNCTION_ARN
+    prod = permission_statements(FUNCTION_ARN, EXECUTION_ARN, "prod", False)
+    assert source_arns(prod) == [f"{EXECUTION_ARN}/prod/*/*"]
+    # Never a wildcard in the stage position: dev's grant cannot serve prod.
+    assert all(arn[len(EXECUTION_ARN) + 1:].split("/")[0] != "*" for arn in source_arns(statements))
+
+
+def test_the_longest_names_with_test_invoke_stay_far_below_lambdas_20kb():
+    statements = permission_statements(FUNCTION_ARN, EXECUTION_ARN, "s" * 64, True)
+    size = policies.resource_policy_size(statements)
+    assert size < policies.LAMBDA_POLICY_LIMIT_BYTES // 20, size
+    # One statement per route (the earlier design) passed the limit at about 30 routes;
+    # these statements do not grow with the routes at all.
+    per_route = [policies.invoke_statement(f"apigateway-{stage}-route-{n}", FUNCTION_ARN,
+                                           f"{EXECUTION_ARN}/{stage}/GET/users/{n}")
+                 for stage in ("s" * 64, TEST_INVOKE_STAGE) for n in range(100)]
+    assert policies.resource_policy_size(per_route) > policies.LAMBDA_POLICY_LIMIT_BYTES
+
+
+def test_the_policy_size_is_the_compact_json_lambda_keeps():
+    statement = policies.invoke_statement("sid", "arn:f", "arn:s")
+    expected = ('{"Version":"2012-10-17","Id":"default","Statement":[{"Sid":"sid","Effect":'
+                '"Allow","Principal":{"Service":"apigateway.amazonaws.com"},"Action":'
+                '"lambda:InvokeFunction","Resource":"arn:f","Condition":{"ArnLike":'
+                '{"AWS:SourceArn":"arn:s"}}}]}')
+    assert policies.resource_policy_size([statement]) == len(expected)
