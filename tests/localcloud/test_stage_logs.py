@@ -1,0 +1,64 @@
+"""Stage log lines as API Gateway writes them."""
+from __future__ import annotations
+
+import json
+
+from infra.access_log import access_log_format
+from localcloud.apigateway.stage_logs import (
+    StageLogWriter, log_group_of, logs_at, render_access_line)
+
+
+def test_the_programs_access_format_renders_to_one_json_line():
+    line = render_access_line(access_log_format(), {
+        "requestId": "r-1", "identity.sourceIp": "127.0.0.1", "httpMethod": "GET",
+        "resourcePath": "/users/{id}", "status": 404, "integration.status": 200,
+        "integration.error": None, "responseLatency": 12, "errorMessage": 'say "hi"'})
+    record = json.loads(line)
+    assert record["requestId"] == "r-1" and record["status"] == "404"
+    assert record["integrationError"] == "-"  # no value: API Gateway writes "-"
+    assert record["caller"] == "-"
+    assert record["errorMessage"] == 'say "hi"'  # escaped, so the line stays JSON
+    assert "\n" not in line
+
+
+def test_the_group_is_read_from_the_destination_arn():
+    assert log_group_of("arn:aws:logs:us-east-1:1:log-group:/aws/apigateway/x/dev/access") \
+        == "/aws/apigateway/x/dev/access"
+    assert log_group_of("arn:aws:logs:us-east-1:1:log-group:grp:*") == "grp"
+    assert log_group_of("arn:aws:s3:::bucket") is None
+
+
+def test_levels_decide_which_execution_lines_are_written():
+    assert logs_at("INFO", "INFO") and logs_at("INFO", "ERROR")
+    assert logs_at("ERROR", "ERROR") and not logs_at("ERROR", "INFO")
+    assert not logs_at("OFF", "ERROR") and not logs_at(None, "ERROR")
+
+
+class RecordingPlane:
+    def __init__(self, groups=()):
+        self.groups = set(groups)
+        self.events: list[tuple[str, str, str]] = []
+
+    def log_group_exists(self, group):
+        return group in self.groups
+
+    def create_log_group(self, group):
+        self.groups.add(group)
+
+    def create_log_stream(self, group, stream):
+        pass
+
+    def put_log_events(self, group, stream, events):
+        self.events += [(group, stream, e["message"]) for e in events]
+
+
+def test_access_lines_need_their_group_and_execution_lines_make_theirs():
+    plane = RecordingPlane(groups={"/access"})
+    writer = StageLogWriter(plane)
+    settings = {"destinationArn": "arn:aws:logs:r:1:log-group:/access", "format": "$context.status"}
+    writer.access(settings, {"status": 200})
+    writer.access({"destinationArn": "arn:aws:logs:r:1:log-group:/gone", "format": "x"}, {})
+    writer.execution("api1", "dev", "ERROR", "INFO", "r-1", "Method request path: {}")
+    writer.execution("api1", "dev", "ERROR", "ERROR", "r-1", "Execution failed")
+    assert [(g, m) for g, _, m in plane.events] == [
+        ("/access", "200"), ("API-Gateway-Execution-Logs_api1/dev", "(r-1) Execution failed")]
