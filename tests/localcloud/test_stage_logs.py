@@ -12,7 +12,7 @@ def test_the_programs_access_format_renders_to_one_json_line():
     line = render_access_line(access_log_format(), {
         "requestId": "r-1", "identity.sourceIp": "127.0.0.1", "httpMethod": "GET",
         "resourcePath": "/users/{id}", "status": 404, "integration.status": 200,
-        "integration.error": None, "responseLatency": 12, "errorMessage": 'say "hi"'})
+        "integration.error": None, "responseLatency": 12, "error.message": 'say "hi"'})
     record = json.loads(line)
     assert record["requestId"] == "r-1" and record["status"] == "404"
     assert record["integrationError"] == "-"  # no value: API Gateway writes "-"
