@@ -79,11 +79,14 @@ def policy_of_qualifier(policy: str | None, qualifier: str | None) -> str | None
     if policy is None:
         return None
     document = json.loads(policy)
-    own = [statement for statement in document.get("Statement") or []
+    statements = document.get("Statement") or []
+    own = [statement for statement in statements
            if isinstance(statement.get("Resource"), str)
            and split_qualifier(statement["Resource"])[1] == qualifier]
     if not own:
         return None
+    if len(own) == len(statements):
+        return policy  # the usual case: no other qualifier has statements
     return json.dumps({**document, "Statement": own})
 
 

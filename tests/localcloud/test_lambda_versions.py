@@ -12,7 +12,7 @@ from infra.archive import build_zip
 from localcloud.awslambda import archives
 from localcloud.awslambda.invoker import FunctionNotFound
 from localcloud.awslambda.resources import POLICY_SIZE_LIMIT, Alias, Function, Permission
-from localcloud.control_plane import BotoPlane, InProcessPlane
+from localcloud.control_plane import BotoPlane, InProcessPlane, NotFound
 from localcloud.emulator import ACCOUNT_ID, REGION
 from localcloud.engine.kinds import DeployError
 from localcloud.s3.resources import Bucket, BucketObjectv2
@@ -234,3 +234,18 @@ def test_a_duplicate_statement_id_in_one_policy_is_refused(cloud, published):
     with pytest.raises(DeployError, match=r"ResourceConflictException.*\(dup\)"):
         _grant(cloud, name, "arn:aws:execute-api:us-east-1:123456789012:a/y/*/*", "live",
                sid="dup")
+
+
+@pytest.mark.parametrize("plane", [BotoPlane, InProcessPlane])
+def test_a_qualified_name_reads_that_version_s_configuration(emulator, cloud, published,
+                                                            upload, plane):
+    name, inputs, _, _ = published
+    Function().update(cloud, name, inputs, {**inputs, "s3Key": upload(versioned_zip(2),
+                                                                      f"{name}-2")})
+    read = plane(emulator.endpoint_url) if plane is BotoPlane else plane()
+    alias = read.function_configuration(f"{name}:live")
+    assert (alias["Version"], alias["CodeSha256"]) == ("1", archives.code_sha256(versioned_zip(1)))
+    assert read.function_configuration(name)["CodeSha256"] == archives.code_sha256(
+        versioned_zip(2))
+    with pytest.raises(NotFound):
+        read.function_configuration(f"{name}:nope")
