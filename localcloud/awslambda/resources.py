@@ -49,12 +49,9 @@ class Function(Kind):
             if not (bucket and key):
                 raise DeployError(f"lambda.Function {i['name']}: s3_bucket and s3_key go "
                                   "together; set both (or neither, and give code)")
-            location = {"S3Bucket": bucket, "S3Key": key}
+            location, get = {"S3Bucket": bucket, "S3Key": key}, {"Bucket": bucket, "Key": key}
             if i.get("s3ObjectVersion"):
-                location["S3ObjectVersion"] = i["s3ObjectVersion"]
-            get = {"Bucket": bucket, "Key": key,
-                   **({"VersionId": location["S3ObjectVersion"]} if "S3ObjectVersion" in location
-                      else {})}
+                location["S3ObjectVersion"] = get["VersionId"] = i["s3ObjectVersion"]
             try:
                 body = cloud.client("s3").get_object(**get)["Body"].read()
             except ClientError as err:

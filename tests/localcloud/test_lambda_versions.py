@@ -97,7 +97,7 @@ def test_an_alias_keeps_serving_its_version_after_latest_changes(cloud, invoker,
                                                  "functionVersion": "2"})
     assert alias["functionVersion"] == "2"
     assert served_version(invoker.invoke(f"{name}:live", {})) == 2
-    assert served_version(invoker.invoke(f"{alias_id}", {})) == 2  # the alias ARN
+    assert served_version(invoker.invoke(alias_id, {})) == 2  # the alias ARN
 
 
 def test_a_version_is_published_only_when_code_or_configuration_changed(cloud, published):
@@ -106,11 +106,10 @@ def test_a_version_is_published_only_when_code_or_configuration_changed(cloud, p
     assert Function().update(cloud, name, inputs, {**inputs, "timeout": 20})["version"] == "2"
 
 
-def test_an_unpublished_function_serves_latest(emulator, cloud):
+def test_an_unpublished_function_serves_latest(emulator, cloud, tmp_path):
     name = f"u{suffix()}-user-service"
-    files_dir = cloud.state_dir
-    (files_dir / f"{name}.py").write_bytes(b"def handler(event, context):\n    return 1\n")
-    code = pulumi.AssetArchive({"app.py": pulumi.FileAsset(str(files_dir / f"{name}.py"))})
+    (tmp_path / "app.py").write_bytes(b"def handler(event, context):\n    return 1\n")
+    code = pulumi.AssetArchive({"app.py": pulumi.FileAsset(str(tmp_path / "app.py"))})
     _, outputs = Function().create(cloud, name, function_inputs(
         name, function_role(emulator, name), handler="app.handler", code=code))
     assert (outputs["version"], outputs["qualifiedArn"][-8:]) == ("$LATEST", ":$LATEST")
