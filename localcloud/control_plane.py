@@ -46,6 +46,50 @@ def as_document(document: Any) -> dict:
     return dict(document)
 
 
+# --- qualified functions ----------------------------------------------------------------
+
+def split_qualifier(function: str) -> tuple[str, str | None]:
+    """A function name or ARN without its qualifier, and the qualifier (alias or version):
+    ``fn:live`` -> ``("fn", "live")``. ``$LATEST`` is the unqualified function, as on Lambda."""
+    if function.startswith("arn:"):
+        parts = function.split(":")  # arn:aws:lambda:region:account:function:name[:qualifier]
+        base, qualifier = ":".join(parts[:7]), (parts[7] if len(parts) > 7 else None)
+    else:
+        base, separator, qualifier = function.partition(":")
+        qualifier = qualifier if separator else None
+    return base, (None if qualifier in (None, "", "$LATEST") else qualifier)
+
+
+def function_arn(function: str, region: str, account: str) -> str:
+    """The ARN of a function name, ARN, or either with a qualifier (kept)."""
+    if function.startswith("arn:"):
+        return function
+    return f"arn:aws:lambda:{region}:{account}:function:{function}"
+
+
+def policy_of_qualifier(policy: str | None, qualifier: str | None) -> str | None:
+    """The resource policy (JSON text) that Lambda keeps for one qualifier, from the one
+    moto keeps for the function and all its versions and aliases.
+
+    Lambda holds a separate policy per qualifier: a grant on ``fn:live`` is not a grant on
+    ``fn`` or ``fn:2``. moto appends every statement to one list (its versions are shallow
+    copies that share it) but writes the qualifier into each statement's Resource, so a
+    qualifier's own statements are those whose Resource names it. None: no statement.
+    """
+    if policy is None:
+        return None
+    document = json.loads(policy)
+    statements = document.get("Statement") or []
+    own = [statement for statement in statements
+           if isinstance(statement.get("Resource"), str)
+           and split_qualifier(statement["Resource"])[1] == qualifier]
+    if not own:
+        return None
+    if len(own) == len(statements):
+        return policy  # the usual case: no other qualifier has statements
+    return json.dumps({**document, "Statement": own})
+
+
 # --- through boto3 (an emulator in another process) ----------------------------------
 
 class BotoPlane:
@@ -75,9 +119,13 @@ class BotoPlane:
                 "variables": dict(stage.get("variables") or {})}
 
     def function_policy(self, function: str) -> str | None:
-        """The function's resource policy (JSON text), None when it has none or no function."""
+        """The resource policy (JSON text) of the function or of its qualifier (``fn:live``),
+        None when it has none or there is no such function, alias or version."""
         try:
-            return self._lambda.get_policy(FunctionName=function)["Policy"]
+            base, qualifier = split_qualifier(function)
+            policy = self._lambda.get_policy(
+                FunctionName=base, **({"Qualifier": qualifier} if qualifier else {}))["Policy"]
+            return policy_of_qualifier(policy, qualifier)
         except self._lambda.exceptions.ResourceNotFoundException:
             return None
         except ClientError as err:  # e.g. a stage variable that is no function name
@@ -171,15 +219,16 @@ class InProcessPlane:
         return {"deploymentId": stage.deployment_id, "variables": dict(stage.variables or {})}
 
     def function_policy(self, function: str) -> str | None:
+        base, qualifier = split_qualifier(function)
         try:
-            wire = self._backend("lambda").get_policy(function, None)
+            wire = self._backend("lambda").get_policy(base, qualifier)
         except Exception as err:  # noqa: BLE001 -- any error means: nobody may invoke it
             if _error_code(err) != "ResourceNotFoundException":
                 # Loud: a moto upgrade that broke this read would otherwise look like a
                 # missing permission.
                 log.warning("get_policy(%s) failed: %s", function, err)
             return None
-        return json.loads(wire)["Policy"]
+        return policy_of_qualifier(json.loads(wire)["Policy"], qualifier)
 
     def function_configuration(self, function: str) -> dict:
         try:

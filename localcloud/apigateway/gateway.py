@@ -157,12 +157,6 @@ def function_from_uri(uri: str) -> str | None:
     return match.group("function") if match else None
 
 
-def function_arn(function: str, region: str, account: str) -> str:
-    if function.startswith("arn:"):
-        return function
-    return f"arn:aws:lambda:{region}:{account}:function:{function}"
-
-
 def source_arn(region: str, account: str, api_id: str, stage: str, method: str,
                path: str) -> str:
     return f"arn:aws:execute-api:{region}:{account}:{api_id}/{stage}/{method}/{path.lstrip('/')}"
@@ -361,9 +355,10 @@ class Gateway:
         return snapshot
 
     def invoke_permitted(self, function: str, source: str) -> bool:
+        # A qualified function (``fn:live``) is authorised by its qualifier's own policy.
         policy = self._plane.function_policy(function)  # None: nobody may invoke it
         decision = iam_eval.lambda_invoke_allowed(
-            policy, function_arn(function, self.region, self.account_id), source,
+            policy, control_plane.function_arn(function, self.region, self.account_id), source,
             source_account=self.account_id)
         return decision.allowed
 

@@ -323,7 +323,9 @@ class Invoker:
         self._plane = control_plane.for_endpoint(endpoint_url, region)
         self._lock = threading.Lock()
         self._pools: dict[tuple, _Pool] = {}
-        self._current: dict[str, tuple] = {}  # function name -> key of its current pool
+        # (function name, qualifier as invoked) -> key of its current pool: `fn:live` and
+        # `fn` keep their own warm workers, and moving the alias retires the old version's.
+        self._current: dict[tuple[str, str | None], tuple] = {}
         self._extract_lock = threading.Lock()
         self._calls: list[CallRecord] = []
         self._calls_lock = threading.Lock()
@@ -387,8 +389,8 @@ class Invoker:
 
     # --- workers ------------------------------------------------------------------
 
-    def _pool(self, key: tuple) -> _Pool:
-        name = key[0]
+    def _pool(self, key: tuple, qualifier: str | None = None) -> _Pool:
+        name, slot = key[0], (key[0], qualifier)
         retire = None
         with self._lock:
             if self._closed:
@@ -396,9 +398,9 @@ class Invoker:
             pool = self._pools.get(key)
             if pool is None:
                 pool = self._pools[key] = _Pool(key, self.max_workers_per_function)
-            old_key = self._current.get(name)
+            old_key = self._current.get(slot)
             if old_key != key:
-                self._current[name] = key
+                self._current[slot] = key
                 if old_key is not None:
                     retire = self._pools.pop(old_key, None)
         if retire is not None:
@@ -467,7 +469,8 @@ class Invoker:
     # --- invoking -----------------------------------------------------------------
 
     def invoke(self, function: str, event: Any) -> InvokeResult:
-        """Invoke a function (name or ARN) synchronously with a JSON-serializable event.
+        """Invoke a function (name or ARN, either qualified by an alias or version, which
+        runs that version's code and configuration) synchronously with a JSON-serializable event.
 
         A function error or timeout is reported in the result, never raised. Raises
         FunctionNotFound / CodeNotFound / InvokerError when the invoke cannot happen.
@@ -476,7 +479,8 @@ class Invoker:
             config = self.function_configuration(function)
             policies = self.role_policies(config["Role"])
             pool = self._pool((config["FunctionName"], config["CodeSha256"],
-                               _config_fingerprint(config)))
+                               _config_fingerprint(config)),
+                              control_plane.split_qualifier(function)[1])
             try:
                 worker = pool.acquire()
                 break

@@ -7,6 +7,7 @@ from localcloud.dynamodb import resources as dynamodb
 from localcloud.engine.kinds import Kind
 from localcloud.iam import resources as iam
 from localcloud.logs import resources as logs
+from localcloud.s3 import resources as s3
 
 KINDS: dict[str, Kind] = {
     "aws:dynamodb/table:Table": dynamodb.Table(),
@@ -14,7 +15,11 @@ KINDS: dict[str, Kind] = {
     "aws:iam/rolePolicy:RolePolicy": iam.RolePolicy(),
     "aws:cloudwatch/logGroup:LogGroup": logs.LogGroup(),
     "aws:lambda/function:Function": awslambda.Function(),
+    "aws:lambda/alias:Alias": awslambda.Alias(),
     "aws:lambda/permission:Permission": awslambda.Permission(),
+    "aws:s3/bucket:Bucket": s3.Bucket(),
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": s3.BucketPublicAccessBlock(),
+    "aws:s3/bucketObjectv2:BucketObjectv2": s3.BucketObjectv2(),
     "aws:apigateway/restApi:RestApi": apigateway.RestApi(),
     "aws:apigateway/deployment:Deployment": apigateway.Deployment(),
     "aws:apigateway/stage:Stage": apigateway.Stage(),

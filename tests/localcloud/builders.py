@@ -294,3 +294,28 @@ def call(gw, method: str, path: str, body: bytes | str | None = None,
         return Response(response.status, response.headers, response.read())
     finally:
         connection.close()
+
+
+# --- deploying through the engine's kinds ---------------------------------------------
+
+def cloud_for(emulator, state_dir):
+    """The `Cloud` a kind deploys into: this emulator and state dir (no gateway served)."""
+    from localcloud.engine.kinds import Cloud
+
+    return Cloud(endpoint_url=emulator.endpoint_url, region=REGION, account_id=ACCOUNT_ID,
+                 state_dir=state_dir, gateway_url="http://127.0.0.1:9")
+
+
+def function_role(emulator, name: str) -> str:
+    """A role for a function that makes no AWS calls; returns its ARN."""
+    return emulator.client("iam").create_role(
+        RoleName=f"{name}-role", AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "sts:AssumeRole",
+                "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+
+
+def function_inputs(name: str, role_arn: str, handler: str = "app.version", **extra) -> dict:
+    """A lambda.Function's inputs as the engine hands them to a kind (camelCase)."""
+    return {"name": name, "role": role_arn, "handler": handler, "runtime": "python3.12",
+            "timeout": 10, "environment": {"variables": {"TABLE_PREFIX": "unused-"}}, **extra}
