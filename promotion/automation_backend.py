@@ -60,7 +60,8 @@ def steps_applied(lines: list[str]) -> int:
 
 def error_lines(lines: list[str]) -> str:
     """The CLI's own error lines, for a one-line message."""
-    errors = [line.strip() for line in lines if "error:" in line]
+    errors = [line.strip() for line in lines if line.strip().startswith("error:")] or \
+        [line.strip() for line in lines if "error:" in line]
     return " / ".join(dict.fromkeys(errors)) or "the Pulumi CLI failed without an error line"
 
 
@@ -202,6 +203,7 @@ class PulumiBackend(Backend):
 
 
 def _first_error(error: Exception) -> str:
-    text = str(error)
-    lines = [line.strip() for line in text.splitlines() if "error" in line.lower()]
-    return lines[0] if lines else text.strip().splitlines()[-1] if text.strip() else repr(error)
+    """The CLI's first error line, from a CommandError's text (code, stdout, stderr)."""
+    text = str(error).strip()
+    lines = [line[line.index("error:"):] for line in text.splitlines() if "error:" in line]
+    return lines[0] if lines else text.splitlines()[-1] if text else repr(error)
