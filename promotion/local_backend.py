@@ -36,9 +36,13 @@ class LocalBackend(Backend):
         return {**read_stack_config(stack), **self.store.config_overrides(stack)}
 
     def set_config(self, stack: str, values: dict[str, str | None]) -> None:
+        # The overrides hold only what differs from the stack file, so putting back the
+        # previous values leaves the file as it was.
+        files = read_stack_config(stack)
         merged = {**self.store.config_overrides(stack), **values}
-        self.store.save_config_overrides(
-            stack, {key: value for key, value in merged.items() if value is not None})
+        self.store.save_config_overrides(stack, {
+            key: value for key, value in merged.items()
+            if value is not None and value != files.get(key)})
 
     def update(self, stack: str) -> None:
         before = self._resources(stack)

@@ -201,5 +201,5 @@ def test_a_failed_update_puts_the_pins_back(cloud, backend, monkeypatch):
                                            r"anything \(the emulator went away\)"):
         commands.promote(backend, "test", "prod", skip_smoke=True, report=lambda line: None)
     assert (served(cloud, "prod"), cloud.store.config_overrides("prod")) == before
-    with pytest.raises(Refusal, match="not in prod's history"):
-        commands.rollback(backend, "prod", "zzzzzz", report=lambda line: None)
+    with pytest.raises(Refusal, match="prod has no history to roll back in"):
+        commands.rollback(backend, "prod", None, report=lambda line: None)
