@@ -1,8 +1,11 @@
 """python -m promotion: prod runs only what test proved.
 
-  promote --from test --to prod   pin test's deployment and code in prod, update prod
-  rollback --stack prod [--to ID] point prod at an earlier deployment, update prod
-  history --stack prod            the deployments prod has served, newest first
+  promote --from test --to prod    pin test's deployment and code in prod, update prod
+  rollback --stack prod [--to X]   serve an earlier entry of prod's history again
+                                   (X: #N as `history` numbers it, a deployment id, or ID:VERSION)
+  history --stack prod             what prod has served, newest first
+  release --stack test             a non-production stage that received a promotion
+                                   deploys its own checkout again (its pins are removed)
 
 Real stacks are driven through Pulumi's Automation API (the Pulumi CLI must be
 installed and logged in); add --local to act on the running local cloud instead.
@@ -18,8 +21,10 @@ from localcloud.session import running_cloud
 from localcloud.engine.stackfiles import known_stacks
 from localcloud.engine.state import DEFAULT_STATE_DIR, StateStore
 from promotion import commands
-from promotion.backends import BackendError, LocalBackend, PulumiBackend
+from promotion.automation_backend import PulumiBackend
+from promotion.backends import BackendError
 from promotion.decisions import Refusal
+from promotion.local_backend import LocalBackend
 
 
 def stack_name(text: str) -> str:
@@ -44,20 +49,31 @@ def parser() -> argparse.ArgumentParser:
     promote.add_argument("--to", dest="target", type=stack_name, required=True)
     promote.add_argument("--skip-smoke", action="store_true",
                          help="do not check that the source stage answers first")
+    promote.add_argument("--allow-from-production", action="store_true",
+                         help="allow promoting a production stack onto a non-production one")
     rollback = commands_.add_parser("rollback", parents=[common],
-                                    help="serve an earlier deployment again")
+                                    help="serve an earlier entry of the history again")
     rollback.add_argument("--stack", type=stack_name, required=True)
-    rollback.add_argument("--to", dest="deployment_id",
-                          help="the deployment id (default: the one served before)")
-    history = commands_.add_parser("history", parents=[common],
-                                   help="the deployments a stack has served")
-    history.add_argument("--stack", type=stack_name, required=True)
+    rollback.add_argument("--to", dest="to",
+                          help="#N (a line of `history`), a deployment id, or ID:VERSION "
+                               "(default: the entry before the current one)")
+    for name, text in (("history", "what a stack has served"),
+                       ("release", "remove a non-production stack's pins: it deploys its "
+                                   "own checkout again")):
+        sub = commands_.add_parser(name, parents=[common], help=text)
+        sub.add_argument("--stack", type=stack_name, required=True)
     return root
+
+
+def stacks_of(args) -> list[str]:
+    return [args.source, args.target] if args.command == "promote" else [args.stack]
 
 
 def backend_for(args):
     if not args.local:
-        return PulumiBackend()
+        backend = PulumiBackend()
+        backend.prepare(stacks_of(args))
+        return backend
     running_cloud(known_stacks()[0], args.state_dir)  # its state is only true while it runs
     return LocalBackend(StateStore(args.state_dir),
                         lambda stack: running_cloud(stack, args.state_dir)[0])
@@ -68,12 +84,18 @@ def main(argv: list[str] | None = None) -> int:
 
     def command() -> int:
         backend = backend_for(args)
-        if args.command == "promote":
-            commands.promote(backend, args.source, args.target, args.skip_smoke)
-        elif args.command == "rollback":
-            commands.rollback(backend, args.stack, args.deployment_id)
-        else:
-            commands.history(backend, args.stack)
+        try:
+            if args.command == "promote":
+                commands.promote(backend, args.source, args.target, args.skip_smoke,
+                                 args.allow_from_production)
+            elif args.command == "rollback":
+                commands.rollback(backend, args.stack, args.to)
+            elif args.command == "release":
+                commands.release(backend, args.stack)
+            else:
+                commands.history(backend, args.stack)
+        finally:
+            backend.close()
         return 0
     return run_command(command, user_errors=(Refusal, BackendError))
 

@@ -1,119 +1,94 @@
-"""Where the stacks live: real ones, driven by Pulumi's Automation API, or the local
-cloud's. Both answer the same questions, so the decisions are made by one piece of code."""
+"""What promotion asks of a place where stacks live, and what both places share: the AWS
+calls (retained deployments, version pruning) and the signed smoke check, made with the
+clients and credentials each backend gives for a stack."""
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
-from typing import Callable, Protocol
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
-from localcloud.engine.deployer import deploy_stack
-from localcloud.engine.kinds import Cloud
-from localcloud.engine.stackfiles import REPO_ROOT, read_stack_config
-from localcloud.engine.state import StateStore
-from promotion.decisions import PIN_KEYS
+from botocore.exceptions import BotoCoreError, ClientError
+
+from promotion.decisions import versions_to_prune
+from promotion.smoke import smoke_check
 
 
 class BackendError(Exception):
-    """The stacks could not be reached or updated; the message says why."""
+    """The stacks could not be reached or updated; the message says why and what to do."""
 
 
-class Backend(Protocol):
-    def outputs(self, stack: str) -> dict: ...
-    def config(self, stack: str) -> dict[str, str]: ...
-    def set_config(self, stack: str, values: dict[str, str]) -> None: ...
-    def update(self, stack: str) -> None: ...
-    def retained_deployments(self, stack: str) -> set[str]: ...
+class UpdateFailed(Exception):
+    """An update that did not complete. `kind` says what it left behind:
+    CONCURRENT and REFUSED changed nothing; PARTIAL applied some steps."""
+    CONCURRENT, REFUSED, PARTIAL = "concurrent", "refused", "partial"
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(detail)
+        self.kind, self.detail = kind, detail
 
 
-def smoke_check(stage_url: str, timeout: float = 10.0) -> str | None:
-    """None when the stage answers GET /users with 200; otherwise what went wrong."""
-    try:
-        with urllib.request.urlopen(f"{stage_url}/users?limit=1", timeout=timeout) as reply:
-            return None if reply.status == 200 else f"HTTP {reply.status}"
-    except urllib.error.HTTPError as error:
-        return f"HTTP {error.code}: {error.read()[:200].decode(errors='replace')}"
-    except (urllib.error.URLError, OSError) as error:
-        return str(getattr(error, "reason", error))
+class Backend:
+    """Outputs, config and updates of stacks, plus the AWS clients and caller credentials
+    of each stack. Subclasses say where the stacks live."""
+    suffix = ""                        # added to every command the tool suggests
+    deploy_hint = "pulumi up -s {stack}"
 
+    def __init__(self, report: Callable[[str], None] = print) -> None:
+        self.report = report
 
-class LocalBackend:
-    """The local cloud: outputs from its state store, pins as its config overrides (the
-    repo's stack files are not touched), updates through its deployer."""
+    # -- where the stacks live (subclasses) --
+    def outputs(self, stack: str) -> dict: raise NotImplementedError
+    def config(self, stack: str) -> dict[str, str]: raise NotImplementedError
+    def set_config(self, stack: str, values: dict[str, str | None]) -> None: raise NotImplementedError
+    def update(self, stack: str) -> None: raise NotImplementedError  # raises UpdateFailed
+    def client(self, stack: str, service: str): raise NotImplementedError
+    def caller(self, stack: str) -> tuple[object, str]: raise NotImplementedError
+    def pins_location(self, stack: str) -> str: raise NotImplementedError
+    def after_change(self, stack: str) -> str: raise NotImplementedError
 
-    def __init__(self, store: StateStore, cloud_for: Callable[[str], Cloud],
-                 report: Callable[[str], None] = print) -> None:
-        self.store, self.cloud_for, self.report = store, cloud_for, report
+    def close(self) -> None:
+        """Put back whatever the backend changed around the stacks (e.g. the selection)."""
 
-    def outputs(self, stack: str) -> dict:
-        return self.store.load(stack).outputs
-
-    def config(self, stack: str) -> dict[str, str]:
-        return {**read_stack_config(stack), **self.store.config_overrides(stack)}
-
-    def set_config(self, stack: str, values: dict[str, str]) -> None:
-        self.store.save_config_overrides(stack, {**self.store.config_overrides(stack), **values})
-
-    def update(self, stack: str) -> None:
-        result = deploy_stack(stack, self.cloud_for(stack), self.store)
-        self.report(f"  {stack}: {result.summary()}")
-
+    # -- shared --
     def retained_deployments(self, stack: str) -> set[str]:
         api = self.outputs(stack).get("restApiId")
         if not api:
             return set()
-        return _deployments(self.cloud_for(stack).client("apigateway"), api)
+        with aws_errors(f"listing the deployments of {stack}'s REST API {api}"):
+            ids: set[str] = set()
+            pages = self.client(stack, "apigateway").get_paginator("get_deployments")
+            for page in pages.paginate(restApiId=api):
+                ids.update(item["id"] for item in page["items"])
+            return ids
+
+    def prune_versions(self, stack: str, function: str, history: list[dict],
+                       alias_version: str) -> list[str]:
+        """Delete the function's published versions nothing refers to; returns them."""
+        with aws_errors(f"pruning the published versions of {function}"):
+            lambda_ = self.client(stack, "lambda")
+            published = [v["Version"] for page in lambda_.get_paginator(
+                "list_versions_by_function").paginate(FunctionName=function)
+                for v in page["Versions"]]
+            doomed = versions_to_prune(published, history, alias_version)
+            for version in doomed:
+                lambda_.delete_function(FunctionName=function, Qualifier=version)
+            return doomed
+
+    def smoke_check(self, stack: str, outputs: dict) -> str | None:
+        """None when the stage answers a signed GET /users?limit=1 with 200."""
+        url = outputs.get("stageUrl")
+        if not url:
+            return f"{stack} has no stageUrl output"
+        try:
+            credentials, region = self.caller(stack)
+        except BackendError as error:
+            return str(error)
+        return smoke_check(url, credentials, region)
 
 
-class PulumiBackend:
-    """Real stacks, through the Automation API; the engine's output is streamed."""
-
-    def __init__(self, work_dir=REPO_ROOT, report: Callable[[str], None] = print) -> None:
-        self.work_dir, self.report = str(work_dir), report
-        self._stacks: dict = {}
-
-    def _stack(self, name: str):
-        if name not in self._stacks:
-            from pulumi import automation as auto
-            try:
-                self._stacks[name] = auto.select_stack(stack_name=name, work_dir=self.work_dir)
-            except Exception as error:  # noqa: BLE001 -- the CLI's errors vary; all mean this
-                raise BackendError(
-                    f"cannot select stack {name!r} with the Pulumi CLI: {error}. Install the "
-                    "Pulumi CLI and log in (pulumi login), or use --local for the local cloud"
-                ) from None
-        return self._stacks[name]
-
-    def outputs(self, stack: str) -> dict:
-        return {key: output.value for key, output in self._stack(stack).outputs().items()}
-
-    def config(self, stack: str) -> dict[str, str]:
-        return {key: value.value for key, value in self._stack(stack).get_all_config().items()}
-
-    def set_config(self, stack: str, values: dict[str, str]) -> None:
-        from pulumi import automation as auto
-        self._stack(stack).set_all_config({k: auto.ConfigValue(value=v) for k, v in values.items()})
-
-    def update(self, stack: str) -> None:
-        self._stack(stack).up(on_output=self.report)
-
-    def retained_deployments(self, stack: str) -> set[str]:
-        import boto3
-        outputs = self.outputs(stack)
-        region = self.config(stack).get("aws:region")
-        return _deployments(boto3.client("apigateway", region_name=region), outputs["restApiId"])
-
-
-def _deployments(apigateway, rest_api_id: str) -> set[str]:
-    ids: set[str] = set()
-    for page in apigateway.get_paginator("get_deployments").paginate(restApiId=rest_api_id):
-        ids.update(item["id"] for item in page["items"])
-    return ids
-
-
-def pins_of(config: dict[str, str]) -> dict[str, str]:
-    """The keys promotion writes, as they are now (to put back after a failed update)."""
-    return {key: config.get(key, "") for key in PIN_KEYS}
-
-
-__all__ = ["Backend", "BackendError", "LocalBackend", "PulumiBackend", "pins_of",
-           "smoke_check"]
+@contextmanager
+def aws_errors(doing: str) -> Iterator[None]:
+    """An AWS call's failure as a BackendError that names what was being done."""
+    try:
+        yield
+    except (BotoCoreError, ClientError) as error:
+        raise BackendError(f"{doing} failed: {error}") from None

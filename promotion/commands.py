@@ -1,80 +1,142 @@
-"""promote, rollback and history: decide (promotion.decisions), then apply through a
-backend, putting the target back as it was if the update fails."""
+"""promote, rollback, release and history: decide (promotion.decisions), then apply
+through a backend; check the target after the update and put it back if it fails."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import Callable
 
-import pulumi
-
-from infra import archive
 from promotion import decisions
-from promotion.backends import Backend, BackendError, pins_of, smoke_check
+from promotion.backends import Backend, BackendError, UpdateFailed
+from promotion.decisions import Pins, Refusal
+
+Report = Callable[[str], None]
 
 
 def now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def checkout_code_hash() -> str:
-    return archive.code_hash(archive.read_handler_files())
-
-
-def apply(backend: Backend, change: decisions.ConfigChange, report: Callable[[str], None]) -> None:
-    before = pins_of(backend.config(change.stack))
-    backend.set_config(change.stack, change.values())
-    try:
-        backend.update(change.stack)
-    except Exception as error:  # noqa: BLE001 -- any failure: put the stack back
-        backend.set_config(change.stack, before)
-        if not isinstance(error, pulumi.RunError):
-            # The program refuses before declaring anything; other failures may have
-            # changed part of the stack, so deploy the old pins again.
-            try:
-                backend.update(change.stack)
-            except Exception as again:  # noqa: BLE001
-                raise BackendError(f"updating {change.stack} failed ({error}); restoring its "
-                                   f"previous pins failed too ({again}); run the update again"
-                                   ) from None
-        raise BackendError(f"updating {change.stack} failed, so it was left as it was: {error}"
-                           ) from None
-    report(f"done: {change.summary}")
-
-
-def promote(backend: Backend, source: str, target: str, skip_smoke: bool,
-            report: Callable[[str], None] = print) -> None:
+def promote(backend: Backend, source: str, target: str, skip_smoke: bool = False,
+            allow_from_production: bool = False, report: Report = print) -> None:
     source_outputs = backend.outputs(source)
     change = decisions.plan_promotion(
-        source, target, source_outputs, backend.outputs(target), backend.config(target),
-        backend.retained_deployments(source), checkout_code_hash(), now())
+        source, target, source_outputs, backend.config(source), backend.outputs(target),
+        backend.config(target), backend.retained_deployments(source), now(),
+        allow_from_production, backend.deploy_hint)
     if change is None:
         report(f"{target} already serves what {source} serves; nothing to promote")
         return
     if not skip_smoke:
-        url = source_outputs.get("stageUrl")
-        problem = smoke_check(url) if url else "it has no stageUrl output"
+        problem = backend.smoke_check(source, source_outputs)
         if problem:
-            raise decisions.Refusal(f"{source} does not answer the smoke check (GET "
-                                    f"{url}/users): {problem}; fix {source} first, or pass "
-                                    "--skip-smoke to promote anyway")
-        report(f"smoke check: {url}/users answers 200")
+            raise Refusal(f"{source} does not answer the smoke check ({problem}); nothing was "
+                          f"changed. Fix {source} first, or pass --skip-smoke to promote anyway")
+        report(f"smoke check: {source} answers 200")
     report(change.summary)
     apply(backend, change, report)
 
 
-def rollback(backend: Backend, stack: str, to: str | None,
-             report: Callable[[str], None] = print) -> None:
+def rollback(backend: Backend, stack: str, to: str | None, report: Report = print) -> None:
     change = decisions.plan_rollback(
         stack, backend.outputs(stack), backend.config(stack),
-        backend.retained_deployments(stack), to, checkout_code_hash(), now())
+        backend.retained_deployments(stack), to, now(),
+        hint=f"python -m promotion history --stack {{stack}}{backend.suffix}")
     report(change.summary)
     apply(backend, change, report)
 
 
-def history(backend: Backend, stack: str, report: Callable[[str], None] = print) -> None:
+def release(backend: Backend, stack: str, report: Report = print) -> None:
+    change = decisions.plan_release(stack, backend.config(stack))
+    report(change.summary)
+    apply(backend, change, report)
+
+
+def history(backend: Backend, stack: str, report: Report = print) -> None:
     lines = decisions.history_lines(stack, backend.config(stack), backend.outputs(stack))
     if not lines:
-        raise decisions.Refusal(f"{stack} has not been deployed yet")
-    report(f"deployments {stack} has served, newest first (* = current):")
+        raise Refusal(f"{stack} has not been deployed yet")
+    report(f"what {stack} has served, newest first (* = now; rollback --to takes #N, "
+           "a deployment id, or ID:VERSION):")
     for line in lines:
         report(f"  {line}")
+
+
+def apply(backend: Backend, change: decisions.ConfigChange, report: Report) -> None:
+    """Write the new pins, update, check the stage; on any failure leave the stack in a
+    state the message names, with its previous pins where they can be deployed again."""
+    stack = change.stack
+    before = backend.config(stack)
+    backend.set_config(stack, change.values())
+    try:
+        backend.update(stack)
+    except UpdateFailed as failure:
+        raise BackendError(failed_update(backend, change, before, failure)) from None
+    outputs = backend.outputs(stack)
+    problem = backend.smoke_check(stack, outputs)
+    if problem:
+        raise BackendError(f"{stack} was updated but fails its smoke check ({problem}); "
+                           + restore(backend, change, before))
+    history = decisions.record_version(change.history, str(outputs.get("functionVersion") or ""))
+    if history is not None:
+        backend.set_config(stack, {decisions.HISTORY: json.dumps(list(history))})
+    function, alias_version = outputs.get("functionName"), str(outputs.get("functionVersion") or "")
+    if function and alias_version:
+        pruned = backend.prune_versions(stack, function, list(history or change.history),
+                                        alias_version)
+        if pruned:
+            report(f"deleted unused published versions of {function}: {', '.join(pruned)}")
+    report(f"done: {change.summary}")
+    report(backend.after_change(stack))
+
+
+def restore_pins(change: decisions.ConfigChange, before: dict[str, str]) -> tuple[dict, Pins | None]:
+    """The config to put back, and the pins it deploys (None: it cannot be deployed again
+    without the checkout the stack ran before). A stack that had no pins before is pinned
+    to what it served then, from the "initial" entry of the history."""
+    values, pins = decisions.previous_values(before), Pins.of_config(before)
+    if pins.complete:
+        return values, pins
+    initial = [e for e in change.history if e.get("action") == "initial"]
+    if not initial:
+        return values, None
+    pins = Pins.of_entry(initial[0])
+    return decisions.ConfigChange(change.stack, pins, tuple(initial), "").values(), pins
+
+
+def restore(backend: Backend, change: decisions.ConfigChange, before: dict[str, str]) -> str:
+    stack, where = change.stack, backend.pins_location(change.stack)
+    values, pins = restore_pins(change, before)
+    backend.set_config(stack, values)
+    if pins is None:
+        return (f"{stack} had no pins before and nothing recorded what it served, so it was not "
+                f"redeployed: it is partly updated. Its config in {where} is as it was; run "
+                f"`{backend.deploy_hint.format(stack=stack)}` from the commit {stack} was "
+                "deployed from, or fix the cause and run this command again")
+    try:
+        backend.update(stack)
+    except UpdateFailed as again:
+        return (f"putting back its previous pins ({pins.label()}) failed too ({again.detail}): "
+                f"{stack} is partly updated. The previous pins are in {where}; fix the cause, "
+                f"then run `{backend.deploy_hint.format(stack=stack)}` to deploy them")
+    still = backend.smoke_check(stack, backend.outputs(stack))
+    state = f"but it still fails the smoke check ({still})" if still else "and it answers again"
+    return (f"it was rolled back to its previous pins ({pins.label()}) {state}; {where} holds "
+            "those pins")
+
+
+def failed_update(backend: Backend, change: decisions.ConfigChange, before: dict[str, str],
+                  failure: UpdateFailed) -> str:
+    stack, where = change.stack, backend.pins_location(change.stack)
+    if failure.kind == UpdateFailed.CONCURRENT:
+        backend.set_config(stack, decisions.previous_values(before))
+        return (f"another update of {stack} is in progress ({failure.detail}); nothing was "
+                f"changed and {where} is as it was. Wait for that update to finish (pulumi "
+                f"stack history -s {stack} shows it), then run this command again")
+    if failure.kind == UpdateFailed.REFUSED:
+        backend.set_config(stack, decisions.previous_values(before))
+        return (f"{stack}'s program refused the update before changing anything "
+                f"({failure.detail}); {stack} serves what it served and {where} is as it was. "
+                "Fix the cause, then run this command again")
+    return f"the update of {stack} failed partway ({failure.detail}); " + \
+        restore(backend, change, before)

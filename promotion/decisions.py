@@ -1,16 +1,27 @@
 """What to pin, what to record, and what to refuse: pure functions, the same for real
-stacks and for the local cloud. Nothing here touches a stack."""
+stacks and for the local cloud. Nothing here touches a stack.
+
+Pins are (deploymentId, codeHash, functionVersion). A stack's history is a list of
+entries, oldest first; each promotion (a code-only one too), each rollback and the state a
+stack served before its first promotion ("initial") is one entry.
+"""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 from infra.config import PROJECT
 
 PINNED_DEPLOYMENT = f"{PROJECT}:promotedDeploymentId"
 PINNED_CODE = f"{PROJECT}:promotedCodeHash"
+PINNED_VERSION = f"{PROJECT}:promotedFunctionVersion"
 HISTORY = f"{PROJECT}:deploymentHistory"
-PIN_KEYS = (PINNED_DEPLOYMENT, PINNED_CODE, HISTORY)
+PRODUCTION = f"{PROJECT}:production"
+PIN_KEYS = (PINNED_DEPLOYMENT, PINNED_CODE, PINNED_VERSION, HISTORY)
+
+# Published versions kept besides those in the history and the alias's own.
+KEEP_NEWEST_VERSIONS = 5
 
 
 class Refusal(Exception):
@@ -18,112 +29,260 @@ class Refusal(Exception):
 
 
 @dataclass(frozen=True)
-class ConfigChange:
-    stack: str
+class Pins:
     deployment_id: str
     code_hash: str
+    function_version: str = ""  # "" = the version published for that code
+
+    @classmethod
+    def of_entry(cls, entry: dict) -> "Pins":
+        return cls(entry.get("deploymentId", ""), entry.get("codeHash", ""),
+                   str(entry.get("functionVersion") or ""))
+
+    @classmethod
+    def of_config(cls, config: dict[str, str]) -> "Pins":
+        return cls(config.get(PINNED_DEPLOYMENT) or "", config.get(PINNED_CODE) or "",
+                   config.get(PINNED_VERSION) or "")
+
+    @property
+    def complete(self) -> bool:
+        """Enough to deploy again without the checkout's code."""
+        return bool(self.deployment_id and self.code_hash)
+
+    def same_as(self, other: "Pins") -> bool:
+        """The same deployment and code; versions compared only when both are known."""
+        versions = self.function_version and other.function_version
+        return (self.deployment_id, self.code_hash) == (other.deployment_id, other.code_hash) \
+            and (not versions or self.function_version == other.function_version)
+
+    def label(self) -> str:
+        version = f" version {self.function_version}" if self.function_version else ""
+        return f"deployment {self.deployment_id}{version}, code {self.code_hash[:12]}"
+
+
+@dataclass(frozen=True)
+class ConfigChange:
+    """New config for one stack: its pins and history (None removes a key)."""
+    stack: str
+    pins: Pins | None
     history: tuple[dict, ...]
     summary: str
 
-    def values(self) -> dict[str, str]:
-        return {PINNED_DEPLOYMENT: self.deployment_id, PINNED_CODE: self.code_hash,
+    def values(self) -> dict[str, str | None]:
+        if self.pins is None:
+            return {key: None for key in PIN_KEYS}
+        return {PINNED_DEPLOYMENT: self.pins.deployment_id, PINNED_CODE: self.pins.code_hash,
+                PINNED_VERSION: self.pins.function_version,
                 HISTORY: json.dumps(list(self.history))}
 
 
-def parse_history(config: dict[str, str]) -> list[dict]:
+def previous_values(config: dict[str, str]) -> dict[str, str | None]:
+    """The keys promotion writes, as they are now (None: not set), to put them back."""
+    return {key: config.get(key) for key in PIN_KEYS}
+
+
+def entry(action: str, source: str, pins: Pins, now: str) -> dict:
+    return {"at": now, "action": action, "from": source, "deploymentId": pins.deployment_id,
+            "codeHash": pins.code_hash, "functionVersion": pins.function_version}
+
+
+def parse_history(config: dict[str, str], where: str = "the stack's config") -> list[dict]:
     raw = config.get(HISTORY) or "[]"
     try:
         history = json.loads(raw)
     except json.JSONDecodeError:
-        raise Refusal(f"{HISTORY} is not valid JSON; restore it from version control") from None
-    if not isinstance(history, list):
-        raise Refusal(f"{HISTORY} must be a JSON list; restore it from version control")
+        raise Refusal(f"{HISTORY} in {where} is not valid JSON; restore it from version "
+                      "control") from None
+    if not isinstance(history, list) or not all(isinstance(e, dict) for e in history):
+        raise Refusal(f"{HISTORY} in {where} must be a JSON list of entries; restore it from "
+                      "version control")
     return history
 
 
-def served(outputs: dict, stack: str, role: str) -> tuple[str, str]:
-    """The deployment id and code hash a deployed stack reports."""
+def served(outputs: dict, stack: str, role: str, deploy_hint: str) -> Pins:
+    """What a deployed stack serves, from its outputs."""
     missing = [k for k in ("deploymentId", "codeHash") if not outputs.get(k)]
     if missing:
         raise Refusal(f"the {role} stack {stack!r} has no {' or '.join(missing)} output; "
-                      f"deploy it first (pulumi up -s {stack}, or the local cloud's deploy)")
-    return outputs["deploymentId"], outputs["codeHash"]
+                      f"deploy it first ({deploy_hint.format(stack=stack)})")
+    return Pins(outputs["deploymentId"], outputs["codeHash"],
+                str(outputs.get("functionVersion") or ""))
 
 
-def plan_promotion(source: str, target: str, source_outputs: dict, target_outputs: dict,
-                   target_config: dict[str, str], retained: set[str], checkout_code: str,
-                   now: str) -> ConfigChange | None:
+def is_production(config: dict[str, str]) -> bool:
+    return config.get(PRODUCTION) == "true"
+
+
+def plan_promotion(source: str, target: str, source_outputs: dict, source_config: dict[str, str],
+                   target_outputs: dict, target_config: dict[str, str], retained: set[str],
+                   now: str, allow_from_production: bool = False,
+                   deploy_hint: str = "pulumi up -s {stack}") -> ConfigChange | None:
     """Pin the source's deployment and code in the target; None when it already serves
-    exactly them."""
+    exactly them. The target's function publishes its own version of that code, so the
+    version is left to the program ("") and recorded after the update."""
     if source == target:
         raise Refusal(f"cannot promote {source!r} onto itself; promote from the stack that "
-                      "proved the change (e.g. --from test --to prod)")
-    deployment, code = served(source_outputs, source, "source")
-    if deployment not in retained:
-        raise Refusal(f"{source}'s deployment {deployment} is not a retained deployment of the "
-                      "shared API; redeploy the source stack and try again")
-    if code != checkout_code:
-        raise Refusal(f"{source} runs function code {code[:12]}…, but this checkout's code is "
-                      f"{checkout_code[:12]}…; check out the code {source} was deployed from (or "
-                      f"deploy this code to {source} and verify it there first)")
+                      "proved the change to another one (e.g. --from test --to prod)")
+    if is_production(source_config) and not is_production(target_config) \
+            and not allow_from_production:
+        raise Refusal(f"{source} is a production stack and {target} is not: promoting "
+                      f"production back onto {target} would replace {target}'s own code; pass "
+                      "--allow-from-production if that is what you want")
+    proved = served(source_outputs, source, "source", deploy_hint)
+    pins = Pins(proved.deployment_id, proved.code_hash)
+    if pins.deployment_id not in retained:
+        raise Refusal(f"{source}'s deployment {pins.deployment_id} is not a retained deployment "
+                      "of the shared API; redeploy the source stack and try again")
     history = parse_history(target_config)
-    current = target_outputs.get("deploymentId")
-    if current == deployment and target_config.get(PINNED_CODE) == code:
+    current = Pins(target_outputs.get("deploymentId", ""), target_outputs.get("codeHash", ""))
+    if current.same_as(pins) and Pins.of_config(target_config).same_as(pins):
         return None
-    if not history and current:
+    if not history and current.complete:
         # The first promotion keeps what the target served on its own, for rollback.
-        history.append({"deploymentId": current, "codeHash": target_outputs.get("codeHash", ""),
-                        "action": "initial", "from": target, "at": now})
-    history.append({"deploymentId": deployment, "codeHash": code, "action": "promote",
-                    "from": source, "at": now})
-    return ConfigChange(target, deployment, code, tuple(history),
-                        f"promote {source} → {target}: deployment {deployment}, "
-                        f"code {code[:12]}… (was {current or 'nothing'})")
+        history.append(entry("initial", target, Pins(
+            current.deployment_id, current.code_hash,
+            str(target_outputs.get("functionVersion") or "")), now))
+    history.append(entry("promote", source, pins, now))
+    return ConfigChange(target, pins, tuple(history),
+                        f"promote {source} → {target}: {pins.label()} "
+                        f"(was {current.label() if current.complete else 'nothing'})")
+
+
+def current_index(history: list[dict], outputs: dict) -> int | None:
+    """The newest entry matching what the stack serves now."""
+    now = Pins(outputs.get("deploymentId", ""), outputs.get("codeHash", ""),
+               str(outputs.get("functionVersion") or ""))
+    return next((i for i in range(len(history) - 1, -1, -1)
+                 if Pins.of_entry(history[i]).same_as(now)), None)
+
+
+def previous_entry(history: list[dict], current: int) -> int | None:
+    """The entry before the current one, walking back over what was promoted: a rollback
+    entry stands for the entry it restored, so rolling back twice goes two steps back."""
+    timeline = [i for i, e in enumerate(history) if e.get("action") != "rollback"]
+    position = current
+    if history[current].get("action") == "rollback":
+        pins = Pins.of_entry(history[current])
+        position = next((i for i in reversed(timeline) if i < current
+                         and Pins.of_entry(history[i]).same_as(pins)), None)
+        if position is None:
+            return None
+    earlier = [i for i in timeline if i < position]
+    return earlier[-1] if earlier else None
+
+
+INDEX = re.compile(r"#?(\d+)")
+
+
+def choose_entry(history: list[dict], to: str, stack: str, hint: str) -> int:
+    """`--to` as a deployment id, `deploymentId:version`, or `N`/`#N`: the N-th line of
+    `history` (1 = newest). Anything that could mean two different states is refused."""
+    listing = f"`{hint}` lists them"
+    numbered = INDEX.fullmatch(to)
+    by_id = [i for i, e in enumerate(history) if e.get("deploymentId") == to]
+    if numbered and (to.startswith("#") or not by_id):
+        n = int(numbered.group(1))
+        if not 1 <= n <= len(history):
+            raise Refusal(f"{stack}'s history has {len(history)} entries, so there is no "
+                          f"#{n}; {listing}")
+        return len(history) - n
+    if numbered and by_id:
+        raise Refusal(f"--to {to} is ambiguous: it is both a line number of the history and a "
+                      f"deployment id; write #{to} for the line, or {to}:VERSION for the "
+                      "deployment")
+    if ":" in to:
+        deployment, version = to.rsplit(":", 1)
+        matches = [i for i, e in enumerate(history) if e.get("deploymentId") == deployment
+                   and str(e.get("functionVersion") or "") == version]
+        if not matches:
+            raise Refusal(f"{to} is not in {stack}'s history; {listing}")
+        return matches[-1]
+    if not by_id:
+        raise Refusal(f"{to} is not in {stack}'s history; {listing}")
+    states = {(Pins.of_entry(history[i]).code_hash, Pins.of_entry(history[i]).function_version)
+              for i in by_id}
+    if len(states) > 1:
+        choices = ", ".join(sorted({f"#{len(history) - i}" for i in by_id}))
+        raise Refusal(f"deployment {to} ran with different function code in {stack}'s history; "
+                      f"choose one by its line ({choices}) or as {to}:VERSION; {listing}")
+    return by_id[-1]
 
 
 def plan_rollback(stack: str, outputs: dict, config: dict[str, str], retained: set[str],
-                  to: str | None, checkout_code: str, now: str) -> ConfigChange:
-    """Pin an earlier deployment (and the code it ran) from the stack's history."""
+                  to: str | None, now: str, hint: str = "history --stack {stack}"
+                  ) -> ConfigChange:
+    """Pin an earlier entry of the stack's history: its deployment, code and version."""
     history = parse_history(config)
-    current = outputs.get("deploymentId")
+    hint = hint.format(stack=stack)
+    if not history:
+        raise Refusal(f"{stack} has no history to roll back in; a stack gets history when "
+                      "something is promoted to it")
+    current = current_index(history, outputs)
     if to is not None:
-        matches = [e for e in history if e.get("deploymentId") == to]
-        if not matches:
-            raise Refusal(f"{to} is not in {stack}'s history; `history --stack {stack}` lists "
-                          "the deployments it can roll back to")
-        entry = matches[-1]
-        if to == current:
-            raise Refusal(f"{stack} already serves deployment {to}")
+        chosen = choose_entry(history, to, stack, hint)
+        if current is not None and Pins.of_entry(history[chosen]).same_as(
+                Pins.of_entry(history[current])):
+            raise Refusal(f"{stack} already serves {Pins.of_entry(history[chosen]).label()}")
     else:
-        entry = next((e for e in reversed(history) if e.get("deploymentId") != current), None)
-        if entry is None:
-            raise Refusal(f"{stack} has no earlier deployment in its history to roll back to; "
-                          "a stack gets history when something is promoted to it")
-    deployment, code = entry["deploymentId"], entry.get("codeHash", "")
-    if deployment not in retained:
-        raise Refusal(f"deployment {deployment} no longer exists in the shared API; choose "
-                      f"another with `history --stack {stack}`")
-    if code != checkout_code:
-        raise Refusal(f"deployment {deployment} ran function code {code[:12]}…, but this "
-                      f"checkout's code is {checkout_code[:12]}…; check out that code (its "
-                      "commit), then roll back again, so the function rolls back with the API")
-    history.append({"deploymentId": deployment, "codeHash": code, "action": "rollback",
-                    "from": stack, "at": now})
-    return ConfigChange(stack, deployment, code, tuple(history),
-                        f"roll back {stack}: deployment {current} → {deployment}")
+        if current is None:
+            raise Refusal(f"{stack} serves deployment {outputs.get('deploymentId')}, which its "
+                          f"history does not hold; choose an entry with --to ({hint})")
+        chosen = previous_entry(history, current)
+        if chosen is None:
+            raise Refusal(f"{stack} has no earlier entry in its history to roll back to")
+    pins = Pins.of_entry(history[chosen])
+    if pins.deployment_id not in retained:
+        raise Refusal(f"deployment {pins.deployment_id} no longer exists in the shared API; "
+                      f"choose another entry ({hint})")
+    history.append(entry("rollback", "rollback", pins, now))
+    return ConfigChange(stack, pins, tuple(history),
+                        f"roll back {stack} to {pins.label()} "
+                        f"(was deployment {outputs.get('deploymentId')})")
+
+
+def plan_release(stack: str, config: dict[str, str]) -> ConfigChange:
+    """A non-production stack that received a promotion goes back to its own checkout's
+    code and API: its pins and history are removed."""
+    if is_production(config):
+        raise Refusal(f"{stack} is a production stack: it always serves a promoted state; "
+                      "use rollback to change what it serves")
+    if not any(config.get(key) for key in PIN_KEYS[:3]):
+        raise Refusal(f"{stack} has no pins: it already serves its own checkout's code")
+    return ConfigChange(stack, None, (), f"release {stack}: its pins are removed, it deploys "
+                        "its own checkout again")
+
+
+def record_version(history: tuple[dict, ...], version: str) -> tuple[dict, ...] | None:
+    """The history with the version the update published filled into its newest entry;
+    None when there is nothing to fill."""
+    if not history or not version or history[-1].get("functionVersion"):
+        return None
+    return (*history[:-1], {**history[-1], "functionVersion": version})
+
+
+def versions_to_prune(published: list[str], history: list[dict], alias_version: str,
+                      keep_newest: int = KEEP_NEWEST_VERSIONS) -> list[str]:
+    """Published versions that are in no history entry, not the alias's, and not among
+    the newest `keep_newest`; $LATEST is never a candidate."""
+    numbered = sorted((v for v in published if v.isdigit()), key=int)
+    keep = {str(e.get("functionVersion")) for e in history if e.get("functionVersion")}
+    keep |= {alias_version} | set(numbered[-keep_newest:] if keep_newest else [])
+    return [v for v in numbered if v not in keep]
 
 
 def history_lines(stack: str, config: dict[str, str], outputs: dict) -> list[str]:
-    """The deployments the stack has served, newest first, the current one marked."""
+    """The entries, newest first and numbered as `--to N` takes them, the current marked."""
     history = parse_history(config)
-    current = outputs.get("deploymentId")
     if not history:
+        current = outputs.get("deploymentId")
         return [f"* {current}  (its own deployment; nothing promoted yet)"] if current else []
-    lines, marked = [], False
-    for entry in reversed(history):
-        mark = "*" if entry.get("deploymentId") == current and not marked else " "
-        marked = marked or mark == "*"
-        source = f" from {entry['from']}" if entry.get("action") == "promote" else ""
-        lines.append(f"{mark} {entry['deploymentId']}  {entry.get('action', '?'):8}{source:10} "
-                     f"code {entry.get('codeHash', '')[:12]}  {entry.get('at', '')}")
+    marked = current_index(history, outputs)
+    lines = []
+    for number, index in enumerate(range(len(history) - 1, -1, -1), start=1):
+        e = history[index]
+        source = "rollback" if e.get("action") == "rollback" else \
+            f"{e.get('action', '?')} from {e.get('from', '?')}"
+        lines.append(f"{'*' if index == marked else ' '} #{number:<3} {e.get('at', ''):20} "
+                     f"{e.get('deploymentId', '')}  version {e.get('functionVersion') or '?':>4}  "
+                     f"code {e.get('codeHash', '')[:12]}  {source}")
     return lines

@@ -1,26 +1,40 @@
-"""Promotion and rollback on the local cloud: prod serves only what test proved."""
+"""Promotion and rollback on the local cloud, to the issue-10 contract: every stage serves
+a published version through its alias `live`, archives are kept by code hash, every method
+needs a SigV4 signature (each stage's caller profile is in .localcloud/credentials), and
+prod serves only what test proved, whatever the checkout holds.
+
+These tests need the program's and the local cloud's side of the contract (aliases, S3
+archives, SigV4 profiles); they fail until those branches are merged."""
 from __future__ import annotations
 
+import asyncio
+import io
 import json
 import shutil
+import time
+import urllib.error
+import urllib.request
+from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
 
 from infra import archive, routes
 from promotion import commands
-from promotion.backends import BackendError, LocalBackend
-from promotion.decisions import Refusal
-from tests.e2e.conftest import call
+from promotion.__main__ import main
+from promotion.backends import BackendError
+from promotion.decisions import HISTORY, Refusal
+from promotion.local_backend import LocalBackend
+from promotion.smoke import signed_headers
 
 PROFILE = routes.Route("GET", "/users/{id}/profile")
-NEW_HANDLER = '''
+VERSIONED_HANDLER = '''
 
 _unversioned_handler = handler
 
 
-def handler(event, context):  # v2: every response says which version answered
+def handler(event, context):  # every response says which code answered
     response = _unversioned_handler(event, context)
-    response.setdefault("headers", {})["X-Users-Api"] = "v2"
+    response.setdefault("headers", {})["X-Users-Api"] = "{version}"
     return response
 '''
 
@@ -31,115 +45,161 @@ def backend(cloud):
 
 
 @pytest.fixture
-def changed_function(tmp_path):
-    """A checkout whose function and routes differ from the repo's."""
-    copy = tmp_path / "function"
-    shutil.copytree(archive.FUNCTION_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    handler = copy / archive.PACKAGE / "handler.py"
-    handler.write_text(handler.read_text() + NEW_HANDLER)
-    return copy
+def checkout(tmp_path, monkeypatch):
+    """Put a copy of the function, changed to answer as `version`, in the checkout's place
+    (the repo's files are not touched)."""
+    def with_code(version: str, extra: str = ""):
+        copy = tmp_path / version
+        shutil.copytree(archive.REPO_ROOT / "function", copy,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        handler = copy / archive.PACKAGE / "handler.py"
+        handler.write_text(handler.read_text() + VERSIONED_HANDLER.replace("{version}", version)
+                           + extra)
+        monkeypatch.setattr(archive, "FUNCTION_DIR", copy)
+    return with_code
+
+
+def signed_get(cloud, stage: str, path: str) -> tuple[int, dict]:
+    url = f"{cloud.url}/{stage}{path}"
+    credentials, region = LocalBackend(cloud.store, cloud.cloud).caller(stage)
+    request = urllib.request.Request(url, headers=signed_headers(url, credentials, region))
+    try:
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            return reply.status, dict(reply.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers)
 
 
 def behaviour(cloud, stage: str) -> tuple[int, str | None]:
     """(status of the new route, X-Users-Api header of a list request)."""
     user = "00000000-0000-4000-8000-000000000000"
-    profile = call(f"{cloud.url}/{stage}/users/{user}/profile").status
-    listed = call(f"{cloud.url}/{stage}/users")
-    assert listed.status == 200, listed.body
-    return profile, listed.headers.get("X-Users-Api")
+    profile, _ = signed_get(cloud, stage, f"/users/{user}/profile")
+    status, headers = signed_get(cloud, stage, "/users?limit=1")
+    assert status == 200
+    return profile, headers.get("X-Users-Api")
 
 
-OLD = (403, None)  # the route does not exist; the old function answers
+def served(cloud, stack: str) -> tuple[str, str, str]:
+    outputs = cloud.store.load(stack).outputs
+    return outputs["deploymentId"], outputs["codeHash"], str(outputs.get("functionVersion", ""))
 
 
-def test_promote_then_roll_back(cloud, backend, changed_function, monkeypatch):
-    first_prod = cloud.store.load("prod").outputs["deploymentId"]
+def cli(cloud, *argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main([*argv, "--local", "--state-dir", str(cloud.store.dir)])
+    # The CLI closes the thread's event loop as it ends; later deploys in this process
+    # run the program on a fresh one.
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    return code, out.getvalue(), err.getvalue()
+
+
+def ok(cloud, *argv: str) -> str:
+    code, out, err = cli(cloud, *argv)
+    assert (code, err) == (0, ""), err
+    return out
+
+
+OLD = (403, None)  # the route does not exist; the repo's function answers
+
+
+def test_promote_then_roll_back_twice_with_no_checkout_change(cloud, backend, checkout,
+                                                             monkeypatch):
+    first = served(cloud, "prod")
     assert behaviour(cloud, "prod") == OLD
 
-    # Change a route (in the API's owner, dev) and the function, and redeploy test.
+    # A new route (in the API's owner, dev) and new code, proven on test, promoted.
     monkeypatch.setattr(routes, "ROUTES", routes.ROUTES + (PROFILE,))
-    monkeypatch.setattr(archive, "FUNCTION_DIR", changed_function)
+    checkout("v2")
     cloud.deploy("dev")
     cloud.deploy("test")
-    tested = cloud.store.load("test").outputs
-    new = behaviour(cloud, "test")
-    assert new[1] == "v2" and new[0] != 403  # the route reaches the new function
-    assert behaviour(cloud, "prod") == OLD  # prod still serves what it served
+    v2 = behaviour(cloud, "test")
+    assert v2[1] == "v2" and v2[0] != 403
+    started = time.perf_counter()
+    out = ok(cloud, "promote", "--from", "test", "--to", "prod")
+    print(f"local promote: {time.perf_counter() - started:.2f} s")
+    assert ".localcloud/config/prod.json" in out or "config/prod.json" in out
+    assert behaviour(cloud, "prod") == v2
+    second = served(cloud, "prod")
+    assert second[:2] == served(cloud, "test")[:2]
 
-    commands.promote(backend, "test", "prod", skip_smoke=False, report=lambda line: None)
-    prod = cloud.store.load("prod").outputs
-    assert prod["deploymentId"] == tested["deploymentId"]
-    assert prod["codeHash"] == tested["codeHash"]
-    assert behaviour(cloud, "prod") == new
+    # Code only: same API, new code; its own entry.
+    checkout("v3")
+    cloud.deploy("test")
+    assert served(cloud, "test")[0] == second[0]
+    ok(cloud, "promote", "--from", "test", "--to", "prod")
+    assert behaviour(cloud, "prod")[1] == "v3"
 
-    # The old code is checked out again; roll prod back to what it served first.
-    monkeypatch.setattr(archive, "FUNCTION_DIR", archive.REPO_ROOT / "function")
+    # The checkout now holds code nobody deployed; rollbacks need none of it.
+    checkout("v4-never-deployed")
     monkeypatch.setattr(routes, "ROUTES", routes.ROUTES[:-1])
-    commands.rollback(backend, "prod", None, report=lambda line: None)
-    assert cloud.store.load("prod").outputs["deploymentId"] == first_prod
-    assert behaviour(cloud, "prod") == OLD
+    started = time.perf_counter()
+    ok(cloud, "rollback", "--stack", "prod")
+    print(f"local rollback: {time.perf_counter() - started:.2f} s")
+    assert behaviour(cloud, "prod") == v2 and served(cloud, "prod") == second
+    ok(cloud, "rollback", "--stack", "prod")
+    assert behaviour(cloud, "prod") == OLD and served(cloud, "prod") == first
 
-    lines: list[str] = []
-    commands.history(backend, "prod", report=lines.append)
-    listed = [line.split()[:3] for line in lines[1:]]
-    assert listed == [["*", first_prod, "rollback"],
-                      [tested["deploymentId"], "promote", "from"],
-                      [first_prod, "initial", "code"]]
-
-
-def snapshot(cloud, backend):
-    apigw = cloud.cloud("prod").client("apigateway")
-    prod = cloud.store.load("prod")
-    stage = apigw.get_stage(restApiId=prod.outputs["restApiId"], stageName="prod")
-    return (stage["deploymentId"], json.dumps(cloud.store.config_overrides("prod"), sort_keys=True),
-            prod.outputs["codeHash"])
+    out = ok(cloud, "history", "--stack", "prod")
+    listed = [line.split() for line in out.splitlines()[1:]]
+    assert [(row[0], row[1], row[3]) for row in listed[:1]] == [("*", "#1", first[0])]
+    assert [row[-1] for row in listed] == ["rollback", "rollback", "test", "test", "prod"]
+    published = cloud.cloud("prod").client("lambda").list_versions_by_function(
+        FunctionName="user-service")["Versions"]
+    assert {first[2], second[2]} <= {v["Version"] for v in published}
 
 
-def test_a_failed_smoke_check_leaves_prod_as_it_was(cloud, backend):
-    cloud.deploy("test")  # test runs this checkout's code: only the smoke check can refuse
-    before = snapshot(cloud, backend)
-    aws_lambda = cloud.cloud("test").client("lambda")
-    policy = json.loads(aws_lambda.get_policy(FunctionName="test-user-service")["Policy"])
-    statement = next(s for s in policy["Statement"] if s["Sid"] == "apigateway-test-get-users")
-    aws_lambda.remove_permission(FunctionName="test-user-service", StatementId=statement["Sid"])
+def test_a_target_failing_its_smoke_check_is_put_back(cloud, backend, checkout):
+    cloud.deploy("test")
+    ok(cloud, "promote", "--from", "test", "--to", "prod")
+    before = served(cloud, "prod"), cloud.store.config_overrides("prod")
+    checkout("broken", extra="\nraise RuntimeError('broken at import')\n")
+    cloud.deploy("test")
+    code, _, err = cli(cloud, "promote", "--from", "test", "--to", "prod", "--skip-smoke")
+    assert code == 1
+    assert "prod was updated but fails its smoke check" in err
+    assert "it was rolled back to its previous pins" in err and "it answers again" in err
+    assert (served(cloud, "prod"), cloud.store.config_overrides("prod")) == before
+    assert signed_get(cloud, "prod", "/users?limit=1")[0] == 200
+
+
+def test_production_onto_test_only_when_asked_and_release_returns_test(cloud, checkout):
+    checkout("own-code-of-test")
+    cloud.deploy("test")
+    code, _, err = cli(cloud, "promote", "--from", "prod", "--to", "test")
+    assert code == 1 and "--allow-from-production" in err and "--to test" not in err
+    ok(cloud, "promote", "--from", "prod", "--to", "test", "--skip-smoke",
+       "--allow-from-production")
+    assert served(cloud, "test")[1] == served(cloud, "prod")[1]
+    ok(cloud, "release", "--stack", "test")
+    assert behaviour(cloud, "test")[1] == "own-code-of-test"
+    assert cloud.store.config_overrides("test") == {}
+
+
+def test_local_messages_name_the_local_pins_and_commands(cloud, backend):
+    outputs = cloud.store.load("prod").outputs
+    entry = {"at": "t", "action": "initial", "from": "prod", "functionVersion": "",
+             "deploymentId": outputs["deploymentId"], "codeHash": outputs["codeHash"]}
+    backend.set_config("prod", {HISTORY: json.dumps([entry])})
     try:
-        with pytest.raises(Refusal, match="does not answer the smoke check .* HTTP 500"):
-            commands.promote(backend, "test", "prod", skip_smoke=False, report=lambda line: None)
+        code, _, err = cli(cloud, "rollback", "--stack", "prod", "--to", "zzzzzz")
     finally:
-        aws_lambda.add_permission(FunctionName="test-user-service", StatementId=statement["Sid"],
-                                  Action="lambda:InvokeFunction",
-                                  Principal="apigateway.amazonaws.com",
-                                  SourceArn=statement["Condition"]["ArnLike"]["AWS:SourceArn"])
-    assert snapshot(cloud, backend) == before
-
-
-def test_code_mismatch_and_unknown_deployment_leave_prod_as_it_was(cloud, backend,
-                                                                    changed_function, monkeypatch):
-    before = snapshot(cloud, backend)
-    handler = changed_function / archive.PACKAGE / "handler.py"
-    handler.write_text(handler.read_text() + "\n# a change nobody deployed to test\n")
-    monkeypatch.setattr(archive, "FUNCTION_DIR", changed_function)  # not what test runs
-    with pytest.raises(Refusal, match="check out the code test was deployed from"):
-        commands.promote(backend, "test", "prod", skip_smoke=True, report=lambda line: None)
-    monkeypatch.undo()
-    with pytest.raises(Refusal, match="not in prod's history"):
-        commands.rollback(backend, "prod", "zzzzzz", report=lambda line: None)
-    assert snapshot(cloud, backend) == before
+        backend.set_config("prod", {HISTORY: None})
+    assert code == 1
+    assert "`python -m promotion history --stack prod --local` lists them" in err
+    assert "Pulumi.prod.yaml" not in err
 
 
 def test_a_failed_update_puts_the_pins_back(cloud, backend, monkeypatch):
-    before = snapshot(cloud, backend)
+    cloud.deploy("test", {"user-service:logRetentionDays": "30"})
+    before = served(cloud, "prod"), cloud.store.config_overrides("prod")
 
-    real_update, calls = backend.update, []
-
-    def update_failing_once(stack):
-        calls.append(stack)
-        if len(calls) == 1:
-            raise RuntimeError("the emulator went away")
-        real_update(stack)
-    monkeypatch.setattr(backend, "update", update_failing_once)
-    cloud.deploy("test", {"user-service:logRetentionDays": "30"})  # test now runs this checkout
-    with pytest.raises(BackendError, match="left as it was: the emulator went away"):
+    def emulator_gone(*args, **kwargs):
+        raise ConnectionError("the emulator went away")
+    monkeypatch.setattr("promotion.local_backend.deploy_stack", emulator_gone)
+    with pytest.raises(BackendError, match="prod's program refused the update before changing "
+                                           r"anything \(the emulator went away\)"):
         commands.promote(backend, "test", "prod", skip_smoke=True, report=lambda line: None)
-    assert calls == ["prod", "prod"]  # the failed update, then the old pins deployed again
-    assert snapshot(cloud, backend) == before
+    assert (served(cloud, "prod"), cloud.store.config_overrides("prod")) == before
+    with pytest.raises(Refusal, match="prod has no history to roll back in"):
+        commands.rollback(backend, "prod", None, report=lambda line: None)

@@ -18,7 +18,8 @@ def run(*args: str, tmp_path) -> subprocess.CompletedProcess:
     (("promotion", "promote", "--from", "test", "--to", "staging"), 2,
      "unknown stack 'staging'; known stacks: dev, prod, test"),
     (("promotion", "rollback"), 2, "the following arguments are required: --stack"),
-    (("promotion", "history", "--stack", "prod"), 1, "Install the Pulumi CLI"),
+    (("promotion", "history", "--stack", "prod"), 1, "the Pulumi CLI is not on PATH; install it"),
+    (("promotion", "rollback", "--stack", "prod", "--to"), 2, "--to: expected one argument"),
     (("localcloud", "up", "--port", "http"), 2, "'http' is not a port number"),
 ])
 def test_bad_arguments_and_missing_tools(tmp_path, args, code, message):

@@ -5,104 +5,195 @@ import json
 
 import pytest
 
-from promotion.decisions import (HISTORY, PINNED_CODE, PINNED_DEPLOYMENT, Refusal, history_lines,
-                                 plan_promotion, plan_rollback)
+from promotion.decisions import (HISTORY, PINNED_CODE, PINNED_DEPLOYMENT, PINNED_VERSION,
+                                 PRODUCTION, Pins, Refusal, history_lines, plan_promotion,
+                                 plan_release, plan_rollback, record_version, versions_to_prune)
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 NOW = "2026-11-21T12:00:00Z"
-TEST_OUT = {"deploymentId": "dtest2", "codeHash": B, "stageUrl": "http://x/test"}
-PROD_OUT = {"deploymentId": "dprod1", "codeHash": A}
-RETAINED = {"dprod1", "dtest1", "dtest2"}
+TEST_OUT = {"deploymentId": "dtest2", "codeHash": B, "functionVersion": "7"}
+PROD_OUT = {"deploymentId": "dprod1", "codeHash": A, "functionVersion": "1"}
+RETAINED = {"dprod1", "dtest1", "dtest2", "dtest3"}
+PROD_CONFIG = {PRODUCTION: "true"}
 
 
 def promote(source_outputs=TEST_OUT, target_outputs=PROD_OUT, config=None, retained=RETAINED,
-            code=B, source="test", target="prod"):
-    return plan_promotion(source, target, source_outputs, target_outputs, config or {},
-                          retained, code, NOW)
+            source="test", target="prod", source_config=None, **kwargs):
+    return plan_promotion(source, target, source_outputs, source_config or {},
+                          target_outputs, {**PROD_CONFIG, **(config or {})}, retained, NOW,
+                          **kwargs)
+
+
+def deployed(change, version):
+    """The config after the update published `version` (as commands.apply records it)."""
+    values = change.values()
+    values[HISTORY] = json.dumps(list(record_version(change.history, version) or change.history))
+    return {**PROD_CONFIG, **values}, {"deploymentId": change.pins.deployment_id,
+                                       "codeHash": change.pins.code_hash,
+                                       "functionVersion": version}
 
 
 def test_first_promotion_pins_the_source_and_keeps_what_prod_served():
+    values = promote().values()
+    assert (values[PINNED_DEPLOYMENT], values[PINNED_CODE], values[PINNED_VERSION]) == \
+        ("dtest2", B, "")  # prod publishes its own version of test's code
+    assert json.loads(values[HISTORY]) == [
+        {"at": NOW, "action": "initial", "from": "prod", "deploymentId": "dprod1",
+         "codeHash": A, "functionVersion": "1"},
+        {"at": NOW, "action": "promote", "from": "test", "deploymentId": "dtest2",
+         "codeHash": B, "functionVersion": ""}]
+
+
+def test_the_published_version_is_recorded_in_the_newest_entry_only_once():
     change = promote()
-    values = change.values()
-    assert values[PINNED_DEPLOYMENT] == "dtest2" and values[PINNED_CODE] == B
-    history = json.loads(values[HISTORY])
-    assert [(e["deploymentId"], e["action"]) for e in history] == [
-        ("dprod1", "initial"), ("dtest2", "promote")]
-    assert history[1]["from"] == "test" and history[1]["at"] == NOW
+    filled = record_version(change.history, "2")
+    assert [e["functionVersion"] for e in filled] == ["1", "2"]
+    assert record_version(filled, "3") is None and record_version(change.history, "") is None
 
 
-def test_later_promotions_append_to_the_history():
-    earlier = promote().values()
-    change = promote(source_outputs={"deploymentId": "dtest3", "codeHash": C},
-                     target_outputs={"deploymentId": "dtest2", "codeHash": B},
-                     config=earlier, retained=RETAINED | {"dtest3"}, code=C)
-    history = json.loads(change.values()[HISTORY])
-    assert [e["deploymentId"] for e in history] == ["dprod1", "dtest2", "dtest3"]
+def test_a_code_only_promotion_is_its_own_entry():
+    config, outputs = deployed(promote(), "2")
+    change = promote(source_outputs={"deploymentId": "dtest2", "codeHash": C},
+                     target_outputs=outputs, config=config)
+    assert [(e["deploymentId"], e["codeHash"]) for e in change.history] == [
+        ("dprod1", A), ("dtest2", B), ("dtest2", C)]
 
 
 def test_promoting_what_is_already_served_changes_nothing():
-    pinned = promote().values()
-    assert promote(target_outputs={"deploymentId": "dtest2", "codeHash": B},
-                   config=pinned) is None
+    config, outputs = deployed(promote(), "2")
+    assert promote(target_outputs=outputs, config=config) is None
 
 
 @pytest.mark.parametrize("kwargs,message", [
     ({"source": "prod"}, "onto itself"),
-    ({"source_outputs": {"stageUrl": "http://x"}}, "has no deploymentId or codeHash output"),
+    ({"source_outputs": {"stageUrl": "http://x"}}, "has no deploymentId or codeHash output; "
+                                                   r"deploy it first \(pulumi up -s test\)"),
     ({"source_outputs": {"deploymentId": "d", "codeHash": ""}}, "has no codeHash output"),
     ({"retained": {"dprod1"}}, "not a retained deployment"),
-    ({"code": C}, "check out the code test was deployed from"),
+    ({"config": {HISTORY: "[oops"}}, "not valid JSON"),
+    ({"config": {HISTORY: '{"a": 1}'}}, "must be a JSON list"),
 ])
 def test_promotion_refusals(kwargs, message):
     with pytest.raises(Refusal, match=message):
         promote(**kwargs)
 
 
-def served_history():
-    return promote().values()
+def test_production_onto_non_production_only_when_asked():
+    args = dict(source="prod", target="test", source_outputs=PROD_OUT, target_outputs=TEST_OUT,
+                source_config=PROD_CONFIG)
+    with pytest.raises(Refusal, match="--allow-from-production") as refused:
+        plan_promotion(args["source"], args["target"], PROD_OUT, PROD_CONFIG, TEST_OUT, {},
+                       RETAINED, NOW)
+    assert "--to test" not in str(refused.value)
+    change = plan_promotion("prod", "test", PROD_OUT, PROD_CONFIG, TEST_OUT, {}, RETAINED, NOW,
+                            allow_from_production=True)
+    assert change.pins == Pins("dprod1", A)
 
 
-def test_rollback_goes_to_the_deployment_served_before():
-    config = served_history()
-    change = plan_rollback("prod", {"deploymentId": "dtest2"}, config, RETAINED, None, A, NOW)
-    assert change.deployment_id == "dprod1" and change.code_hash == A
-    history = json.loads(change.values()[HISTORY])
-    assert history[-1] == {"deploymentId": "dprod1", "codeHash": A, "action": "rollback",
-                           "from": "prod", "at": NOW}
+def test_release_clears_the_pins_of_a_non_production_stage():
+    change = plan_promotion("prod", "test", PROD_OUT, PROD_CONFIG, TEST_OUT, {}, RETAINED, NOW,
+                            allow_from_production=True)
+    released = plan_release("test", change.values())
+    assert released.values() == {PINNED_DEPLOYMENT: None, PINNED_CODE: None,
+                                 PINNED_VERSION: None, HISTORY: None}
+    with pytest.raises(Refusal, match="production stack"):
+        plan_release("prod", {**PROD_CONFIG, PINNED_DEPLOYMENT: "d"})
+    with pytest.raises(Refusal, match="no pins"):
+        plan_release("test", {})
 
 
-def test_rollback_to_a_named_deployment():
-    config = served_history()
-    change = plan_rollback("prod", {"deploymentId": "dtest2"}, config, RETAINED, "dprod1", A, NOW)
-    assert change.deployment_id == "dprod1"
+def three_promotions():
+    """prod: initial (dprod1, A, v1) → (dtest2, B, v2) → code-only (dtest2, C, v3)."""
+    config, outputs = deployed(promote(), "2")
+    config, outputs = deployed(promote(source_outputs={"deploymentId": "dtest2", "codeHash": C},
+                                       target_outputs=outputs, config=config), "3")
+    return config, outputs
 
 
-@pytest.mark.parametrize("to,retained,code,message", [
-    ("nope", RETAINED, A, "not in prod's history"),
-    ("dtest2", RETAINED, B, "already serves deployment dtest2"),
-    (None, {"dtest2"}, A, "no longer exists"),
-    (None, RETAINED, B, "check out that code"),
+def rollback(config, outputs, to=None, retained=RETAINED):
+    return plan_rollback("prod", outputs, config, retained, to, NOW)
+
+
+def test_rolling_back_twice_walks_back_one_entry_at_a_time():
+    config, outputs = three_promotions()
+    first = rollback(config, outputs)
+    assert first.pins == Pins("dtest2", B, "2")  # the code-only promotion is undone
+    config, outputs = deployed(first, "2")
+    second = rollback(config, outputs)
+    assert second.pins == Pins("dprod1", A, "1")
+    assert second.history[-1] == {"at": NOW, "action": "rollback", "from": "rollback",
+                                  "deploymentId": "dprod1", "codeHash": A,
+                                  "functionVersion": "1"}
+    config, outputs = deployed(second, "1")
+    with pytest.raises(Refusal, match="no earlier entry"):
+        rollback(config, outputs)
+
+
+@pytest.mark.parametrize("to,pins", [
+    ("dprod1", Pins("dprod1", A, "1")),
+    ("dtest2:2", Pins("dtest2", B, "2")),
+    ("#3", Pins("dprod1", A, "1")),
+    ("2", Pins("dtest2", B, "2")),
 ])
-def test_rollback_refusals(to, retained, code, message):
+def test_rollback_to_forms(to, pins):
+    config, outputs = three_promotions()
+    assert rollback(config, outputs, to).pins == pins
+
+
+@pytest.mark.parametrize("to,message", [
+    ("dtest2", r"ran with different function code .* \(#1, #2\) or as dtest2:VERSION"),
+    ("nope", "nope is not in prod's history; `history --stack prod` lists them"),
+    ("dtest2:9", "dtest2:9 is not in prod's history"),
+    ("#9", "has 3 entries, so there is no #9"),
+    ("dtest2:3", "already serves deployment dtest2 version 3"),
+    ("#1", "already serves"),
+])
+def test_rollback_to_refusals(to, message):
+    config, outputs = three_promotions()
     with pytest.raises(Refusal, match=message):
-        plan_rollback("prod", {"deploymentId": "dtest2"}, served_history(), retained, to, code, NOW)
+        rollback(config, outputs, to)
 
 
-def test_rollback_without_history_is_refused():
-    with pytest.raises(Refusal, match="no earlier deployment"):
-        plan_rollback("prod", PROD_OUT, {}, RETAINED, None, A, NOW)
+def test_a_number_that_is_also_a_deployment_id_is_ambiguous():
+    history = [{"action": "initial", "from": "prod", "deploymentId": "123456", "codeHash": A,
+                "functionVersion": "1"}] * 1 + [
+        {"action": "promote", "from": "test", "deploymentId": "d2", "codeHash": B,
+         "functionVersion": "2"}]
+    config = {**PROD_CONFIG, HISTORY: json.dumps(history)}
+    outputs = {"deploymentId": "d2", "codeHash": B, "functionVersion": "2"}
+    with pytest.raises(Refusal, match="ambiguous: .* #123456 for the line, or 123456:VERSION"):
+        plan_rollback("prod", outputs, config, {"123456", "d2"}, "123456", NOW)
+    assert plan_rollback("prod", outputs, config, {"123456", "d2"}, "123456:1", NOW).pins == \
+        Pins("123456", A, "1")
 
 
-def test_corrupt_history_is_refused_not_overwritten():
-    with pytest.raises(Refusal, match="not valid JSON"):
-        promote(config={HISTORY: "[oops"})
+def test_rollback_refusals_before_anything_changes():
+    config, outputs = three_promotions()
+    with pytest.raises(Refusal, match="dprod1 no longer exists"):
+        rollback(config, outputs, "#3", retained={"dtest2"})
+    with pytest.raises(Refusal, match="no history to roll back in"):
+        rollback(PROD_CONFIG, PROD_OUT)
+    with pytest.raises(Refusal, match="which its history does not hold; choose an entry with --to"):
+        rollback(config, {"deploymentId": "elsewhere", "codeHash": A})
 
 
-def test_history_lists_newest_first_with_the_current_marked():
-    config = served_history()
-    rolled = plan_rollback("prod", {"deploymentId": "dtest2"}, config, RETAINED, None, A, NOW)
-    lines = history_lines("prod", rolled.values(), {"deploymentId": "dprod1"})
-    assert [line.split()[:3] for line in lines] == [
-        ["*", "dprod1", "rollback"], ["dtest2", "promote", "from"], ["dprod1", "initial", "code"]]
+def test_history_lines_newest_first_numbered_with_the_current_marked():
+    config, outputs = three_promotions()
+    config, outputs = deployed(rollback(config, outputs), "2")
+    lines = history_lines("prod", config, outputs)
+    assert [line.split()[:2] + line.split()[3:5] for line in lines] == [
+        ["*", "#1", "dtest2", "version"], ["#2", NOW, "version", "3"],
+        ["#3", NOW, "version", "2"], ["#4", NOW, "version", "1"]]
+    assert lines[0].endswith("code bbbbbbbbbbbb  rollback")
+    assert lines[1].endswith("code cccccccccccc  promote from test")
+    assert lines[3].endswith("code aaaaaaaaaaaa  initial from prod")
     assert history_lines("prod", {}, PROD_OUT) == [
         "* dprod1  (its own deployment; nothing promoted yet)"]
+
+
+def test_versions_in_the_history_the_alias_and_the_newest_five_are_kept():
+    history = [{"functionVersion": "2"}, {"functionVersion": ""}, {"functionVersion": "4"}]
+    published = ["$LATEST"] + [str(v) for v in range(1, 12)]
+    assert versions_to_prune(published, history, "5") == ["1", "3", "6"]
+    assert versions_to_prune(published, history, "11", keep_newest=0) == [
+        str(v) for v in (1, 3, 5, 6, 7, 8, 9, 10)]

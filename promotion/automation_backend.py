@@ -1,0 +1,209 @@
+"""Real stacks, through Pulumi's Automation API (which drives the Pulumi CLI).
+
+Everything the CLI will need is checked before anything runs (the CLI on PATH, a login,
+the passphrase of a passphrase-encrypted stack); the stack that was selected before is
+selected again at the end; a failed `up` is told apart by what it left behind; AWS calls
+use the stack's own aws:region and aws:profile."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Callable
+
+import boto3
+import yaml
+from botocore.exceptions import BotoCoreError
+
+from localcloud.engine.stackfiles import REPO_ROOT
+from promotion.backends import Backend, BackendError, UpdateFailed
+
+PASSPHRASE_VARS = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE")
+# The engine's closing summary of an update: "Resources:" then "+ 1 created", "~ 2 updated"...
+APPLIED_STEP = re.compile(r"^\s*\S*\s*(\d+) (created|updated|deleted|replaced|imported)\b")
+
+
+def passphrase_problem(stack: str, work_dir: Path, env: dict[str, str]) -> str | None:
+    """A stack encrypted with a passphrase (its stack file has `encryptionsalt`) needs the
+    passphrase in the environment: the Automation API runs the CLI non-interactively."""
+    path = Path(work_dir) / f"Pulumi.{stack}.yaml"
+    try:
+        settings = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return None  # the CLI itself says what is wrong with a missing or broken file
+    passphrase = isinstance(settings, dict) and ("encryptionsalt" in settings or
+                                                 settings.get("secretsprovider") == "passphrase")
+    if passphrase and not any(env.get(name) for name in PASSPHRASE_VARS):
+        return (f"{path.name} uses the passphrase secrets provider (it has an encryptionsalt), "
+                "and the Pulumi CLI runs here without a terminal to ask for it: set "
+                "PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE, a file holding it) "
+                "and run the command again")
+    return None
+
+
+def steps_applied(lines: list[str]) -> int:
+    """How many resource steps an update's output says it applied (its Resources: block)."""
+    count, in_summary = 0, False
+    for line in lines:
+        if line.strip() == "Resources:":
+            in_summary = True
+            continue
+        if in_summary:
+            match = APPLIED_STEP.match(line)
+            if match:
+                count += int(match.group(1))
+            elif line.strip() and "unchanged" not in line:
+                in_summary = False
+    return count
+
+
+def error_lines(lines: list[str]) -> str:
+    """The CLI's own error lines, for a one-line message."""
+    errors = [line.strip() for line in lines if line.strip().startswith("error:")] or \
+        [line.strip() for line in lines if "error:" in line]
+    return " / ".join(dict.fromkeys(errors)) or "the Pulumi CLI failed without an error line"
+
+
+class PulumiBackend(Backend):
+    def __init__(self, work_dir: Path = REPO_ROOT, report: Callable[[str], None] = print,
+                 env: dict[str, str] | None = None) -> None:
+        super().__init__(report)
+        self.work_dir = Path(work_dir)
+        self.env = dict(os.environ if env is None else env)
+        self._stacks: dict = {}
+        self._workspace = None
+        self._selected: str | None = None
+        self._sessions: dict[str, boto3.Session] = {}
+
+    def prepare(self, stacks: list[str]) -> None:
+        """Every check that needs no change, before anything runs: the CLI, the login,
+        the passphrases; then remember which stack is selected."""
+        from pulumi import automation as auto
+        if shutil.which("pulumi", path=self.env.get("PATH")) is None:
+            raise BackendError("the Pulumi CLI is not on PATH; install it "
+                               "(https://www.pulumi.com/docs/install/) and log in (pulumi login), "
+                               "or add --local to act on the local cloud")
+        problems = [p for p in (passphrase_problem(s, self.work_dir, self.env) for s in stacks) if p]
+        if problems:
+            raise BackendError("; ".join(problems))
+        try:
+            self._workspace = auto.LocalWorkspace(work_dir=str(self.work_dir))
+            self._workspace.who_am_i()
+        except auto.CommandError as error:
+            raise BackendError(f"the Pulumi CLI is not logged in ({_first_error(error)}); run "
+                               "`pulumi login` (Pulumi Cloud) or `pulumi login --local`, then "
+                               "run this command again") from None
+        except (OSError, auto.InvalidVersionError) as error:
+            raise BackendError(f"cannot run the Pulumi CLI: {error}") from None
+        current = self._workspace.stack()
+        self._selected = current.name if current else None
+
+    def close(self) -> None:
+        """Select again the stack that was selected before (or none), whatever happened."""
+        if self._workspace is None:
+            return
+        from pulumi import automation as auto
+        try:
+            if self._selected:
+                self._workspace.select_stack(self._selected)
+            else:
+                self._workspace.pulumi_command.run(["stack", "unselect"], str(self.work_dir), {})
+        except auto.CommandError as error:
+            self.report(f"warning: could not select stack {self._selected or '(none)'} again "
+                        f"({_first_error(error)}); check `pulumi stack --show-name` before a "
+                        "bare `pulumi up`")
+
+    def _stack(self, name: str):
+        if name not in self._stacks:
+            from pulumi import automation as auto
+            if self._workspace is None:
+                self.prepare([name])
+            try:
+                self._stacks[name] = auto.Stack.select(name, self._workspace)
+            except auto.StackNotFoundError:
+                raise BackendError(f"there is no stack {name!r} in the backend you are logged in "
+                                   f"to (pulumi whoami -v); create and deploy it with `pulumi "
+                                   f"stack init {name} && pulumi up -s {name}`") from None
+            except auto.CommandError as error:
+                raise BackendError(f"cannot select stack {name!r}: {_first_error(error)}") from None
+        return self._stacks[name]
+
+    def outputs(self, stack: str) -> dict:
+        return {key: output.value for key, output in self._call(stack, "outputs").items()}
+
+    def config(self, stack: str) -> dict[str, str]:
+        return {key: value.value for key, value in self._call(stack, "get_all_config").items()}
+
+    def set_config(self, stack: str, values: dict[str, str | None]) -> None:
+        from pulumi import automation as auto
+        removed = [key for key, value in values.items() if value is None]
+        kept = {key: auto.ConfigValue(value=value) for key, value in values.items()
+                if value is not None}
+        if kept:
+            self._call(stack, "set_all_config", kept)
+        if removed:
+            self._call(stack, "remove_all_config", removed)
+
+    def _call(self, stack: str, method: str, *args):
+        from pulumi import automation as auto
+        try:
+            return getattr(self._stack(stack), method)(*args)
+        except auto.CommandError as error:
+            raise BackendError(f"the Pulumi CLI failed on stack {stack}: "
+                               f"{_first_error(error)}") from None
+
+    def update(self, stack: str) -> None:
+        from pulumi import automation as auto
+        lines: list[str] = []
+
+        def out(line: str) -> None:
+            lines.append(line)
+            self.report(line)
+        try:
+            self._stack(stack).up(on_output=out, on_error=out)
+        except auto.ConcurrentUpdateError:
+            raise UpdateFailed(UpdateFailed.CONCURRENT, error_lines(lines)) from None
+        except auto.CommandError:
+            kind = UpdateFailed.PARTIAL if steps_applied(lines) else UpdateFailed.REFUSED
+            raise UpdateFailed(kind, error_lines(lines)) from None
+
+    def session(self, stack: str) -> boto3.Session:
+        """The stack's own AWS account and region: its aws:profile and aws:region."""
+        if stack not in self._sessions:
+            config = self.config(stack)
+            try:
+                self._sessions[stack] = boto3.Session(
+                    profile_name=config.get("aws:profile") or None,
+                    region_name=config.get("aws:region") or None)
+            except BotoCoreError as error:
+                raise BackendError(f"{stack}'s AWS settings (aws:profile, aws:region) do not "
+                                   f"work: {error}") from None
+        return self._sessions[stack]
+
+    def client(self, stack: str, service: str):
+        return self.session(stack).client(service)
+
+    def caller(self, stack: str) -> tuple[object, str]:
+        session = self.session(stack)
+        credentials = session.get_credentials()
+        if credentials is None:
+            raise BackendError(f"no AWS credentials for {stack} (profile "
+                               f"{session.profile_name!r}) to sign the smoke check with")
+        return credentials, session.region_name or "us-east-1"
+
+    def pins_location(self, stack: str) -> str:
+        return f"Pulumi.{stack}.yaml"
+
+    def after_change(self, stack: str) -> str:
+        name = self.pins_location(stack)
+        return (f"commit {name}: it holds {stack}'s pins and history, and the program refuses "
+                f"to update {stack} without them (git add {name} && git commit -m "
+                f"'{stack}: promotion pins')")
+
+
+def _first_error(error: Exception) -> str:
+    """The CLI's first error line, from a CommandError's text (code, stdout, stderr)."""
+    text = str(error).strip()
+    lines = [line[line.index("error:"):] for line in text.splitlines() if "error:" in line]
+    return lines[0] if lines else text.splitlines()[-1] if text else repr(error)

@@ -1,0 +1,307 @@
+"""The Automation API backend against a stand-in `pulumi` executable (it records every
+command line and answers as the CLI does), AWS in moto, and stages served on 127.0.0.1:
+exact command lines, the original stack selected again, each failure of `up` mapped to
+what it left behind, AWS calls made with the stack's own aws:profile and aws:region."""
+from __future__ import annotations
+
+import http.server
+import io
+import json
+import shutil
+import stat
+import threading
+import zipfile
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from promotion.__main__ import main
+from promotion.automation_backend import steps_applied
+from promotion.decisions import HISTORY, PINNED_CODE, PINNED_DEPLOYMENT, PINNED_VERSION
+
+A, B, OLD = "a" * 64, "b" * 64, "0" * 64
+REGION, PROFILE = "us-west-2", "ops"  # not the ambient ones: the calls must use the stack's
+PARTIAL_OUTPUT = """Updating (prod)
+ ~  aws:apigateway:Stage prod updating (0s) [diff: ~deployment]
+ ~  aws:apigateway:Stage prod updated (1s)
+ ~  aws:lambda:Alias live **updating failed** error: ResourceConflictException
+Diagnostics:
+  aws:lambda:Alias (live):
+    error: updating Lambda Alias (live): ResourceConflictException: The operation cannot be performed at this time.
+Resources:
+    ~ 1 updated
+    11 unchanged
+"""
+REFUSED_OUTPUT = """Updating (prod)
+Diagnostics:
+  pulumi:pulumi:Stack (user-service-prod):
+    error: Pulumi.prod.yaml has 1 configuration problem:
+      - user-service:promotedCodeHash is 'x'; it must be the 64-hex codeHash output of the stack that was promoted
+Resources:
+    12 unchanged
+"""
+CONFLICT = "error: [409] Conflict: Another update is currently in progress."
+
+
+class Stage(http.server.BaseHTTPRequestHandler):
+    """A stage that answers 200 (500 to the first `failing` requests under a path prefix)
+    and keeps each request's Authorization header."""
+    failing: dict[str, int] = {}
+    seen: list[tuple[str, str]] = []
+
+    def do_GET(self):  # noqa: N802 -- the library's name
+        Stage.seen.append((self.path, self.headers.get("Authorization", "")))
+        prefix = "/" + self.path.split("/")[1]
+        status = 500 if Stage.failing.get(prefix, 0) > 0 else 200
+        Stage.failing[prefix] = Stage.failing.get(prefix, 0) - 1
+        self.send_response(status)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"[]")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def stage_server():
+    Stage.failing, Stage.seen = {}, []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stage)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def handler_zip(number: int) -> bytes:
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("handler.py", f"def handler(e, c): return {number}")
+    return code.getvalue()
+
+
+@pytest.fixture
+def aws(tmp_path, monkeypatch):
+    """moto, with the stack's profile in a credentials file of its own."""
+    credentials = tmp_path / "aws-credentials"
+    credentials.write_text(f"[{PROFILE}]\naws_access_key_id = AKIDOPS\n"
+                           "aws_secret_access_key = secret-of-ops\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
+    with mock_aws():
+        session = boto3.Session(profile_name=PROFILE, region_name=REGION)
+        apigateway = session.client("apigateway")
+        api = apigateway.create_rest_api(name="users")["id"]
+        root = apigateway.get_resources(restApiId=api)["items"][0]["id"]
+        apigateway.put_method(restApiId=api, resourceId=root, httpMethod="GET",
+                              authorizationType="AWS_IAM")
+        apigateway.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
+        deployments = [apigateway.create_deployment(restApiId=api)["id"] for _ in range(2)]
+        role = session.client("iam").create_role(
+            RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        lambda_ = session.client("lambda")
+        lambda_.create_function(FunctionName="user-service", Runtime="python3.12", Role=role,
+                                Handler="handler.handler", Code={"ZipFile": handler_zip(0)})
+        for number in range(1, 9):  # versions 1..8, each of other code
+            lambda_.update_function_code(FunctionName="user-service", ZipFile=handler_zip(number))
+            lambda_.publish_version(FunctionName="user-service")
+        yield {"api": api, "deployments": deployments, "lambda": lambda_}
+
+
+def outputs(api, deployment, code, url, version):
+    return {"restApiId": api, "deploymentId": deployment, "codeHash": code, "stageUrl": url,
+            "functionName": "user-service" if "prod" in url else "test-user-service",
+            "functionVersion": version, "functionAlias": "live"}
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch, aws, stage_server):
+    """The stand-in on PATH with a test and a prod stack; dev is selected."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    standin = bin_dir / "pulumi"
+    shutil.copy(Path(__file__).with_name("standin_pulumi.py"), standin)
+    standin.chmod(standin.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    for name in ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    aws_config = {"aws:region": REGION, "aws:profile": PROFILE}
+    test_d, prod_d = aws["deployments"]
+    state = {"selected": "dev", "stacks": {
+        "dev": {"config": {}, "outputs": {}, "ups": []},
+        "test": {"config": dict(aws_config), "ups": [],
+                 "outputs": outputs(aws["api"], test_d, B, f"{stage_server}/test", "3")},
+        "prod": {"config": {**aws_config, "user-service:production": "true"}, "ups": [],
+                 "outputs": outputs(aws["api"], prod_d, A, f"{stage_server}/prod", "8")}}}
+
+    class Cli:
+        dir = bin_dir
+
+        def state(self):
+            return json.loads((bin_dir / "state.json").read_text())
+
+        def write(self, data):
+            (bin_dir / "state.json").write_text(json.dumps(data))
+
+        def calls(self):
+            path = bin_dir / "calls.jsonl"
+            lines = path.read_text().splitlines() if path.exists() else []
+            return [json.loads(line) for line in lines]
+
+        def run(self, *argv):
+            out, err = io.StringIO(), io.StringIO()
+            with redirect_stdout(out), redirect_stderr(err):
+                code = main(list(argv))
+            return code, out.getvalue(), err.getvalue()
+
+    cli = Cli()
+    cli.write(state)
+    cli.deployments = (test_d, prod_d)
+    return cli
+
+
+def up_succeeds(cli, deployment, code, version):
+    return {"stdout": "Resources:\n    ~ 2 updated\n    10 unchanged",
+            "outputs": {"deploymentId": deployment, "codeHash": code, "functionVersion": version}}
+
+
+def commands_of(cli):
+    return [" ".join(a for a in c["args"] if a != "--non-interactive") for c in cli.calls()]
+
+
+def test_promote_runs_exactly_these_commands_and_selects_dev_again(cli, aws):
+    test_d, prod_d = cli.deployments
+    state = cli.state()
+    state["stacks"]["prod"]["ups"] = [up_succeeds(cli, test_d, B, "9")]
+    cli.write(state)
+    code, out, err = cli.run("promote", "--from", "test", "--to", "prod")
+    assert (code, err) == (0, "")
+    commands = commands_of(cli)
+    assert commands[:5] == ["version", "whoami --json", "stack ls --json",
+                            "stack select --stack test", "stack output --json --stack test"]
+    set_all = next(c for c in cli.calls() if c["args"][1:3] == ["config", "set-all"])
+    assert set_all["args"][3:5] == ["--stack", "prod"]
+    ups = [c for c in cli.calls() if c["args"][1:2] == ["up"]]
+    assert [u["args"] for u in ups] == [["--non-interactive", "up", "--yes", "--skip-preview",
+                                         "--exec-kind", "auto.local", "--stack", "prod"]]
+    pinned = ups[0]["config"]
+    assert (pinned[PINNED_DEPLOYMENT], pinned[PINNED_CODE], pinned[PINNED_VERSION]) == \
+        (test_d, B, "")
+    assert commands[-1] == "stack select --stack dev" and cli.state()["selected"] == "dev"
+    history = json.loads(cli.state()["stacks"]["prod"]["config"][HISTORY])
+    assert [(e["action"], e["deploymentId"], e["functionVersion"]) for e in history] == [
+        ("initial", prod_d, "8"), ("promote", test_d, "9")]
+    # Both smoke checks were signed with the stack's profile, for its region.
+    assert [path for path, _ in Stage.seen] == ["/test/users?limit=1", "/prod/users?limit=1"]
+    assert all(f"Credential=AKIDOPS/" in auth and f"/{REGION}/execute-api/aws4_request" in auth
+               for _, auth in Stage.seen)
+    # Kept: the history's 8, the alias's 9 (not published in moto), the newest five.
+    versions = [v["Version"] for v in
+                aws["lambda"].list_versions_by_function(FunctionName="user-service")["Versions"]]
+    assert versions == ["$LATEST", "4", "5", "6", "7", "8"]
+    assert "deleted unused published versions of user-service: 1, 2, 3" in out
+    assert "commit Pulumi.prod.yaml" in out
+
+
+@pytest.mark.parametrize("outcome,message,restored_by_up", [
+    ({"stderr": CONFLICT, "code": 255},
+     "another update of prod is in progress (error: [409] Conflict: Another update is currently "
+     "in progress.); nothing was changed and Pulumi.prod.yaml is as it was", False),
+    ({"stdout": REFUSED_OUTPUT, "code": 255},
+     "prod's program refused the update before changing anything (error: Pulumi.prod.yaml has 1 "
+     "configuration problem:); prod serves what it served and Pulumi.prod.yaml is as it was", False),
+    ({"stdout": PARTIAL_OUTPUT, "code": 255},
+     "the update of prod failed partway (error: updating Lambda Alias (live): "
+     "ResourceConflictException", True),
+])
+def test_a_failed_up_is_told_apart_and_prod_put_back(cli, outcome, message, restored_by_up):
+    test_d, prod_d = cli.deployments
+    state = cli.state()
+    pinned = {PINNED_DEPLOYMENT: prod_d, PINNED_CODE: OLD, PINNED_VERSION: "8", HISTORY: json.dumps(
+        [{"at": "t", "action": "promote", "from": "test", "deploymentId": prod_d,
+          "codeHash": OLD, "functionVersion": "8"}])}
+    state["stacks"]["prod"]["config"].update(pinned)
+    state["stacks"]["prod"]["outputs"]["codeHash"] = OLD
+    state["stacks"]["prod"]["ups"] = [outcome, up_succeeds(cli, prod_d, OLD, "8")]
+    cli.write(state)
+    before = dict(state["stacks"]["prod"]["config"])
+    code, out, err = cli.run("promote", "--from", "test", "--to", "prod")
+    assert code == 1 and message in err and "Traceback" not in err
+    ups = [c for c in cli.calls() if c["args"][1:2] == ["up"]]
+    assert len(ups) == (2 if restored_by_up else 1)
+    if restored_by_up:
+        assert ups[1]["config"] == before
+        assert "it was rolled back to its previous pins (deployment " \
+               f"{prod_d} version 8, code 000000000000) and it answers again" in err
+    assert cli.state()["stacks"]["prod"]["config"] == before
+    assert cli.state()["selected"] == "dev"
+
+
+def test_a_target_failing_its_smoke_check_is_put_back(cli):
+    test_d, prod_d = cli.deployments
+    state = cli.state()
+    state["stacks"]["prod"]["ups"] = [up_succeeds(cli, test_d, B, "9"),
+                                      up_succeeds(cli, prod_d, A, "8")]
+    cli.write(state)
+    Stage.failing = {"/prod": 1}  # the promoted prod fails once; the restored one answers
+    code, out, err = cli.run("promote", "--from", "test", "--to", "prod")
+    assert code == 1
+    assert "prod was updated but fails its smoke check (GET http://127.0.0.1:" in err
+    assert "HTTP 500" in err
+    assert f"it was rolled back to its previous pins (deployment {prod_d} version 8, code " \
+           "aaaaaaaaaaaa) and it answers again" in err
+    ups = [c for c in cli.calls() if c["args"][1:2] == ["up"]]
+    assert ups[1]["config"][PINNED_DEPLOYMENT] == prod_d  # pinned to what prod served
+    assert cli.state()["selected"] == "dev"
+
+
+def test_everything_the_cli_needs_is_checked_before_anything_runs(cli, tmp_path, monkeypatch):
+    state = cli.state()
+    state["logged_in"] = False
+    cli.write(state)
+    code, _, err = cli.run("history", "--stack", "prod")
+    assert code == 1 and "the Pulumi CLI is not logged in (error: PULUMI_ACCESS_TOKEN must be " \
+        "set" in err and "run `pulumi login` (Pulumi Cloud) or `pulumi login --local`" in err
+    assert commands_of(cli) == ["version", "whoami --json"]
+
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    code, _, err = cli.run("history", "--stack", "prod")
+    assert code == 1 and "the Pulumi CLI is not on PATH" in err and "--local" in err
+
+
+def test_a_passphrase_stack_needs_its_passphrase_before_anything_runs(cli, tmp_path, monkeypatch):
+    from promotion.automation_backend import PulumiBackend, passphrase_problem
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "Pulumi.prod.yaml").write_text("encryptionsalt: v1:abc\nconfig: {}\n")
+    problem = passphrase_problem("prod", work, {})
+    assert "Pulumi.prod.yaml uses the passphrase secrets provider" in problem
+    assert "PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE" in problem
+    assert passphrase_problem("prod", work, {"PULUMI_CONFIG_PASSPHRASE": "x"}) is None
+    assert passphrase_problem("test", work, {}) is None
+    from promotion.backends import BackendError
+    with pytest.raises(BackendError, match="passphrase secrets provider"):
+        PulumiBackend(work_dir=work).prepare(["test", "prod"])
+    assert cli.calls() == []
+
+
+def test_unknown_stack_and_no_selection_before(cli):
+    state = cli.state()
+    state["selected"] = None
+    del state["stacks"]["prod"]
+    cli.write(state)
+    code, _, err = cli.run("history", "--stack", "prod")
+    assert code == 1 and "there is no stack 'prod' in the backend you are logged in to" in err
+    assert commands_of(cli)[-1] == "stack unselect" and cli.state()["selected"] is None
+
+
+def test_steps_applied_reads_the_resources_summary():
+    assert steps_applied(PARTIAL_OUTPUT.splitlines()) == 1
+    assert steps_applied(REFUSED_OUTPUT.splitlines()) == 0
+    assert steps_applied(["Resources:", "    + 2 created", "    +-1 replaced", "    - 1 deleted",
+                          "    3 unchanged", "", "Duration: 5s"]) == 4
