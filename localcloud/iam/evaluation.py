@@ -152,12 +152,9 @@ def _bool_equals(pattern: Any, value: Any) -> bool:
 def _ip_in(pattern: str, value: str) -> bool:
     """IpAddress: the address lies in the CIDR block (a bare address is a /32 or /128)."""
     try:
-        address = ipaddress.ip_address(value)
-        network = ipaddress.ip_network(pattern, strict=False)
+        return ipaddress.ip_address(value) in ipaddress.ip_network(pattern, strict=False)
     except ValueError:
         return False  # not an address or a block: no match
-    # `in` compares the integers only, so an IPv6 address could land in an IPv4 block.
-    return address.version == network.version and address in network
 
 
 # operator -> (matcher of one policy value against one request value, negated?)
