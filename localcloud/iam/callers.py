@@ -62,6 +62,11 @@ def caller_user_name(stage: str) -> str:
     return name
 
 
+def is_caller_user(user_name: str) -> bool:
+    """Whether an IAM user is one of these stage callers (by its name)."""
+    return re.fullmatch(r"localcloud-[\w+=,.@-]+-caller", user_name) is not None
+
+
 def _checked_key_text(text: str, what: str) -> str:
     if not _KEY_TEXT.fullmatch(text):
         raise CallerError(f"the {what} holds characters no AWS key has: {text!r}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 
 from localcloud.engine.kinds import DeployError, Kind, tags_of
+from localcloud.iam import callers
 
 class Role(Kind):
     replace_on = ("name",)
@@ -74,9 +75,15 @@ class Policy(Kind):
 
     def delete(self, cloud, id_, i):
         iam = cloud.client("iam")
-        # AWS refuses to delete an attached policy (moto does not): say so, and what to do.
         entities = iam.list_entities_for_policy(PolicyArn=id_)
-        holders = ([f"user {u['UserName']}" for u in entities["PolicyUsers"]]
+        # The local cloud's own caller users are not the stack's: let go of them (the next
+        # ensure_stage_callers attaches the stage's new policy).
+        for user in entities["PolicyUsers"]:
+            if callers.is_caller_user(user["UserName"]):
+                iam.detach_user_policy(UserName=user["UserName"], PolicyArn=id_)
+        # AWS refuses to delete a policy attached to anything else (moto does not).
+        holders = ([f"user {u['UserName']}" for u in entities["PolicyUsers"]
+                    if not callers.is_caller_user(u["UserName"])]
                    + [f"group {g['GroupName']}" for g in entities["PolicyGroups"]]
                    + [f"role {r['RoleName']}" for r in entities["PolicyRoles"]])
         if holders:

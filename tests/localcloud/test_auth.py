@@ -317,7 +317,8 @@ def test_an_explicit_deny_in_a_group_policy_wins(directory, emulator):
 
 
 def test_mask_account_hides_all_but_the_last_four_digits():
-    assert auth.mask_account("arn:aws:iam::123456789012:user/a") == "arn:aws:iam::********9012:user/a"
+    assert auth.mask_account("arn:aws:iam::123456789012:user/a") == \
+        "arn:aws:iam::********9012:user/a"
     assert auth.mask_account("anonymous") == "anonymous"
 
 

@@ -175,3 +175,22 @@ def test_a_policy_that_does_not_exist_is_a_clear_error(cloud):
     with pytest.raises(callers.CallerError, match="deploy the stage first"):
         callers.ensure_stage_callers(cloud, cloud.state_dir,
                                      {f"x{suffix()}": (missing, "http://h/x")})
+
+
+def test_replacing_a_stages_policy_lets_go_of_its_local_caller(cloud):
+    kind, iam, s = KINDS["aws:iam/policy:Policy"], cloud.client("iam"), suffix()
+    stage = f"r{s}"
+    old_arn, _ = kind.create(cloud, "invoke", {"name": f"old-{s}",
+                                               "policy": invoke_document("a", stage)})
+    [line] = callers.ensure_stage_callers(cloud, cloud.state_dir,
+                                          {stage: (old_arn, f"http://h/{stage}")})
+    new_arn, _ = kind.create(cloud, "invoke", {"name": f"new-{s}",
+                                               "policy": invoke_document("a", stage)})
+    kind.delete(cloud, old_arn, {})  # the engine deletes the replaced policy last
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.get_policy(PolicyArn=old_arn)
+    assert callers.ensure_stage_callers(cloud, cloud.state_dir,
+                                        {stage: (new_arn, f"http://h/{stage}")}) == [line]
+    user = callers.caller_user_name(stage)
+    attached = iam.list_attached_user_policies(UserName=user)["AttachedPolicies"]
+    assert [p["PolicyArn"] for p in attached] == [new_arn]
