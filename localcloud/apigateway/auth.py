@@ -256,12 +256,11 @@ def expected_signature(request: ReceivedRequest, signed_header_names: Iterable[s
         for value in request.header_values(name):
             signed[name] = value
     path, _, query = request.target.partition("?")
-    # The body is always hashed: a declared X-Amz-Content-SHA256 cannot stand in for it.
-    unsigned_payload_headers = {k: v for k, v in request.headers
-                                if k.lower() != "x-amz-content-sha256"}
+    # The signer reads the signed headers from `signed` only. Leaving the request's own
+    # headers empty also means the body is always hashed: a declared X-Amz-Content-SHA256
+    # (e.g. UNSIGNED-PAYLOAD) cannot stand in for it.
     aws_request = AWSRequest(method=request.method, url=f"http://localhost{path}",
-                             headers=unsigned_payload_headers, data=request.body,
-                             params=_query_pairs(query))
+                             data=request.body, params=_query_pairs(query))
     aws_request.context["timestamp"] = timestamp
     signer = _ReceivedRequestSigner(Credentials(access_key, secret_key), region, signed)
     canonical = signer.canonical_request(aws_request)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -457,3 +459,28 @@ def test_a_curl_line_from_callers_works_for_its_stage(gateway, world, state_dir,
     unsigned = subprocess.run([curl, "-s", "-w", "\n%{http_code}", f"{stage_url}/users"],
                               capture_output=True, text=True, timeout=30)
     assert unsigned.stdout.rpartition("\n")[2] == "403"
+
+
+header_text = st.text(st.characters(blacklist_characters="\r\n", max_codepoint=0x2FF),
+                      max_size=120)
+
+
+@settings(max_examples=300, deadline=None)
+@given(authorization=st.one_of(header_text, st.builds(
+           lambda cred, signed, sig: f"AWS4-HMAC-SHA256 Credential={cred}, "
+                                     f"SignedHeaders={signed}, Signature={sig}",
+           header_text, header_text, header_text)),
+       amz_date=st.one_of(st.none(), header_text, st.just("20260101T000000Z")),
+       date=st.one_of(st.none(), header_text),
+       target=st.from_regex(r"/dev/[A-Za-z0-9%./?&=_-]{0,30}", fullmatch=True))
+def test_any_malformed_signing_input_is_a_403_never_an_error(directory, authorization, amz_date,
+                                                              date, target):
+    headers = [("Host", HOST), ("Authorization", authorization)]
+    headers += [("X-Amz-Date", amz_date)] if amz_date is not None else []
+    headers += [("Date", date)] if date is not None else []
+    outcome = decide(directory, ReceivedRequest("GET", target, headers, b""),
+                     directory.arn("dev", "GET", "users"))
+    assert isinstance(outcome, Refusal) and outcome.status == 403
+    assert outcome.error_type in {"MissingAuthenticationTokenException",
+                                  "IncompleteSignatureException", "InvalidSignatureException",
+                                  "UnrecognizedClientException"}
