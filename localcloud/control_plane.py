@@ -35,6 +35,10 @@ class NotFound(Exception):
     """The function (or role) asked about does not exist."""
 
 
+class Unsupported(Exception):
+    """A question only the in-process route can answer."""
+
+
 def as_document(document: Any) -> dict:
     """A policy document as a dict, whether moto/boto3 gave a dict, JSON or URL-encoded JSON."""
     if isinstance(document, (str, bytes)):
@@ -158,6 +162,15 @@ class BotoPlane:
             raise NotFound(f"role not found: {role_name}") from err
         return documents
 
+    def access_key(self, access_key_id: str) -> dict | None:
+        # IAM never returns a secret key after creating it, so only moto's backends know it.
+        raise Unsupported("checking SigV4 signatures needs the AWS emulator in this process "
+                          "(python -m localcloud up); the emulator at this endpoint is another "
+                          "process's")
+
+    def user_policies(self, user_name: str) -> list[dict]:
+        raise Unsupported("reading users' policies needs the AWS emulator in this process")
+
     def log_group_exists(self, group: str) -> bool:
         pages = self._logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=group)
         return any(g["logGroupName"] == group for page in pages for g in page["logGroups"])
@@ -259,6 +272,39 @@ class InProcessPlane:
             raise
         return documents
 
+    def _iam(self):
+        from moto.utilities.utils import get_partition
+
+        return self._backend("iam", get_partition(self.region))
+
+    def access_key(self, access_key_id: str) -> dict | None:
+        """{secretAccessKey, status, userName, userId, userArn} of an IAM user's access
+        key, None for a key nobody holds (or a temporary key, which has no user)."""
+        iam = self._iam()
+        key = iam.access_keys.get(access_key_id)
+        user = iam.users.get(key.user_name) if key is not None and key.user_name else None
+        if user is None:
+            return None
+        return {"secretAccessKey": key.secret_access_key, "status": key.status,
+                "userName": user.name, "userId": user.id, "userArn": user.arn}
+
+    def user_policies(self, user_name: str) -> list[dict]:
+        """The user's inline and attached policies, then each of its groups'; NotFound:
+        no such user."""
+        iam = self._iam()
+        user = iam.users.get(user_name)
+        if user is None:
+            raise NotFound(f"user not found: {user_name}")
+        holders = [user, *iam.get_groups_for_user(user_name)]
+        documents: list[dict] = []
+        for holder in holders:
+            documents.extend(as_document(doc) for doc in list(holder.policies.values()))
+            for managed in sorted(list(holder.managed_policies.values()), key=lambda p: p.arn):
+                policy = iam.get_policy(managed.arn)
+                version = iam.get_policy_version(managed.arn, policy.default_version_id)
+                documents.append(as_document(version.document))
+        return documents
+
     def log_group_exists(self, group: str) -> bool:
         return group in self._backend("logs").groups
 
@@ -350,6 +396,12 @@ class ControlPlane:
 
     def role_policies(self, role_name: str) -> list[dict]:
         return self._current().role_policies(role_name)
+
+    def access_key(self, access_key_id: str) -> dict | None:
+        return self._current().access_key(access_key_id)
+
+    def user_policies(self, user_name: str) -> list[dict]:
+        return self._current().user_policies(user_name)
 
     def log_group_exists(self, group: str) -> bool:
         return self._current().log_group_exists(group)

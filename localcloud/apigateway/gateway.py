@@ -46,7 +46,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from localcloud import control_plane
-from localcloud.apigateway import snapshots
+from localcloud.apigateway import auth, snapshots
 from localcloud.iam import evaluation as iam_eval
 from localcloud.emulator import ACCOUNT_ID, REGION
 from localcloud.awslambda.invoker import FunctionNotFound, Invoker, InvokerError
@@ -401,6 +401,18 @@ class Gateway:
         if matched is None:
             return self._error(request_id, MISSING_TOKEN)
         resource, definition, path_params = matched
+        source = source_arn(self.region, self.account_id, api_id, stage_name, method, path)
+        caller = None
+        if definition.get("authorizationType") == "AWS_IAM":
+            try:
+                caller = auth.authorize(
+                    auth.ReceivedRequest(method, target, headers, body, source_ip),
+                    region=self.region, resource_arn=source, identities=self._plane)
+            except control_plane.Unsupported as err:
+                self._execution(request, f"Execution failed: {err}", logging.ERROR)
+                return self._error(request_id, INTERNAL_ERROR)
+            if isinstance(caller, auth.Refusal):
+                return self._error(request_id, caller.spec)
         variables = dict(stage.get("variables") or {})
         integration = definition.get("integration") or {}
         if integration.get("type") != "AWS_PROXY":
@@ -420,7 +432,6 @@ class Gateway:
             self._execution(request, "Execution failed due to configuration error: "
                                      f"not a Lambda function integration URI: {uri}", logging.ERROR)
             return self._error(request_id, INTERNAL_ERROR)
-        source = source_arn(self.region, self.account_id, api_id, stage_name, method, path)
         if not self.invoke_permitted(function, source):
             self._execution(request, INVALID_PERMISSIONS, logging.ERROR)
             return self._error(request_id, INTERNAL_ERROR)
@@ -429,7 +440,8 @@ class Gateway:
                                  body=body, resource=resource, definition=definition,
                                  path_params=path_params, variables=variables, api_id=api_id,
                                  stage_name=stage_name, deployment_id=deployment_id,
-                                 request_id=request_id, source_ip=source_ip, protocol=protocol)
+                                 request_id=request_id, source_ip=source_ip, protocol=protocol,
+                                 caller=caller)
         try:
             result = self.invoker.invoke(function, event)
         except FunctionNotFound:
@@ -465,7 +477,7 @@ class Gateway:
                     headers: list[tuple[str, str]], body: bytes, resource: dict,
                     definition: dict, path_params: dict, variables: dict, api_id: str,
                     stage_name: str, deployment_id: str, request_id: str, source_ip: str,
-                    protocol: str) -> dict:
+                    protocol: str, caller: auth.CallerIdentity | None = None) -> dict:
         """The REST API proxy integration event (payload format 1.0)."""
         header_pairs = list(headers)
         present = {name.lower() for name, _ in header_pairs}
@@ -517,6 +529,7 @@ class Gateway:
                     "principalOrgId": None, "accessKey": None,
                     "cognitoAuthenticationType": None, "cognitoAuthenticationProvider": None,
                     "userArn": None, "userAgent": user_agent, "user": None,
+                    **(caller.event_fields() if caller is not None else {}),
                 },
                 "domainName": host,
                 "deploymentId": deployment_id,

@@ -13,6 +13,7 @@ KINDS: dict[str, Kind] = {
     "aws:dynamodb/table:Table": dynamodb.Table(),
     "aws:iam/role:Role": iam.Role(),
     "aws:iam/rolePolicy:RolePolicy": iam.RolePolicy(),
+    "aws:iam/policy:Policy": iam.Policy(),
     "aws:cloudwatch/logGroup:LogGroup": logs.LogGroup(),
     "aws:lambda/function:Function": awslambda.Function(),
     "aws:lambda/alias:Alias": awslambda.Alias(),

@@ -9,13 +9,13 @@ What is modelled, following the IAM policy-evaluation rules for a single account
   principal such as ``apigateway.amazonaws.com``, with ``aws:SourceArn`` /
   ``aws:SourceAccount`` conditions.
 - Statement elements: Effect, Action / NotAction, Resource / NotResource, Principal /
-  NotPrincipal (resource policies), Condition with the String*, Arn*, Bool and Null
-  operators (and ``...IfExists``). Action names match case-insensitively, ARNs
-  case-sensitively; both take ``*`` and ``?`` wildcards. Condition keys are
-  case-insensitive.
+  NotPrincipal (resource policies), Condition with the String*, Arn*, Bool, IpAddress /
+  NotIpAddress and Null operators (and ``...IfExists``). Action names match
+  case-insensitively, ARNs case-sensitively; both take ``*`` and ``?`` wildcards.
+  Condition keys are case-insensitive.
 
 Not modelled: permission boundaries, session policies, SCPs, policy variables
-(``${aws:username}``), numeric/date/IP condition operators, ``ForAllValues:`` /
+(``${aws:username}``), numeric/date condition operators, ``ForAllValues:`` /
 ``ForAnyValue:`` set operators (an unsupported operator raises ``ValueError`` rather
 than being silently ignored).
 
@@ -23,6 +23,7 @@ Also here: mapping an AWS API call to the (action, resource ARN) pairs IAM check
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from dataclasses import dataclass
@@ -148,6 +149,14 @@ def _bool_equals(pattern: Any, value: Any) -> bool:
     return str(pattern).lower() == str(value).lower()
 
 
+def _ip_in(pattern: str, value: str) -> bool:
+    """IpAddress: the address lies in the CIDR block (a bare address is a /32 or /128)."""
+    try:
+        return ipaddress.ip_address(value) in ipaddress.ip_network(pattern, strict=False)
+    except ValueError:
+        return False  # not an address or a block: no match
+
+
 # operator -> (matcher of one policy value against one request value, negated?)
 _OPERATORS = {
     "stringequals": (_string_equals, False),
@@ -161,6 +170,8 @@ _OPERATORS = {
     "arnnotequals": (arn_like, True),
     "arnnotlike": (arn_like, True),
     "bool": (_bool_equals, False),
+    "ipaddress": (_ip_in, False),
+    "notipaddress": (_ip_in, True),
 }
 
 

@@ -1,7 +1,10 @@
-"""IAM resource kinds: the function role and its inline policy."""
+"""IAM resource kinds: the function role, its inline policy, and managed policies."""
 from __future__ import annotations
 
-from localcloud.engine.kinds import Kind, tags_of
+import json
+
+from localcloud.engine.kinds import DeployError, Kind, tags_of
+from localcloud.iam import callers
 
 class Role(Kind):
     replace_on = ("name",)
@@ -40,3 +43,58 @@ class RolePolicy(Kind):
     def delete(self, cloud, id_, i):
         role, policy = id_.split(":", 1)
         cloud.client("iam").delete_role_policy(RoleName=role, PolicyName=policy)
+
+
+def _document_text(document) -> str:
+    # The program may pass the document as JSON text or as a dict.
+    return document if isinstance(document, str) else json.dumps(document)
+
+
+class Policy(Kind):
+    """A customer managed policy; its id is its ARN (as the provider's)."""
+    replace_on = ("name", "namePrefix", "path", "description")
+
+    def create(self, cloud, name, i):
+        arguments = {"PolicyName": i.get("name") or name,
+                     "PolicyDocument": _document_text(i["policy"]), "Path": i.get("path") or "/",
+                     "Tags": [{"Key": k, "Value": v} for k, v in tags_of(i).items()]}
+        if i.get("description"):
+            arguments["Description"] = i["description"]
+        policy = cloud.client("iam").create_policy(**arguments)["Policy"]
+        return policy["Arn"], self._outputs(policy)
+
+    def update(self, cloud, id_, old, i):
+        iam = cloud.client("iam")
+        # A policy keeps at most 5 versions: the new one becomes the default, the rest go.
+        iam.create_policy_version(PolicyArn=id_, PolicyDocument=_document_text(i["policy"]),
+                                  SetAsDefault=True)
+        for version in iam.list_policy_versions(PolicyArn=id_)["Versions"]:
+            if not version["IsDefaultVersion"]:
+                iam.delete_policy_version(PolicyArn=id_, VersionId=version["VersionId"])
+        return self._outputs(iam.get_policy(PolicyArn=id_)["Policy"])
+
+    def delete(self, cloud, id_, i):
+        iam = cloud.client("iam")
+        entities = iam.list_entities_for_policy(PolicyArn=id_)
+        # The local cloud's own caller users are not the stack's: let go of them (the next
+        # ensure_stage_callers attaches the stage's new policy).
+        for user in entities["PolicyUsers"]:
+            if callers.is_caller_user(user["UserName"]):
+                iam.detach_user_policy(UserName=user["UserName"], PolicyArn=id_)
+        # AWS refuses to delete a policy attached to anything else (moto does not).
+        holders = ([f"user {u['UserName']}" for u in entities["PolicyUsers"]
+                    if not callers.is_caller_user(u["UserName"])]
+                   + [f"group {g['GroupName']}" for g in entities["PolicyGroups"]]
+                   + [f"role {r['RoleName']}" for r in entities["PolicyRoles"]])
+        if holders:
+            raise DeployError(f"cannot delete policy {id_}: it is attached to "
+                              f"{', '.join(holders)} (DeleteConflict); detach it first")
+        for version in iam.list_policy_versions(PolicyArn=id_)["Versions"]:
+            if not version["IsDefaultVersion"]:
+                iam.delete_policy_version(PolicyArn=id_, VersionId=version["VersionId"])
+        iam.delete_policy(PolicyArn=id_)
+
+    @staticmethod
+    def _outputs(policy: dict) -> dict:
+        return {"arn": policy["Arn"], "policyId": policy["PolicyId"],
+                "name": policy["PolicyName"]}

@@ -268,3 +268,49 @@ def test_access_denied_message_reads_like_aws():
     explicit = iam_eval.access_denied_message(principal, "dynamodb:GetItem", TABLE,
                                               iam_eval.Decision(EXPLICIT_DENY))
     assert explicit.endswith("with an explicit deny in an identity-based policy")
+
+
+# --- execute-api:Invoke (a stage's invoke policy) ----------------------------------------
+
+API = f"arn:aws:execute-api:{REGION}:{ACCOUNT}:a1b2c3"
+
+
+def stage_invoke_policy(stage, effect="Allow"):
+    return {"Version": "2012-10-17", "Statement": [
+        {"Effect": effect, "Action": "execute-api:Invoke", "Resource": f"{API}/{stage}/*/*"}]}
+
+
+def test_invoke_policy_allows_its_own_stage_only():
+    policy = stage_invoke_policy("dev")
+    for arn in (f"{API}/dev/GET/users", f"{API}/dev/PUT/users/u-1", f"{API}/dev/DELETE/"):
+        assert evaluate_identity([policy], "execute-api:Invoke", arn).result == ALLOW, arn
+    for arn in (f"{API}/test/GET/users", f"{API}/prod/GET/users", f"{API}/devx/GET/users",
+                f"{API}/dev", "arn:aws:execute-api:us-east-1:123456789012:other/dev/GET/users"):
+        assert evaluate_identity([policy], "execute-api:Invoke", arn).result == IMPLICIT_DENY, arn
+    assert not evaluate_identity([policy], "execute-api:ManageConnections",
+                                 f"{API}/dev/GET/users").allowed
+
+
+def test_invoke_policy_explicit_deny_wins_over_any_allow():
+    allow_all = {"Statement": [{"Effect": "Allow", "Action": "execute-api:*",
+                                "Resource": f"{API}/*"}]}
+    deny_prod = stage_invoke_policy("prod", effect="Deny")
+    assert evaluate_identity([allow_all, deny_prod], "execute-api:Invoke",
+                             f"{API}/dev/GET/users").allowed
+    assert evaluate_identity([allow_all, deny_prod], "execute-api:Invoke",
+                             f"{API}/prod/GET/users").result == EXPLICIT_DENY
+
+
+@pytest.mark.parametrize("operator,block,address,expected", [
+    ("IpAddress", "127.0.0.0/8", "127.0.0.1", True),
+    ("IpAddress", "10.0.0.0/8", "127.0.0.1", False),
+    ("IpAddress", "203.0.113.7", "203.0.113.7", True),
+    ("IpAddress", "0.0.0.0/0", "::1", False),  # a v6 address is in no v4 block
+    ("IpAddress", "::/0", "::1", True),
+    ("IpAddress", "127.0.0.0/8", "not-an-ip", False),
+    ("NotIpAddress", "10.0.0.0/8", "127.0.0.1", True),
+    ("NotIpAddress", "127.0.0.0/8", "127.0.0.1", False),
+])
+def test_ip_address_conditions(operator, block, address, expected):
+    condition = {operator: {"aws:SourceIp": block}}
+    assert iam_eval.conditions_match(condition, {"aws:SourceIp": address}) is expected
