@@ -220,6 +220,8 @@ class GatewayApp:
         # Hop-by-hop headers are the server's to set (waitress refuses them from an app).
         out = [(_latin1(name), _latin1(value)) for name, value in headers
                if name.lower() not in hop_by_hop and name.lower() != "content-length"]
+        if status < 200 or status in (204, 304):
+            body = b""  # these have no body in HTTP, whatever the function returned
         out.append(("Content-Length", str(len(body))))
         start_response(status_line(status), out)
         return [b""] if method == "HEAD" else [body]
