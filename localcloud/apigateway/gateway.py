@@ -1,10 +1,12 @@
-"""An HTTP server that serves the REST API's stages the way API Gateway does.
+"""Serves the REST API's stages the way API Gateway does (HTTP itself is
+:mod:`localcloud.apigateway.server`'s: waitress in front of :meth:`Gateway.handle_request`).
 
 A request ``/{stage}/{path}`` is served from the *snapshot* of the deployment the stage
 points at (see :mod:`localcloud.apigateway.snapshots`), never from the API's latest edits:
 
 1. find the stage (the REST API that has a stage of that name) and its deploymentId,
-   variables; load that deployment's snapshot;
+   variables; past the stage's throttling, 429 (:mod:`localcloud.apigateway.throttling`);
+   load that deployment's snapshot;
 2. match the path against the snapshot's resources (literal segments before
    ``{param}`` before ``{proxy+}``) and the method (an exact method before ``ANY``);
    nothing matches: 403 ``{"message":"Missing Authentication Token"}``;
@@ -292,9 +294,10 @@ class Gateway:
     def serve_forever(self) -> None:
         """Start and block until interrupted (Ctrl-C)."""
         self.start()
+        server = self._server
         try:
-            while self._server is not None and self._server.running():
-                self._server.join(timeout=0.5)
+            while server.running():
+                server.join(timeout=0.5)
         finally:
             self.stop()
 

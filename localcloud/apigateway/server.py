@@ -259,8 +259,12 @@ class GatewayServer:
             clear_untrusted_proxy_headers=False,  # X-Forwarded-* reach the event as sent
             log_socket_errors=False)
         # Binds now, so a port in use fails here, in the caller's thread.
-        self._server = _WaitressServer(GatewayApp(handle), map=self._map, adj=adjustments,
-                                       dispatcher=self._dispatcher)
+        try:
+            self._server = _WaitressServer(GatewayApp(handle), map=self._map, adj=adjustments,
+                                           dispatcher=self._dispatcher)
+        except BaseException:
+            wasyncore.close_all(self._map, ignore_all=True)  # the socket it made
+            raise
         self.port = int(self._server.effective_port)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
