@@ -184,11 +184,35 @@ class _Parser(HTTPRequestParser):
         return consumed
 
 
+def waitress_spelling(name: str) -> str:
+    """How waitress writes a response header name: ``etag`` -> ``Etag``."""
+    return "-".join(part.capitalize() for part in name.split("-"))
+
+
+def respell_header_names(head: bytes, spelled: dict[str, str]) -> bytes:
+    """A response head with the header names waitress re-cased spelled as given."""
+    status, _, fields = head.partition(b"\r\n")
+    lines = []
+    for line in fields.split(b"\r\n"):
+        name, colon, value = line.partition(b": ")
+        if colon:
+            line = spelled.get(name.decode("latin-1"), name.decode("latin-1")).encode(
+                "latin-1") + colon + value
+        lines.append(line)
+    return b"\r\n".join([status, *lines])
+
+
 class _Task(WSGITask):
     def get_environment(self) -> dict:
         environ = super().get_environment()
         environ[HEADERS_KEY] = self.request.header_pairs
         return environ
+
+    def build_response_header(self) -> bytes:
+        # API Gateway keeps the function's spelling of a header name (ETag,
+        # x-amzn-RequestId); waitress capitalizes each word, so spell them back.
+        spelled = {waitress_spelling(name): name for name, _ in reversed(self.response_headers)}
+        return respell_header_names(super().build_response_header(), spelled)
 
 
 class _Channel(HTTPChannel):

@@ -232,3 +232,12 @@ def test_the_invokers_call_log_keeps_only_the_newest_records(emulator, state_dir
     assert len(records) == 3
     assert records[-1].action == "logs:PutLogEvents"
     assert [r.timestamp_ms for r in records] == sorted(r.timestamp_ms for r in records)
+
+
+def test_response_header_names_keep_the_functions_spelling(gateway, users):
+    answer = exchange_until_closed(gateway.port, (
+        f"GET /{users.stage}/users HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").encode())
+    head = answer.partition(b"\r\n\r\n")[0]
+    assert b"\r\nx-amzn-RequestId: " in head  # not X-Amzn-Requestid
+    assert b"\r\nContent-Type: application/json" in head
+    assert b"\r\nContent-Length: " in head and b"\r\nDate: " in head  # waitress's own
