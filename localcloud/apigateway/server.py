@@ -18,7 +18,8 @@ Those checks need the parsed header block, which a WSGI app never sees (waitress
 ``Transfer-Encoding`` and rewrites ``Content-Length`` of a chunked body), so they sit
 in a parser subclass; waitress then answers them like its own parse errors: the
 error response, and the connection closed with whatever was pipelined behind it.
-Every refusal has a JSON body ``{"message": ...}``.
+Every refusal has a JSON body ``{"message": ...}``. Response header names are written
+as the function spelled them (waitress would re-case them), as API Gateway does.
 """
 from __future__ import annotations
 
@@ -279,6 +280,7 @@ class GatewayServer:
             channel_timeout=limits.channel_timeout, cleanup_interval=limits.cleanup_interval,
             max_request_header_size=MAX_HEADER_BYTES,
             max_request_body_size=MAX_BODY_BYTES + 1,  # waitress refuses at >=
+            inbuf_overflow=64 * 1024,  # a body past this waits in a temporary file, not RAM
             asyncore_use_poll=True,  # select() stops at file descriptor 1024
             clear_untrusted_proxy_headers=False,  # X-Forwarded-* reach the event as sent
             log_socket_errors=False)
