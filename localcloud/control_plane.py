@@ -94,6 +94,18 @@ def policy_of_qualifier(policy: str | None, qualifier: str | None) -> str | None
     return json.dumps({**document, "Statement": own})
 
 
+def stage_throttling(method_settings: dict | None) -> dict | None:
+    """``{"rateLimit", "burstLimit"}`` of a stage's ``*/*`` method settings, or None.
+
+    Only the stage-wide ``*/*`` entry counts: it is what our MethodSettings write.
+    """
+    settings = (method_settings or {}).get("*/*") or {}
+    if "throttlingRateLimit" not in settings and "throttlingBurstLimit" not in settings:
+        return None
+    return {"rateLimit": settings.get("throttlingRateLimit"),
+            "burstLimit": settings.get("throttlingBurstLimit")}
+
+
 # --- through boto3 (an emulator in another process) ----------------------------------
 
 class BotoPlane:
@@ -113,14 +125,15 @@ class BotoPlane:
         return [api["id"] for api in apis]
 
     def stage(self, api_id: str, stage_name: str) -> dict | None:
-        """{deploymentId, variables} of a stage, or None."""
+        """{deploymentId, variables, throttling} of a stage, or None."""
         try:
             stage = self._apigw.get_stage(restApiId=api_id, stageName=stage_name)
         except (self._apigw.exceptions.NotFoundException,
                 self._apigw.exceptions.BadRequestException):
             return None
         return {"deploymentId": stage.get("deploymentId"),
-                "variables": dict(stage.get("variables") or {})}
+                "variables": dict(stage.get("variables") or {}),
+                "throttling": stage_throttling(stage.get("methodSettings"))}
 
     def function_policy(self, function: str) -> str | None:
         """The resource policy (JSON text) of the function or of its qualifier (``fn:live``),
@@ -229,7 +242,8 @@ class InProcessPlane:
         stage = api.stages.get(stage_name) if api is not None else None
         if stage is None:
             return None
-        return {"deploymentId": stage.deployment_id, "variables": dict(stage.variables or {})}
+        return {"deploymentId": stage.deployment_id, "variables": dict(stage.variables or {}),
+                "throttling": stage_throttling(stage.method_settings)}
 
     def function_policy(self, function: str) -> str | None:
         base, qualifier = split_qualifier(function)

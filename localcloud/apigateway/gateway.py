@@ -1,10 +1,12 @@
-"""An HTTP server that serves the REST API's stages the way API Gateway does.
+"""Serves the REST API's stages the way API Gateway does (HTTP itself is
+:mod:`localcloud.apigateway.server`'s: waitress in front of :meth:`Gateway.handle_request`).
 
 A request ``/{stage}/{path}`` is served from the *snapshot* of the deployment the stage
 points at (see :mod:`localcloud.apigateway.snapshots`), never from the API's latest edits:
 
 1. find the stage (the REST API that has a stage of that name) and its deploymentId,
-   variables; load that deployment's snapshot;
+   variables; past the stage's throttling, 429 (:mod:`localcloud.apigateway.throttling`);
+   load that deployment's snapshot;
 2. match the path against the snapshot's resources (literal segments before
    ``{param}`` before ``{proxy+}``) and the method (an exact method before ``ANY``);
    nothing matches: 403 ``{"message":"Missing Authentication Token"}``;
@@ -34,19 +36,18 @@ import json
 import logging
 import os
 import re
-import socket
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from localcloud import control_plane
 from localcloud.apigateway import auth, snapshots
+from localcloud.apigateway.server import GatewayServer, ServerLimits
+from localcloud.apigateway.throttling import TOO_MANY_REQUESTS, StageThrottles
 from localcloud.iam import evaluation as iam_eval
 from localcloud.emulator import ACCOUNT_ID, REGION
 from localcloud.awslambda.invoker import FunctionNotFound, Invoker, InvokerError
@@ -55,8 +56,6 @@ log = logging.getLogger("localcloud.apigateway.gateway")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
-MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 
 MISSING_TOKEN = (403, {"message": "Missing Authentication Token"},
                  "MissingAuthenticationTokenException")
@@ -241,7 +240,8 @@ class Gateway:
     def __init__(self, endpoint_url: str, state_dir: str | os.PathLike, invoker: Invoker, *,
                  host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, region: str = REGION,
                  account_id: str = ACCOUNT_ID, rest_api_id: str | None = None,
-                 execution_log_size: int = 10_000) -> None:
+                 execution_log_size: int = 10_000,
+                 server_limits: ServerLimits = ServerLimits()) -> None:
         self.endpoint_url = endpoint_url
         self.state_dir = Path(state_dir)
         self.invoker = invoker
@@ -254,8 +254,9 @@ class Gateway:
         self._log: collections.deque[dict] = collections.deque(maxlen=execution_log_size)
         self._log_lock = threading.Lock()
         self._snapshots: dict[str, tuple[int, dict]] = {}
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._throttles = StageThrottles()
+        self.server_limits = server_limits
+        self._server: GatewayServer | None = None
 
     # --- lifecycle ----------------------------------------------------------------
 
@@ -263,40 +264,34 @@ class Gateway:
     def port(self) -> int:
         if self._server is None:
             raise RuntimeError("the gateway is not running; call start() first")
-        return self._server.server_address[1]
+        return self._server.port
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> str:
-        """Bind and serve in a background thread; returns the base URL."""
+        """Bind and serve in a background thread (see server.py); returns the base URL."""
         if self._server is not None:
             return self.url
-        server = _Server((self.host, self.requested_port), _Handler)
-        server.gateway = self
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="localcloud-gateway",
-                                        kwargs={"poll_interval": 0.2}, daemon=True)
-        self._thread.start()
+        self._server = GatewayServer(self.handle_request, self.host, self.requested_port,
+                                     self.server_limits)
+        self._server.start()
         log.info("gateway serving on %s", self.url)
         return self.url
 
     def stop(self) -> None:
         server, self._server = self._server, None
         if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+            server.stop()
 
     def serve_forever(self) -> None:
         """Start and block until interrupted (Ctrl-C)."""
         self.start()
+        server = self._server
         try:
-            while self._thread is not None and self._thread.is_alive():
-                self._thread.join(timeout=0.5)
+            while server.running():
+                server.join(timeout=0.5)
         finally:
             self.stop()
 
@@ -390,6 +385,8 @@ class Gateway:
             return self._error(request_id, MISSING_TOKEN)
         api_id, stage = found
         request["apiId"] = api_id
+        if not self._throttles.allow(api_id, stage_name, stage.get("throttling")):
+            return self._error(request_id, TOO_MANY_REQUESTS)
         deployment_id = stage.get("deploymentId")
         try:
             snapshot = self.snapshot(deployment_id)
@@ -538,167 +535,3 @@ class Gateway:
             "body": body_text,
             "isBase64Encoded": is_base64,
         }
-
-
-# --- HTTP ---------------------------------------------------------------------------
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
-    gateway: Gateway
-
-    def handle_error(self, request, client_address) -> None:
-        log.exception("gateway: unhandled error serving %s", client_address)
-
-
-class _BadRequest(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Answer unparseable request lines with a status line and headers (not HTTP/0.9 style).
-    default_request_version = "HTTP/1.0"
-    server_version = "localcloud-gateway"
-    sys_version = ""
-    timeout = 30  # seconds a connection may stay silent (idle keep-alive, slow clients)
-    server: _Server
-
-    def log_message(self, format: str, *args) -> None:  # noqa: A002 - the base's name
-        log.debug("%s %s", self.address_string(), format % args)
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Protocol errors (bad request line, too many headers, ...) as JSON."""
-        try:
-            phrase = HTTPStatus(code).phrase
-        except ValueError:
-            phrase = "Error"
-        log.info("gateway: HTTP %s %s (%s)", code, message or phrase, explain or "")
-        body = json.dumps({"message": phrase}).encode("utf-8")
-        self.close_connection = True
-        try:
-            self.send_response(code, phrase)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            if getattr(self, "command", "") != "HEAD":
-                self.wfile.write(body)
-        except OSError:
-            pass
-
-    def handle(self) -> None:
-        try:
-            super().handle()
-        except (ConnectionError, TimeoutError, socket.timeout, OSError) as err:
-            log.debug("gateway: connection from %s ended: %r", self.client_address, err)
-        except Exception:
-            log.exception("gateway: unexpected error on a connection")
-
-    def handle_one_request(self) -> None:
-        self._responded = False
-        try:
-            self.raw_requestline = self.rfile.readline(65537)
-            if len(self.raw_requestline) > 65536:
-                self.requestline, self.request_version, self.command = "", "", ""
-                self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG)
-                return
-            if not self.raw_requestline:
-                self.close_connection = True
-                return
-            if not self.parse_request():
-                return  # parse_request has answered (400, 431, 505...)
-            self._serve()
-            self.wfile.flush()
-        except (ConnectionError, TimeoutError, socket.timeout):
-            self.close_connection = True
-        except Exception:
-            log.exception("gateway: error while serving %r", getattr(self, "requestline", ""))
-            self.close_connection = True
-            if not self._responded:
-                self._respond(GatewayResponse(
-                    500, [("Content-Type", "application/json")],
-                    json.dumps({"message": "Internal server error"}).encode()))
-
-    def _read_body(self) -> bytes:
-        encoding = (self.headers.get("Transfer-Encoding") or "").lower()
-        if "chunked" in encoding:
-            return self._read_chunked()
-        length_header = self.headers.get("Content-Length")
-        if length_header is None:
-            return b""
-        try:
-            length = int(length_header)
-        except ValueError:
-            raise _BadRequest(400, "Bad Request") from None
-        if length < 0:
-            raise _BadRequest(400, "Bad Request")
-        if length > MAX_BODY_BYTES:
-            raise _BadRequest(413, "Request Too Long")
-        data = self.rfile.read(length)
-        if len(data) != length:
-            raise ConnectionError("the client closed the connection mid-body")
-        return data
-
-    def _read_chunked(self) -> bytes:
-        data = bytearray()
-        while True:
-            line = self.rfile.readline(1026)
-            if not line:
-                raise ConnectionError("the client closed the connection mid-body")
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise _BadRequest(400, "Bad Request") from None
-            if size < 0:
-                raise _BadRequest(400, "Bad Request")
-            if size == 0:
-                while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                return bytes(data)
-            if len(data) + size > MAX_BODY_BYTES:
-                raise _BadRequest(413, "Request Too Long")
-            chunk = self.rfile.read(size)
-            if len(chunk) != size:
-                raise ConnectionError("the client closed the connection mid-body")
-            data += chunk
-            self.rfile.readline(3)
-
-    def _serve(self) -> None:
-        try:
-            body = self._read_body()
-        except _BadRequest as bad:
-            self.close_connection = True
-            self._respond(GatewayResponse(bad.status, [("Content-Type", "application/json")],
-                                          json.dumps({"message": bad.message}).encode()))
-            return
-        if self.command not in METHODS:
-            self._respond(GatewayResponse(403, [("Content-Type", "application/json"),
-                                                ("x-amzn-ErrorType",
-                                                 "MissingAuthenticationTokenException")],
-                                          json.dumps({"message": "Missing Authentication Token"}
-                                                     ).encode()))
-            return
-        headers = [(name, value) for name, value in self.headers.items()]
-        response = self.server.gateway.handle_request(
-            self.command, self.path, headers, body, source_ip=self.client_address[0],
-            protocol=self.request_version or "HTTP/1.1")
-        self._respond(response)
-
-    def _respond(self, response: GatewayResponse) -> None:
-        self._responded = True
-        self.send_response(response.status)
-        for name, value in response.headers:
-            if name.lower() in ("content-length", "transfer-encoding", "connection"):
-                continue
-            self.send_header(name, value.encode("utf-8").decode("latin-1"))
-        self.send_header("Content-Length", str(len(response.body)))
-        if self.close_connection:
-            self.send_header("Connection", "close")
-        self.end_headers()
-        if self.command != "HEAD" and response.body:
-            self.wfile.write(response.body)

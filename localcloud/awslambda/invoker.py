@@ -13,7 +13,7 @@ Every AWS call the function makes is checked against its role's policies (read f
 moto's IAM on each invoke) and recorded; so are the calls the Lambda service makes with
 the role to ship the function's output to CloudWatch Logs
 (``/aws/lambda/{name}``, one stream per worker, as Lambda does per execution
-environment). ``call_log()`` returns them all.
+environment). ``call_log()`` returns the newest of them (a bounded log).
 """
 from __future__ import annotations
 
@@ -310,7 +310,8 @@ class Invoker:
     def __init__(self, endpoint_url: str, state_dir: str | os.PathLike, *,
                  region: str = REGION, account_id: str = ACCOUNT_ID,
                  max_workers_per_function: int = 4, work_dir: str | os.PathLike | None = None,
-                 python: str = sys.executable, init_timeout: float = INIT_TIMEOUT) -> None:
+                 python: str = sys.executable, init_timeout: float = INIT_TIMEOUT,
+                 call_log_size: int = 10_000) -> None:
         self.endpoint_url = endpoint_url
         self.state_dir = Path(state_dir)
         self.region = region
@@ -327,7 +328,8 @@ class Invoker:
         # `fn` keep their own warm workers, and moving the alias retires the old version's.
         self._current: dict[tuple[str, str | None], tuple] = {}
         self._extract_lock = threading.Lock()
-        self._calls: list[CallRecord] = []
+        # Bounded: a long-running cloud keeps the newest records, not every one ever made.
+        self._calls: collections.deque[CallRecord] = collections.deque(maxlen=call_log_size)
         self._calls_lock = threading.Lock()
         self._closed = False
 
@@ -338,7 +340,8 @@ class Invoker:
             self._calls.append(record)
 
     def call_log(self, function_name: str | None = None) -> list[CallRecord]:
-        """Every authorization check made with the functions' roles, oldest first."""
+        """The authorization checks made with the functions' roles (the newest
+        ``call_log_size`` of them), oldest first."""
         with self._calls_lock:
             return [c for c in self._calls
                     if function_name is None or c.function_name == function_name]

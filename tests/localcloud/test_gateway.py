@@ -343,8 +343,6 @@ def raw_exchange(gw, data: bytes, *, read: bool = True) -> bytes:
     (b"GARBAGE\r\n\r\n", b"400"),
     (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(256)) + b"\r\n\r\n", b"400"),
     (b"GET /x HTTP/9.9\r\n\r\n", b"505"),
-    (b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n", b"414"),
-    (b"GET / HTTP/1.1\r\nX-Big: " + b"b" * 70000 + b"\r\n\r\n", b"431"),
     (b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(150)) + b"\r\n", b"431"),
     (b"POST /d/users HTTP/1.1\r\nContent-Length: nope\r\n\r\n", b"400"),
     (b"POST /d/users HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n", b"413"),
@@ -358,6 +356,25 @@ def test_garbage_requests_get_a_json_answer(gateway, data, status):
     assert b"application/json" in head
     json.loads(body)
     assert b"Traceback" not in answer
+
+
+@pytest.mark.parametrize("data", [
+    b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n",
+    b"GET / HTTP/1.1\r\nX-Big: " + b"b" * 70000 + b"\r\n\r\n",
+])
+def test_oversized_request_heads_are_refused(gateway, world, data):
+    # waitress limits the request line and headers together (431, where the hand-written
+    # server said 414 for a long line) and closes at once: a client still sending the
+    # rest of its head may see the connection reset instead of the answer.
+    try:
+        answer = raw_exchange(gateway, data)
+    except ConnectionResetError:
+        answer = None
+    if answer is not None:
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.split(b" ")[1] == b"431", answer[:200]
+        assert json.loads(body)["message"]
+    assert call(gateway, "GET", f"/{world.dev}/users").status == 200
 
 
 def test_server_survives_disconnects_and_keeps_serving(gateway, world):
