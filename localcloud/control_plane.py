@@ -94,6 +94,14 @@ def policy_of_qualifier(policy: str | None, qualifier: str | None) -> str | None
     return json.dumps({**document, "Statement": own})
 
 
+def stage_logging(method_settings: dict | None, access_log_settings: dict | None) -> dict:
+    """The stage's execution-log level (its ``*/*`` method settings) and access-log
+    settings (destination and format), as API Gateway applies them."""
+    settings = (method_settings or {}).get("*/*") or {}
+    return {"level": settings.get("loggingLevel") or "OFF",
+            "access": dict(access_log_settings) if access_log_settings else None}
+
+
 def stage_throttling(method_settings: dict | None) -> dict | None:
     """``{"rateLimit", "burstLimit"}`` of a stage's ``*/*`` method settings, or None.
 
@@ -133,7 +141,9 @@ class BotoPlane:
             return None
         return {"deploymentId": stage.get("deploymentId"),
                 "variables": dict(stage.get("variables") or {}),
-                "throttling": stage_throttling(stage.get("methodSettings"))}
+                "throttling": stage_throttling(stage.get("methodSettings")),
+                "logging": stage_logging(stage.get("methodSettings"),
+                                         stage.get("accessLogSettings"))}
 
     def function_policy(self, function: str) -> str | None:
         """The resource policy (JSON text) of the function or of its qualifier (``fn:live``),
@@ -243,7 +253,8 @@ class InProcessPlane:
         if stage is None:
             return None
         return {"deploymentId": stage.deployment_id, "variables": dict(stage.variables or {}),
-                "throttling": stage_throttling(stage.method_settings)}
+                "throttling": stage_throttling(stage.method_settings),
+                "logging": stage_logging(stage.method_settings, stage.access_log_settings)}
 
     def function_policy(self, function: str) -> str | None:
         base, qualifier = split_qualifier(function)

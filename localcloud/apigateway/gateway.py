@@ -47,6 +47,7 @@ from urllib.parse import parse_qsl, unquote
 from localcloud import control_plane
 from localcloud.apigateway import auth, snapshots
 from localcloud.apigateway.server import GatewayServer, ServerLimits
+from localcloud.apigateway.stage_logs import StageLogWriter
 from localcloud.apigateway.throttling import TOO_MANY_REQUESTS, StageThrottles
 from localcloud.iam import evaluation as iam_eval
 from localcloud.emulator import ACCOUNT_ID, REGION
@@ -255,6 +256,7 @@ class Gateway:
         self._log_lock = threading.Lock()
         self._snapshots: dict[str, tuple[int, dict]] = {}
         self._throttles = StageThrottles()
+        self._stage_logs = StageLogWriter(self._plane)
         self.server_limits = server_limits
         self._server: GatewayServer | None = None
 
@@ -327,6 +329,12 @@ class Gateway:
             self._log.append(entry)
         log.log(level, "(%s) %s %s %s: %s", entry["requestId"], entry["stage"], entry["method"],
                 entry["path"], message)
+        if entry["apiId"]:
+            self._stage_logs.execution(
+                entry["apiId"], entry["stage"], request.get("loggingLevel"),
+                "ERROR" if level >= logging.ERROR else "INFO", entry["requestId"], message)
+        if level >= logging.ERROR:
+            request.setdefault("error.message", message)
 
     # --- lookups in the emulator --------------------------------------------------
 
@@ -369,22 +377,38 @@ class Gateway:
     def handle_request(self, method: str, target: str, headers: list[tuple[str, str]],
                        body: bytes, *, source_ip: str = "127.0.0.1",
                        protocol: str = "HTTP/1.1") -> GatewayResponse:
-        """Serve one request (the HTTP server calls this; tests may too)."""
-        request_id = str(uuid.uuid4())
+        """Serve one request (the HTTP server calls this; tests may too), and write the
+        stage's access-log line for it, as API Gateway does for every request a stage got."""
+        started = time.perf_counter()
+        request = {"requestId": str(uuid.uuid4()), "method": method, "apiId": None,
+                   "identity.sourceIp": source_ip, "protocol": protocol, "httpMethod": method,
+                   "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())}
+        response = self._serve(request, method, target, headers, body, source_ip, protocol)
+        if request.get("accessLog"):
+            context = {**request, "path": f"/{request['stage']}{request['path']}",
+                       "status": response.status, "responseLength": len(response.body),
+                       "responseLatency": int((time.perf_counter() - started) * 1000)}
+            self._stage_logs.access(request["accessLog"], context)
+        return response
+
+    def _serve(self, request: dict, method: str, target: str, headers: list[tuple[str, str]],
+               body: bytes, source_ip: str, protocol: str) -> GatewayResponse:
+        request_id = request["requestId"]
         raw_path, _, query = target.partition("?")
         raw_path = raw_path.split("#", 1)[0]
         segments = raw_path.split("/")
         stage_name = unquote(segments[1]) if len(segments) > 1 else ""
         path = "/" + "/".join(segments[2:])
-        request = {"requestId": request_id, "stage": stage_name, "method": method,
-                   "path": path, "apiId": None}
+        request.update({"stage": stage_name, "path": path})
         if not _STAGE_NAME.fullmatch(stage_name):
             return self._error(request_id, MISSING_TOKEN)
         found = self.find_stage(stage_name)
         if found is None:
             return self._error(request_id, MISSING_TOKEN)
         api_id, stage = found
-        request["apiId"] = api_id
+        logging_settings = stage.get("logging") or {}
+        request.update({"apiId": api_id, "accessLog": logging_settings.get("access"),
+                        "loggingLevel": logging_settings.get("level")})
         if not self._throttles.allow(api_id, stage_name, stage.get("throttling")):
             return self._error(request_id, TOO_MANY_REQUESTS)
         deployment_id = stage.get("deploymentId")
@@ -398,6 +422,7 @@ class Gateway:
         if matched is None:
             return self._error(request_id, MISSING_TOKEN)
         resource, definition, path_params = matched
+        request["resourcePath"] = resource["path"]
         source = source_arn(self.region, self.account_id, api_id, stage_name, method, path)
         caller = None
         if definition.get("authorizationType") == "AWS_IAM":
@@ -410,6 +435,8 @@ class Gateway:
                 return self._error(request_id, INTERNAL_ERROR)
             if isinstance(caller, auth.Refusal):
                 return self._error(request_id, caller.spec)
+            request.update({f"identity.{key}": value
+                            for key, value in caller.event_fields().items()})
         variables = dict(stage.get("variables") or {})
         integration = definition.get("integration") or {}
         if integration.get("type") != "AWS_PROXY":
@@ -439,6 +466,7 @@ class Gateway:
                                  stage_name=stage_name, deployment_id=deployment_id,
                                  request_id=request_id, source_ip=source_ip, protocol=protocol,
                                  caller=caller)
+        invoked = time.perf_counter()
         try:
             result = self.invoker.invoke(function, event)
         except FunctionNotFound:
@@ -447,6 +475,10 @@ class Gateway:
         except InvokerError as err:
             self._execution(request, f"Execution failed: {err}", logging.ERROR)
             return self._error(request_id, INTERNAL_ERROR)
+        request.update({"integration.latency": int((time.perf_counter() - invoked) * 1000),
+                        "integration.status": 200})
+        if not result.ok and not result.timed_out:
+            request["integration.error"] = (result.error or {}).get("errorType") or "Unhandled"
         if result.timed_out:
             self._execution(request, "Execution failed due to a timeout error", logging.ERROR)
             return self._error(request_id, TIMED_OUT)
