@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import string
 
 import pytest
@@ -126,6 +127,7 @@ def assert_well_formed(response: dict) -> int:
     assert isinstance(status, int) and 200 <= status < 500, response
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in response["headers"].items())
     assert isinstance(response["body"], str)
+    assert response["headers"]["Cache-Control"] == "no-store"
     if status == 204:
         assert response["body"] == ""
     else:
@@ -212,7 +214,9 @@ def test_decode_next_token_returns_an_id_or_a_400(token):
     assert validation.is_user_id(user_id)
 
 
-@given(value=st.text(max_size=30))
+@given(value=st.text(max_size=30) | st.lists(
+    st.sampled_from(['"1"', 'W/"1"', '""', '"a,b"', " ", ",", "*", '"', "W/", "\t"]),
+    max_size=6).map("".join))
 @PURE_SETTINGS
 def test_parse_if_match_returns_a_condition_or_a_400(value):
     try:
@@ -220,6 +224,24 @@ def test_parse_if_match_returns_a_condition_or_a_400(value):
     except HttpError as err:
         assert err.status == 400
         return
-    assert condition == validation.ANY_VERSION or (
-        isinstance(condition, frozenset) and condition and all(v >= 0 for v in condition))
+    if condition == validation.ANY_VERSION:
+        assert value.strip() == "*"
+        return
+    assert isinstance(condition, frozenset)
+    # Every tag found is a whole entity-tag of the header, and nothing else is in it.
+    rest = value
+    for tag in sorted(condition, key=len, reverse=True):  # W/"1" before "1"
+        assert re.fullmatch(r'(W/)?"[\x21\x23-\x7e\x80-\xff]*"', tag), tag
+        rest = rest.replace(tag, "")
+    assert set(rest) <= {" ", "\t", ","}, (value, condition)
 
+
+@given(version=st.integers(min_value=1, max_value=10**18), others=st.lists(st.text(
+    st.characters(min_codepoint=0x23, max_codepoint=0x7e), max_size=5), max_size=3))
+@PURE_SETTINGS
+def test_if_match_allows_exactly_the_strong_current_tag(version, others):
+    tags = ", ".join(f'"{t}"' for t in others)
+    condition = validation.parse_if_match(tags)
+    assert validation.if_match_allows(condition, version) == (str(version) in others)
+    weak = validation.parse_if_match(f'W/"{version}"')
+    assert not validation.if_match_allows(weak, version)
