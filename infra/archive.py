@@ -15,10 +15,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTION_DIR = REPO_ROOT / "function"
 PACKAGE = "user_service"
 HANDLER = f"{PACKAGE}.handler.handler"
-# The one environment variable that tells the function its stage: the whole table name
-# (never a prefix: bridged providers drop "" values, and prod's prefix is empty).
-# The handler reads the same name (function/user_service/settings.py).
-TABLE_NAME_ENV = "TABLE_NAME"
+# The one environment variable that tells the function its stage (prod: empty).
+TABLE_PREFIX_ENV = "TABLE_PREFIX"
 
 # A fixed timestamp keeps the zip byte-for-byte reproducible.
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)

@@ -17,7 +17,7 @@ class UsersFunctionArgs:
     function_name: str
     role_name: str
     log_group_name: str
-    table_name: pulumi.Input[str]  # the stage's whole table name, never empty
+    name_prefix: str
     table_arn: pulumi.Input[str]
     log_retention_days: int
     memory_mb: int
@@ -74,7 +74,7 @@ class UsersFunction(pulumi.ComponentResource):
             memory_size=args.memory_mb,
             timeout=args.timeout_seconds,
             environment=aws.lambda_.FunctionEnvironmentArgs(
-                variables={archive.TABLE_NAME_ENV: args.table_name}),
+                variables={archive.TABLE_PREFIX_ENV: args.name_prefix}),
             tags={**args.tags, "codeHash": self.code_hash},
             # The role must be able to write logs before the first invocation.
             opts=pulumi.ResourceOptions(parent=self,

@@ -107,14 +107,11 @@ def test_role_policy_is_exactly_the_handlers_actions_on_this_stages_resources(ru
     assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
 
 
-def test_function_runs_the_handler_archive_with_this_stages_table_name(run):
+def test_function_runs_the_handler_archive_with_this_stages_prefix(run):
     function = run.one("aws:lambda/function:Function")
     role = run.one("aws:iam/role:Role")
-    table = run.one("aws:dynamodb/table:Table")
     assert function.inputs["role"] == role.outputs["arn"]
-    # The whole name, never empty (bridged providers drop "" values: prod's empty prefix).
-    assert function.inputs["environment"]["variables"] == {"TABLE_NAME": table.outputs["name"]}
-    assert table.outputs["name"] == f"{PREFIX[run.stack]}User"
+    assert function.inputs["environment"]["variables"] == {"TABLE_PREFIX": PREFIX[run.stack]}
     assert function.inputs["handler"] == "user_service.handler.handler"
     assert function.inputs["runtime"].startswith("python3.")
     code = function.inputs["code"]
