@@ -62,11 +62,13 @@ def main() -> dict:
         url = f"{cloud.url}/dev/users/{user_id}"
 
         # The same function, called directly in this process against the same emulator.
-        os.environ.update({"AWS_ENDPOINT_URL": cloud.emulator.endpoint_url, "TABLE_PREFIX": "dev-",
-                           "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+        os.environ.update({"AWS_ENDPOINT_URL": cloud.emulator.endpoint_url,
+                           "TABLE_NAME": "dev-User", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
                            "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"})
         sys.path.insert(0, str(FUNCTION_DIR))
+        from user_service import store
         from user_service.handler import handler
+        store.configure()  # re-read TABLE_NAME: an earlier benchmark may have imported it
         event = {"resource": "/users/{id}", "path": f"/users/{user_id}", "httpMethod": "GET",
                  "headers": {}, "multiValueHeaders": {}, "queryStringParameters": None,
                  "multiValueQueryStringParameters": None, "pathParameters": {"id": user_id},

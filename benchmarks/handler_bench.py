@@ -91,7 +91,7 @@ def measure_request_ratio() -> tuple[float, float, float, float]:
     host, port = server.get_host_and_port()
     env = {"AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ACCESS_KEY_ID": "bench",
            "AWS_SECRET_ACCESS_KEY": "bench", "AWS_REGION": "us-east-1",
-           "AWS_DEFAULT_REGION": "us-east-1", "TABLE_PREFIX": "bench-"}
+           "AWS_DEFAULT_REGION": "us-east-1", "TABLE_NAME": "bench-User"}
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
     try:
@@ -99,6 +99,7 @@ def measure_request_ratio() -> tuple[float, float, float, float]:
         from user_service.handler import handler
 
         store.reset_client()
+        store.configure()  # re-read TABLE_NAME: the handler may have been imported before
         client = store.client()
         client.create_table(TableName="bench-User", BillingMode="PAY_PER_REQUEST",
                             KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
@@ -148,7 +149,7 @@ def measure_request_ratio() -> tuple[float, float, float, float]:
 
 def _cold_run(code: str, code_dir: str) -> float:
     env = {**os.environ, "PYTHONPATH": code_dir, "AWS_DEFAULT_REGION": "us-east-1",
-           "AWS_REGION": "us-east-1", "TABLE_PREFIX": "bench-", "PYTHONDONTWRITEBYTECODE": "1"}
+           "AWS_REGION": "us-east-1", "TABLE_NAME": "bench-User", "PYTHONDONTWRITEBYTECODE": "1"}
     env.pop("AWS_ENDPOINT_URL", None)
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=str(REPO_ROOT),
                          capture_output=True, text=True, check=True).stdout

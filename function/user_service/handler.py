@@ -10,6 +10,10 @@ with JSON bodies. Every outcome is a JSON response and exactly one log line:
 
 Created users get `Location: /users/{id}`, prefixed with the stage (or custom-domain
 base path) when requestContext.path shows one, e.g. /dev/users/{id}.
+
+Configuration (TABLE_NAME) is checked when this module is imported, i.e. in Lambda's
+init phase: a misconfigured function logs one line saying what to fix and fails to
+start, instead of failing every request.
 """
 from __future__ import annotations
 
@@ -18,9 +22,20 @@ import traceback
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from . import logs, routes
+from . import logs, routes, settings, store
 from .request import parse_event
 from .responses import HttpError, json_response
+
+
+def _init() -> None:
+    try:
+        store.configure()
+    except settings.ConfigurationError as err:
+        logs.configuration_error(variable=err.variable, message=str(err))
+        raise
+
+
+_init()
 
 # DynamoDB's "slow down / try later" codes: the request may succeed if repeated.
 _RETRYABLE = frozenset({
@@ -73,6 +88,7 @@ def handler(event, context):
     logs.request_line(
         request_id=request_id,
         lambda_request_id=getattr(context, "aws_request_id", None),
+        caller=logs.caller_of(request_context),
         stage=request_context.get("stage"),
         route=route,
         status=response["statusCode"],

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import json
 
-JSON_HEADERS = {"Content-Type": "application/json"}
+# Every response says no-store: users and lists are personal data, and error messages
+# may quote the client's own input (an email) back. One rule for all, so no response
+# that carries personal data can miss it; a 204 costs one header.
+NO_STORE = {"Cache-Control": "no-store"}
+JSON_HEADERS = {"Content-Type": "application/json", **NO_STORE}
 
 
 def json_response(status: int, payload: object, headers: dict[str, str] | None = None) -> dict:
@@ -16,7 +20,7 @@ def json_response(status: int, payload: object, headers: dict[str, str] | None =
 
 
 def no_content(headers: dict[str, str] | None = None) -> dict:
-    return {"statusCode": 204, "headers": dict(headers or {}), "body": ""}
+    return {"statusCode": 204, "headers": {**NO_STORE, **(headers or {})}, "body": ""}
 
 
 def etag(version: int) -> str:

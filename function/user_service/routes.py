@@ -4,8 +4,9 @@ Routing uses API Gateway's `resource` template (e.g. /users/{id}) and falls back
 matching the path when the event has none (or a catch-all such as /{proxy+}).
 
 Conflicts: PUT and DELETE read the user, then write on condition that the version is
-still the one read. With If-Match, a version that is not current gets 412 (before or
-during the write); without it, losing a race gets 409, never a silent overwrite.
+still the one read. With If-Match, a tag that is not the current version's gets 412
+(before or during the write; RFC 9110 13.1.1, only a malformed header is a 400);
+without it, losing a race gets 409, never a silent overwrite.
 """
 from __future__ import annotations
 
@@ -96,10 +97,13 @@ def get_user(request: Request, user_id: str | None) -> dict:
     return _user_response(200, user)
 
 
-def _stale(current: int | None) -> HttpError:
+def _stale(current: int | None, condition: frozenset[str] | str) -> HttpError:
     now = f"it is now at version {current}" if current is not None else "it has changed or been deleted"
+    weak = (" If-Match compares strongly: a weak tag (W/...) never matches."
+            if isinstance(condition, frozenset) and any(t.startswith("W/") for t in condition)
+            else "")
     return HttpError(412, f"If-Match does not name the current version of this user: {now}. "
-                          "GET the user again and retry with its ETag.")
+                          f"GET the user again and retry with its ETag.{weak}")
 
 
 def _conflict(action: str) -> HttpError:
@@ -116,12 +120,12 @@ def put_user(request: Request, user_id: str | None) -> dict:
     if current is None:  # RFC 9110 13.2.1: a 404 takes precedence over If-Match
         raise _not_found(user_id)
     if not v.if_match_allows(condition, current["version"]):
-        raise _stale(current["version"])
+        raise _stale(current["version"], condition)
     user = {**current, **fields, "updatedAt": _now(), "version": current["version"] + 1}
     try:
         store.replace_user(user, expected_version=current["version"])
     except store.ConditionFailed:
-        raise (_stale(None) if condition is not None else _conflict("updated")) from None
+        raise (_stale(None, condition) if condition is not None else _conflict("updated")) from None
     return _user_response(200, user)
 
 
@@ -133,11 +137,11 @@ def delete_user(request: Request, user_id: str | None) -> dict:
     if current is None:  # RFC 9110 13.2.1: a 404 takes precedence over If-Match
         raise _not_found(user_id)
     if not v.if_match_allows(condition, current["version"]):
-        raise _stale(current["version"])
+        raise _stale(current["version"], condition)
     try:
         store.delete_user(user_id, expected_version=current["version"])
     except store.ConditionFailed:
-        raise (_stale(None) if condition is not None else _conflict("deleted")) from None
+        raise (_stale(None, condition) if condition is not None else _conflict("deleted")) from None
     return no_content()
 
 

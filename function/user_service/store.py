@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Mapping
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-# The stage's table is "{prefix}User"; prod's prefix is empty, so "" is a real value.
-TABLE_PREFIX_ENV = "TABLE_PREFIX"
-TABLE_BASE_NAME = "User"
+from . import settings
 
 # Fail fast inside a Lambda's short timeout; "standard" retries back off on throttling.
 _CONFIG = Config(connect_timeout=2, read_timeout=5,
@@ -25,6 +24,7 @@ _CONFIG = Config(connect_timeout=2, read_timeout=5,
 
 _client = None
 _client_lock = threading.Lock()
+_table_name: str | None = None
 
 
 class ConditionFailed(Exception):
@@ -52,9 +52,20 @@ def reset_client() -> None:
         _client = None
 
 
+def configure(environ: Mapping[str, str] = os.environ) -> str:
+    """Read and check the stage's table name; the handler does this once, at init.
+
+    Raises settings.ConfigurationError when TABLE_NAME is missing or invalid. Calling
+    it again re-reads the environment, as a new container would (tests, benchmarks).
+    """
+    global _table_name
+    _table_name = settings.table_name_from(environ)
+    return _table_name
+
+
 def table_name() -> str:
-    # Read per call: a dictionary lookup, and tests may switch stages between requests.
-    return os.environ[TABLE_PREFIX_ENV] + TABLE_BASE_NAME
+    name = _table_name
+    return name if name is not None else configure()
 
 
 def _to_item(user: dict) -> dict:

@@ -11,7 +11,7 @@ import binascii
 import json
 import re
 
-from .responses import HttpError, bad_request
+from .responses import HttpError, bad_request, etag
 
 MAX_BODY_BYTES = 16 * 1024
 MAX_NAME_CHARS = 100
@@ -32,7 +32,13 @@ _EMAIL = re.compile(
 )
 _LIMIT = re.compile(r"[0-9]{1,3}")
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,200}")
-_STRONG_ETAG = re.compile(r'"([0-9]{1,18})"')
+# RFC 9110 8.8.3: entity-tag = [ W/ ] DQUOTE *etagc DQUOTE, etagc = %x21 / %x23-7E / obs-text.
+_ENTITY_TAG = r'(?:W/)?"[\x21\x23-\x7e\x80-\xff]*"'
+# 5.6.1: a list may hold empty elements; each further element follows a comma. Spaces
+# belong to exactly one place (after a comma or a tag), so matching stays linear.
+_ENTITY_TAG_LIST = re.compile(
+    rf"[ \t]*(?:{_ENTITY_TAG}[ \t]*)?(?:,[ \t]*(?:{_ENTITY_TAG}[ \t]*)?)*")
+_ENTITY_TAGS = re.compile(_ENTITY_TAG)
 _EXAMPLE = '{"name": "Ada Lovelace", "email": "ada@example.com"}'
 
 
@@ -253,26 +259,26 @@ def decode_next_token(value: str | None) -> str | None:
 ANY_VERSION = "*"
 
 
-def parse_if_match(value: str | None) -> None | str | frozenset[int]:
-    """None (no header), ANY_VERSION for `*`, or the set of versions the client accepts."""
+def parse_if_match(value: str | None) -> None | str | frozenset[str]:
+    """None (no header), ANY_VERSION for `*`, or the entity tags the client listed.
+
+    Only a header that is not `*` or a list of entity tags is a 400. A well-formed tag
+    that is not the current one (someone else's, a weak one, an empty list) is a
+    precondition that fails: 412, decided by if_match_allows.
+    """
     if value is None:
         return None
-    fix = ('Send If-Match with the ETag from the last response, e.g. If-Match: "3", '
-           "or * to require only that the user exists.")
-    stripped = value.strip()
-    if stripped == "*":
+    if value.strip(" \t") == "*":
         return ANY_VERSION
-    versions = set()
-    for part in stripped.split(","):
-        part = part.strip()
-        if part.startswith("W/"):
-            raise bad_request(f"If-Match compares strong ETags only; drop the W/ prefix. {fix}")
-        match = _STRONG_ETAG.fullmatch(part)
-        if match is None:
-            raise bad_request(f"If-Match {_quote(value)} is not a valid ETag list. {fix}")
-        versions.add(int(match.group(1)))
-    return frozenset(versions)
+    if _ENTITY_TAG_LIST.fullmatch(value) is None:
+        raise bad_request(
+            f"If-Match {_quote(value)} is not * or a list of entity tags. Send If-Match with "
+            'the ETag from the last response, e.g. If-Match: "3", or * to require only that '
+            "the user exists.")
+    # etagc excludes the double quote, so the tags found are exactly the list's elements.
+    return frozenset(_ENTITY_TAGS.findall(value))
 
 
-def if_match_allows(condition: None | str | frozenset[int], version: int) -> bool:
-    return condition is None or condition == ANY_VERSION or version in condition
+def if_match_allows(condition: None | str | frozenset[str], version: int) -> bool:
+    """RFC 9110 13.1.1: strong comparison, so a weak tag never matches ours."""
+    return condition is None or condition == ANY_VERSION or etag(version) in condition

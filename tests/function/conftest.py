@@ -26,7 +26,13 @@ for path in (REPO_ROOT / "function", REPO_ROOT):
 import boto3  # noqa: E402
 from moto.server import ThreadedMotoServer  # noqa: E402
 
-from user_service import handler as handler_module  # noqa: E402
+from user_service.settings import TABLE_NAME_ENV  # noqa: E402
+
+# The handler checks TABLE_NAME when imported (Lambda's init); give that import a valid
+# name, then leave the environment as it was. Each test points it at its own table.
+with pytest.MonkeyPatch.context() as _init_env:
+    _init_env.setenv(TABLE_NAME_ENV, "unset-User")
+    from user_service import handler as handler_module  # noqa: E402
 from user_service import store  # noqa: E402
 
 REGION = "us-east-1"
@@ -92,7 +98,6 @@ def aws_env(moto_endpoint, tmp_path_factory):
         # Nothing from the machine's own AWS configuration may leak in.
         patch.setenv("AWS_CONFIG_FILE", str(empty))
         patch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
-        patch.setenv("TABLE_PREFIX", "unset-")
         yield moto_endpoint
 
 
@@ -135,12 +140,24 @@ def _create_users_table(admin_client, name: str) -> None:
 
 
 @pytest.fixture
-def table(admin, operation_log, monkeypatch):
-    """A fresh, empty users table under a prefix of its own; the handler is pointed at it."""
-    prefix = f"t{uuid.uuid4().hex[:12]}-"
-    name = prefix + "User"
+def use_table(monkeypatch):
+    """use_table(name): the handler serves table `name`, configured through TABLE_NAME as
+    a new container would be; the previous table is restored after the test."""
+    previous = store.table_name()
+
+    def point(name: str) -> None:
+        monkeypatch.setenv(TABLE_NAME_ENV, name)
+        store.configure()
+    yield point
+    store.configure({TABLE_NAME_ENV: previous})
+
+
+@pytest.fixture
+def table(admin, operation_log, use_table):
+    """A fresh, empty users table under a name of its own; the handler is pointed at it."""
+    name = f"t{uuid.uuid4().hex[:12]}-User"
     _create_users_table(admin, name)
-    monkeypatch.setenv("TABLE_PREFIX", prefix)
+    use_table(name)
     yield name
     admin.delete_table(TableName=name)
 

@@ -160,7 +160,8 @@ def test_put_replaces_name_and_email_and_bumps_the_version(call, create, table, 
     assert table_items(table)[user["id"]]["version"] == {"N": "2"}
 
 
-@pytest.mark.parametrize("if_match", ['"1"', "*", '"7", "1"', ' "1" '])
+@pytest.mark.parametrize("if_match", ['"1"', "*", '"7", "1"', ' "1" ', 'W/"1", "1"',
+                                      '"x,y", "1"', ', "1",'])
 def test_put_with_a_matching_if_match_succeeds(call, create, if_match):
     user = create()
     reply = call("PUT", f"/users/{user['id']}", body={"name": "N", "email": "n@example.com"},
@@ -180,7 +181,8 @@ def test_put_with_a_stale_if_match_is_412_and_changes_nothing(call, create, tabl
     assert table_items(table) == before
 
 
-@pytest.mark.parametrize("if_match", ["1", "abc", '"one"', 'W/"1"', '""', '"1", 2', "", '"1'])
+@pytest.mark.parametrize("if_match", ["1", "abc", '"1", 2', '"1', '*, "1"', 'w/"1"', '"1""2"',
+                                      '"1 2"', '"\u0100"', " ," * 5000 + "x"])
 @pytest.mark.parametrize("method", ["PUT", "DELETE"])
 def test_malformed_if_match_is_400_and_writes_nothing(call, create, table, table_items, method,
                                                       if_match):
@@ -190,6 +192,27 @@ def test_malformed_if_match_is_400_and_writes_nothing(call, create, table, table
                  headers={**JSON, "If-Match": if_match})
     assert_rejected(reply, 400, "If-Match")
     assert table_items(table) == before
+
+
+@pytest.mark.parametrize("if_match", ['"stale-0"', '"one"', '""', '"01"', '"2", "3"', '"a,1"',
+                                      "", " , ", 'W/"1"'])
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+def test_a_well_formed_tag_that_is_not_ours_is_412_and_writes_nothing(call, create, table,
+                                                                      table_items, method, if_match):
+    """RFC 9110 13.1.1: If-Match compares (strongly); only a malformed header is a 400."""
+    user = create()
+    before = table_items(table)
+    reply = call(method, f"/users/{user['id']}", body={"name": "N", "email": "n@example.com"},
+                 headers={**JSON, "If-Match": if_match})
+    assert_rejected(reply, 412, "version 1", "etag")
+    assert table_items(table) == before
+
+
+def test_a_weak_if_match_is_412_and_says_weak_tags_never_match(call, create):
+    user = create()
+    reply = call("PUT", f"/users/{user['id']}", body={"name": "N", "email": "n@example.com"},
+                 headers={**JSON, "If-Match": 'W/"1"'})
+    assert_rejected(reply, 412, "weak", "W/")
 
 
 def test_put_unknown_user_is_404_even_with_if_match(call, table, table_items):
@@ -313,10 +336,10 @@ def test_a_well_formed_token_for_a_deleted_user_still_pages(call, create):
 
 # --- stages -----------------------------------------------------------------------------
 
-def test_prod_empty_prefix_uses_the_table_named_user(admin, operation_log, monkeypatch, event,
-                                                    table_items, create_users_table):
+def test_prod_uses_the_table_named_user(admin, operation_log, use_table, event, table_items,
+                                       create_users_table):
     create_users_table("User")
-    monkeypatch.setenv("TABLE_PREFIX", "")
+    use_table("User")
     try:
         reply = handler_module.handler(event("POST", "/users", headers=JSON, stage="prod",
                                              body={"name": "Prod", "email": "p@example.com"}), None)
@@ -334,12 +357,6 @@ def test_the_suite_works_in_its_own_moto_account(admin, table):
     """Other suites share moto's process-wide state; ours lives in an account of its own."""
     arn = admin.describe_table(TableName=table)["Table"]["TableArn"]
     assert arn == f"arn:aws:dynamodb:us-east-1:111122223333:table/{table}"
-
-
-def test_table_name_follows_the_prefix(monkeypatch):
-    for prefix, name in (("", "User"), ("dev-", "dev-User"), ("test-", "test-User")):
-        monkeypatch.setenv("TABLE_PREFIX", prefix)
-        assert store.table_name() == name
 
 
 # --- routing ----------------------------------------------------------------------------
@@ -525,8 +542,8 @@ def test_dynamodb_errors_give_a_json_5xx_and_a_log_line_with_the_code(call, crea
     assert (line["status"], line["errorCode"], line["level"]) == (status, code, "ERROR")
 
 
-def test_missing_table_is_a_500_logged_as_resource_not_found(call, monkeypatch, capsys):
-    monkeypatch.setenv("TABLE_PREFIX", "nosuchstage-")
+def test_missing_table_is_a_500_logged_as_resource_not_found(call, use_table, capsys):
+    use_table("nosuchstage-User")
     reply = call("GET", f"/users/{UNKNOWN_ID}")
     assert reply.status == 500 and reply.message
     (line,) = log_lines(capsys.readouterr().out)
@@ -587,6 +604,83 @@ def test_one_structured_log_line_per_request_without_personal_data(call, capsys)
     for secret in ("Secretname", "hidden.person", "Othersecret", "other.hidden", "Badmail",
                    "bad-email-value", "@example.com"):
         assert secret not in out
+
+
+def _with_identity(event: dict, **identity) -> dict:
+    event["requestContext"]["identity"].update(identity)
+    return event
+
+
+SIGNED = {"Authorization": "AWS4-HMAC-SHA256 Credential=AKIAEXAMPLEKEY00001/20240501/us-east-1/"
+                           "execute-api/aws4_request, SignedHeaders=host;x-amz-date, "
+                           "Signature=5d672d79c15b13162d9279b0855cfba6789a8edb4c82c400e06b5924a6f2b5d7",
+          "X-Amz-Security-Token": "FQoGZXIvYXdzEXAMPLESESSIONTOKEN"}
+
+
+def test_the_log_line_names_the_iam_caller_and_never_its_keys(table, event, lambda_context, capsys):
+    arn = "arn:aws:sts::123456789012:assumed-role/users-client/session-1"
+    capsys.readouterr()
+    reply = handler_module.handler(_with_identity(
+        event("GET", "/users", headers=SIGNED), userArn=arn, caller="AROAEXAMPLEROLEID:session-1",
+        accessKey="ASIAEXAMPLEACCESSKEY", user="AROAEXAMPLEROLEID:session-1",
+        accountId="123456789012"), lambda_context)
+    assert reply["statusCode"] == 200
+    out = capsys.readouterr().out
+    (line,) = log_lines(out)
+    assert line["caller"] == arn
+    for secret in ("ASIAEXAMPLEACCESSKEY", "AKIAEXAMPLEKEY00001", "Signature", "5d672d79",
+                   "EXAMPLESESSIONTOKEN"):
+        assert secret not in out
+
+
+@pytest.mark.parametrize("identity, caller", [
+    ({"caller": "AIDAEXAMPLEUSERID"}, "AIDAEXAMPLEUSERID"),  # no userArn: the caller id
+    ({"userArn": "", "caller": "AIDAEXAMPLEUSERID"}, "AIDAEXAMPLEUSERID"),
+    ({}, None),  # an unsigned call (e.g. the console's test-invoke): null, not a guess
+    ({"userArn": 12, "caller": ["x"]}, None),
+])
+def test_the_log_line_falls_back_to_the_caller_id_then_null(table, event, capsys, identity,
+                                                           caller):
+    capsys.readouterr()
+    handler_module.handler(_with_identity(event("GET", "/users"), **identity), None)
+    (line,) = log_lines(capsys.readouterr().out)
+    assert line["caller"] == caller
+
+
+def test_a_log_line_without_any_identity_in_the_event_has_a_null_caller(table, capsys):
+    capsys.readouterr()
+    handler_module.handler({"httpMethod": "GET", "path": "/users",
+                            "requestContext": {"identity": "not an object"}}, None)
+    (line,) = log_lines(capsys.readouterr().out)
+    assert line["caller"] is None and line["status"] == 200
+
+
+# --- caching ----------------------------------------------------------------------------
+
+def test_every_response_says_cache_control_no_store(call, create, handler_client):
+    """Users and lists are personal data; error messages may quote an email back."""
+    user = create()
+    path = f"/users/{user['id']}"
+    replies = {
+        "create": call("POST", "/users", body={"name": "Bo", "email": "bo@example.com"},
+                       headers=JSON),
+        "get": call("GET", path),
+        "list": call("GET", "/users"),
+        "put": call("PUT", path, body={"name": "Cy", "email": "cy@example.com"}, headers=JSON),
+        "400 quoting an email": call("POST", "/users", headers=JSON,
+                                     body={"name": "D", "email": "d@@example.com"}),
+        "404": call("GET", f"/users/{UNKNOWN_ID}"),
+        "405": call("PATCH", path),
+        "412": call("DELETE", path, headers={"If-Match": '"1"'}),
+        "delete": call("DELETE", path),
+    }
+    with Stubber(handler_client) as stub:
+        stub.add_client_error("scan", service_error_code="ThrottlingException", http_status_code=400)
+        replies["503"] = call("GET", "/users")
+    assert [r.status for r in replies.values()] == [201, 200, 200, 200, 400, 404, 405, 412, 204, 503]
+    assert "d@@example.com" in replies["400 quoting an email"].message
+    for what, reply in replies.items():
+        assert reply.headers.get("cache-control") == "no-store", what
 
 
 # --- least privilege --------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import string
 
 import pytest
@@ -126,6 +127,7 @@ def assert_well_formed(response: dict) -> int:
     assert isinstance(status, int) and 200 <= status < 500, response
     assert all(isinstance(k, str) and isinstance(v, str) for k, v in response["headers"].items())
     assert isinstance(response["body"], str)
+    assert response["headers"]["Cache-Control"] == "no-store"
     if status == 204:
         assert response["body"] == ""
     else:
@@ -212,14 +214,50 @@ def test_decode_next_token_returns_an_id_or_a_400(token):
     assert validation.is_user_id(user_id)
 
 
-@given(value=st.text(max_size=30))
+@given(value=st.text(max_size=30) | st.lists(
+    st.sampled_from(['"1"', 'W/"1"', '""', '"a,b"', " ", ",", "*", '"', "W/", "\t"]),
+    max_size=6).map("".join))
 @PURE_SETTINGS
 def test_parse_if_match_returns_a_condition_or_a_400(value):
+    """A 400 exactly when the header is neither * nor a list of entity tags."""
     try:
         condition = validation.parse_if_match(value)
     except HttpError as err:
         assert err.status == 400
-        return
-    assert condition == validation.ANY_VERSION or (
-        isinstance(condition, frozenset) and condition and all(v >= 0 for v in condition))
+        condition = None
+    if value.strip(" \t") == "*":
+        assert condition == validation.ANY_VERSION
+    else:
+        assert condition == _entity_tags_of(value)
 
+
+def _entity_tags_of(value: str) -> frozenset[str] | None:
+    """An independent left-to-right reading of RFC 9110's #entity-tag (None: malformed)."""
+    tags, i, after_tag = set(), 0, False
+    while i < len(value):
+        char = value[i]
+        if char in " \t":
+            i += 1
+        elif char == ",":
+            i, after_tag = i + 1, False
+        else:
+            start = i + 2 if value.startswith("W/", i) else i
+            end = value.find('"', start + 1)
+            if after_tag or value[start:start + 1] != '"' or end < 0 or not all(
+                    c == "\x21" or "\x23" <= c <= "\x7e" or "\x80" <= c <= "\xff"
+                    for c in value[start + 1:end]):
+                return None
+            tags.add(value[i:end + 1])
+            i, after_tag = end + 1, True
+    return frozenset(tags)
+
+
+@given(version=st.integers(min_value=1, max_value=10**18), others=st.lists(st.text(
+    st.characters(min_codepoint=0x23, max_codepoint=0x7e), max_size=5), max_size=3))
+@PURE_SETTINGS
+def test_if_match_allows_exactly_the_strong_current_tag(version, others):
+    tags = ", ".join(f'"{t}"' for t in others)
+    condition = validation.parse_if_match(tags)
+    assert validation.if_match_allows(condition, version) == (str(version) in others)
+    weak = validation.parse_if_match(f'W/"{version}"')
+    assert not validation.if_match_allows(weak, version)

@@ -35,7 +35,7 @@ print("app imported")
 logger = logging.getLogger()
 
 def _table():
-    return os.environ["TABLE_PREFIX"] + "User"
+    return os.environ["TABLE_NAME"]
 
 def _json(status, body, headers=None):
     return {"statusCode": status, "headers": {"Content-Type": "application/json", **(headers or {})},
@@ -46,7 +46,7 @@ def echo(event, context):
     logger.warning("a warning from the handler")
     sys.stderr.write("to stderr\n")
     env = {k: os.environ.get(k) for k in (
-        "TABLE_PREFIX", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_LOG_GROUP_NAME",
+        "TABLE_NAME", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_LOG_GROUP_NAME",
         "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID",
         "PYTHONPATH", "LAMBDA_TASK_ROOT")}
     return _json(200, {"event": event, "function": context.function_name,
@@ -202,7 +202,7 @@ def deploy_function(emulator, state_dir, *, handler: str, name: str | None = Non
     created = lam.create_function(
         FunctionName=name, Runtime="python3.12", Role=role_arn, Handler=handler,
         Code={"ZipFile": zip_bytes}, Timeout=timeout,
-        Environment={"Variables": {"TABLE_PREFIX": prefix, **(env or {})}})
+        Environment={"Variables": {"TABLE_NAME": table, **(env or {})}})
     assert created["CodeSha256"] == sha
     return Function(name=name, table=table, role_name=role_name, arn=created["FunctionArn"],
                     code_sha256=sha)

@@ -22,7 +22,7 @@ def test_invoke_returns_the_handlers_value_with_lambdas_environment(emulator, st
     assert body["requestId"] == result.request_id
     assert 0 < body["remaining"] <= 3000
     env = body["env"]
-    assert env["TABLE_PREFIX"] == fn.table[: -len("User")]
+    assert env["TABLE_NAME"] == fn.table
     assert env["AWS_LAMBDA_FUNCTION_NAME"] == fn.name
     assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == f"/aws/lambda/{fn.name}"
     assert env["AWS_ENDPOINT_URL"] == emulator.endpoint_url
@@ -61,7 +61,7 @@ def test_configuration_update_starts_a_new_worker(emulator, state_dir, invoker):
     fn = deploy_function(emulator, state_dir, handler="app.count")
     before = invoker.invoke(fn.name, {})
     emulator.client("lambda").update_function_configuration(
-        FunctionName=fn.name, Environment={"Variables": {"TABLE_PREFIX": "other-"}})
+        FunctionName=fn.name, Environment={"Variables": {"TABLE_NAME": "other-User"}})
     after = invoker.invoke(fn.name, {})
     assert after.cold_start and after.payload["pid"] != before.payload["pid"]
 
