@@ -33,3 +33,19 @@ def invoker(emulator, state_dir, tmp_path_factory):
 def gateway(emulator, state_dir, invoker):
     with Gateway(emulator.endpoint_url, state_dir, invoker, port=0) as gw:
         yield gw
+
+
+@pytest.fixture(scope="session")
+def running_up(tmp_path_factory):
+    """`python -m localcloud up` of this checkout, serving on free ports with its own state
+    directory, as another process (as a user runs it); stopped at the end."""
+    from benchmarks.startup_bench import REPO_ROOT, RunningCloud
+
+    state_dir = tmp_path_factory.mktemp("running-up")
+    run = RunningCloud.up(REPO_ROOT, state_dir)
+    try:
+        run.wait_serving()
+        run.state_dir = state_dir
+        yield run
+    finally:
+        run.stop()
