@@ -37,10 +37,11 @@ TARGET_PER_EXTRA_STAGE_S = 0.5
 GATEWAY_LINE = re.compile(r"gateway on (http://\S+)")
 
 
-def copy_checkout(dest: Path, extra_stacks: int = 0, source: Path = REPO_ROOT) -> Path:
-    """A copy of the checkout `source`'s code and stack files in `dest`, sharing its .venv,
-    plus `extra_stacks` stacks made from Pulumi.test.yaml (`Pulumi.extraN.yaml`, prefix
-    `extraN-`, stage `extraN`)."""
+def copy_checkout(dest: Path, extra_stacks: int = 0, source: Path = REPO_ROOT,
+                  stacks: tuple[str, ...] | None = None) -> Path:
+    """A copy of the checkout `source`'s code and stack files (only `stacks`' if given) in
+    `dest`, sharing its .venv, plus `extra_stacks` stacks made from Pulumi.test.yaml
+    (`Pulumi.extraN.yaml`, prefix `extraN-`, stage `extraN`)."""
     dest.mkdir(parents=True, exist_ok=True)
     for part in CHECKOUT_PARTS:
         path = source / part
@@ -50,7 +51,8 @@ def copy_checkout(dest: Path, extra_stacks: int = 0, source: Path = REPO_ROOT) -
         else:
             shutil.copy2(path, dest / part)
     for stack_file in source.glob("Pulumi.*.yaml"):
-        shutil.copy2(stack_file, dest / stack_file.name)
+        if stacks is None or stack_file.name[len("Pulumi."):-len(".yaml")] in stacks:
+            shutil.copy2(stack_file, dest / stack_file.name)
     venv = (source / ".venv").resolve()
     stamp = venv / ".requirements.sha256"
     wanted = hashlib.sha256((source / "requirements.txt").read_bytes()).hexdigest()

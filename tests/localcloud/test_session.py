@@ -128,7 +128,9 @@ def port_is_free(port: int) -> bool:
 
 @pytest.fixture(scope="module")
 def checkout(tmp_path_factory):
-    return copy_checkout(tmp_path_factory.mktemp("checkout"))
+    """A copy of this checkout with only the dev stack: quicker to start, and its stack
+    files can be added to without touching the repo's."""
+    return copy_checkout(tmp_path_factory.mktemp("checkout"), stacks=("dev",))
 
 
 @pytest.mark.parametrize("command,sig,to_group", [
@@ -144,10 +146,9 @@ def test_a_signal_stops_the_server_and_every_worker(checkout, tmp_path, command,
     state_dir = checkout / ".localcloud" if command == "tasks.py run" else tmp_path
     try:
         url = run.wait_serving()
-        for stage in ("dev", "prod"):  # warm workers, one per function
-            assert get_status(f"{url}/{stage}/users") == 200
+        assert get_status(f"{url}/dev/users") == 200  # a warm worker
         workers = children_of(run.proc.pid)
-        assert len(workers) >= 2, run.lines
+        assert workers, run.lines
         if to_group:
             os.killpg(run.proc.pid, sig)
         else:
@@ -179,12 +180,12 @@ def test_name_clashes_are_found_per_setting():
 
 def test_a_copied_stack_file_is_refused_before_anything_is_deployed(checkout, tmp_path):
     copy = checkout / "Pulumi.copy.yaml"
-    copy.write_text((checkout / "Pulumi.test.yaml").read_text())
+    copy.write_text((checkout / "Pulumi.dev.yaml").read_text())
     try:
-        for args in (("up", "--port", "0", "--no-serve"), ("deploy", "test")):
+        for args in (("up", "--port", "0", "--no-serve"), ("deploy", "dev")):
             result = localcloud("--state-dir", str(tmp_path), *args, cwd=checkout)
             assert result.returncode == 1
-            assert "`Pulumi.copy.yaml` and `Pulumi.test.yaml` both use prefix `test-`" \
+            assert "`Pulumi.copy.yaml` and `Pulumi.dev.yaml` both use prefix `dev-`" \
                 in result.stderr
             assert "Traceback" not in result.stderr
             assert not (tmp_path / "stacks").exists()
@@ -193,7 +194,7 @@ def test_a_copied_stack_file_is_refused_before_anything_is_deployed(checkout, tm
 
 
 def test_a_failed_deploy_ends_with_one_error_line_and_no_asyncio_noise(checkout, tmp_path):
-    config = yaml.safe_load((checkout / "Pulumi.test.yaml").read_text())["config"]
+    config = yaml.safe_load((REPO_ROOT / "Pulumi.test.yaml").read_text())["config"]
     config.update({"user-service:namePrefix": "broken-", "user-service:stage": "broken",
                    "user-service:apiStack": "organization/user-service/no-such-stack"})
     broken = checkout / "Pulumi.broken.yaml"
