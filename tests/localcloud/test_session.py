@@ -25,7 +25,7 @@ from localcloud.engine.state import Session, StateStore
 from localcloud.session import LocalCloud
 
 
-def localcloud(*args: str, cwd: Path = REPO_ROOT) -> subprocess.CompletedProcess:
+def localcloud(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "localcloud", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=120)
 
@@ -47,16 +47,17 @@ def port_of(url: str) -> int:
 def test_a_second_up_refuses_and_leaves_the_first_serving(running_up):
     pid = running_up.proc.pid
     for port in ("0", str(port_of(running_up.url))):  # another port, and the same one
-        second = localcloud("--state-dir", str(running_up.state_dir), "up", "--port", port)
+        second = localcloud("--state-dir", str(running_up.state_dir), "up", "--port", port,
+                            cwd=running_up.checkout)
         assert second.returncode == 1
         assert second.stderr.count("\n") == 1, second.stderr
         assert f"a local cloud is already running with the state in {running_up.state_dir} " \
                f"(pid {pid}, gateway on {running_up.url})" in second.stderr
         assert "Traceback" not in second.stderr + second.stdout
-    for stage in ("dev", "test", "prod"):
-        assert get_status(f"{running_up.url}/{stage}/users") == 200
+    assert get_status(f"{running_up.url}/dev/users") == 200
     # Its state is intact: a deploy against it still finds it and changes nothing.
-    redeploy = localcloud("--state-dir", str(running_up.state_dir), "deploy", "prod")
+    redeploy = localcloud("--state-dir", str(running_up.state_dir), "deploy", "dev",
+                          cwd=running_up.checkout)
     assert redeploy.returncode == 0, redeploy.stderr
     assert "unchanged" in redeploy.stdout and "created" not in redeploy.stdout
 
@@ -69,7 +70,7 @@ def test_the_session_file_of_a_dead_process_neither_blocks_nor_is_believed(tmp_p
     (tmp_path / "up.lock").write_text(dead.stdout)
     store.save_session(Session(endpoint_url="http://127.0.0.1:9", gateway_url="http://127.0.0.1:9",
                                pid=int(dead.stdout)))
-    refused = localcloud("--state-dir", str(tmp_path), "deploy", "dev")
+    refused = localcloud("--state-dir", str(tmp_path), "deploy", "dev", cwd=REPO_ROOT)
     assert refused.returncode == 1
     assert "no local cloud is running" in refused.stderr
     with LocalCloud(tmp_path, gateway_port=0) as cloud:
@@ -133,29 +134,44 @@ def checkout(tmp_path_factory):
     return copy_checkout(tmp_path_factory.mktemp("checkout"), stacks=("dev",))
 
 
-@pytest.mark.parametrize("command,sig,to_group", [
+SIGNAL_CASES = [  # (command, signal, to the process group: Ctrl-C in a terminal)
     ("tasks.py run", signal.SIGTERM, False),
     ("tasks.py run", signal.SIGINT, False),
-    ("tasks.py run", signal.SIGINT, True),   # Ctrl-C in a terminal: the whole group
+    ("tasks.py run", signal.SIGINT, True),
     ("localcloud up", signal.SIGTERM, False),
     ("localcloud up", signal.SIGINT, False),
-])
-def test_a_signal_stops_the_server_and_every_worker(checkout, tmp_path, command, sig, to_group):
-    run = (RunningCloud.tasks_run(checkout) if command == "tasks.py run"
-           else RunningCloud.up(checkout, tmp_path))
-    state_dir = checkout / ".localcloud" if command == "tasks.py run" else tmp_path
-    try:
-        url = run.wait_serving()
-        assert get_status(f"{url}/dev/users") == 200  # a warm worker
-        workers = children_of(run.proc.pid)
-        assert workers, run.lines
-        if to_group:
-            os.killpg(run.proc.pid, sig)
-        else:
-            run.proc.send_signal(sig)
-        assert run.proc.wait(timeout=30) == 0, run.lines
-    finally:
+]
+
+
+@pytest.fixture(scope="module")
+def started(tmp_path_factory):
+    """A cloud per signal case, all started at once (each in its own copy of the
+    checkout, since `tasks.py run` keeps its state in the checkout)."""
+    runs = {}
+    for case in SIGNAL_CASES:
+        home = copy_checkout(tmp_path_factory.mktemp("signals"), stacks=("dev",))
+        runs[case] = ((RunningCloud.tasks_run(home), home / ".localcloud")
+                      if case[0] == "tasks.py run" else
+                      (RunningCloud.up(home, home / "state"), home / "state"))
+    yield runs
+    for run, _ in runs.values():
         run.stop(signal.SIGKILL)
+
+
+@pytest.mark.parametrize("case", SIGNAL_CASES, ids=lambda c: f"{c[0]}-{c[1].name}"
+                         + ("-group" if c[2] else ""))
+def test_a_signal_stops_the_server_and_every_worker(started, case):
+    run, state_dir = started[case]
+    _, sig, to_group = case
+    url = run.wait_serving()
+    assert get_status(f"{url}/dev/users") == 200  # a warm worker
+    workers = children_of(run.proc.pid)
+    assert workers, run.lines
+    if to_group:
+        os.killpg(run.proc.pid, sig)
+    else:
+        run.proc.send_signal(sig)
+    assert run.proc.wait(timeout=30) == 0, run.lines
     assert "stopping" in run.lines
     assert not any(running(pid) for pid in workers)
     assert port_is_free(port_of(url))
