@@ -2,6 +2,8 @@
 SIGINT or SIGTERM, clear messages for what a user gets wrong."""
 from __future__ import annotations
 
+import asyncio
+import gc
 import io
 import os
 import signal
@@ -18,8 +20,10 @@ import yaml
 
 from benchmarks.startup_bench import REPO_ROOT, RunningCloud, copy_checkout
 from localcloud.__main__ import print_result
+from localcloud.cli import run_command
 from localcloud.emulator import PortInUse
 from localcloud.engine.deployer import DeployResult
+from localcloud.engine.kinds import DeployError
 from localcloud.engine.stackfiles import name_clashes
 from localcloud.engine.state import Session, StateStore
 from localcloud.session import LocalCloud
@@ -48,6 +52,7 @@ def test_a_second_up_refuses_and_leaves_the_first_serving(running_up):
     pid = running_up.proc.pid
     for port in ("0", str(port_of(running_up.url))):  # another port, and the same one
         second = localcloud("--state-dir", str(running_up.state_dir), "up", "--port", port,
+                            "--no-serve",  # were it not refused, it would end anyway
                             cwd=running_up.checkout)
         assert second.returncode == 1
         assert second.stderr.count("\n") == 1, second.stderr
@@ -209,7 +214,22 @@ def test_a_copied_stack_file_is_refused_before_anything_is_deployed(checkout, tm
         copy.unlink()
 
 
-def test_a_failed_deploy_ends_with_one_error_line_and_no_asyncio_noise(checkout, tmp_path):
+def test_a_command_that_fails_ends_the_tasks_its_program_left_pending(caplog):
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+
+    def failing_deploy() -> int:
+        # As a program that fails mid-run leaves the SDK's RPC tasks pending.
+        loop.create_task(asyncio.sleep(3600))
+        raise DeployError("the stack reference names a stack that is not deployed")
+
+    assert run_command(failing_deploy) == 1
+    gc.collect()
+    assert loop.is_closed()
+    assert "Task was destroyed but it is pending" not in caplog.text
+
+
+def test_a_failed_deploy_ends_with_one_error_line(checkout, tmp_path):
     config = yaml.safe_load((REPO_ROOT / "Pulumi.test.yaml").read_text())["config"]
     config.update({"user-service:namePrefix": "broken-", "user-service:stage": "broken",
                    "user-service:apiStack": "organization/user-service/no-such-stack"})
