@@ -67,6 +67,14 @@ class LocalCloud:
             raise
         return self
 
+    def reset(self) -> None:
+        """Forget every deployed stack, as a fresh start would (an empty emulator, no
+        state), but keep this cloud's lock, ports and warm processes."""
+        self.emulator.reset()
+        self.store.clear()
+        self.store.save_session(Session(endpoint_url=self.emulator.endpoint_url,
+                                        gateway_url=self.gateway.url, pid=os.getpid()))
+
     def _start_gateway(self) -> None:
         try:
             self.gateway.start()
