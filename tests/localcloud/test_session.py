@@ -229,17 +229,15 @@ def test_a_command_that_fails_ends_the_tasks_its_program_left_pending(caplog):
     assert "Task was destroyed but it is pending" not in caplog.text
 
 
-def test_a_failed_deploy_ends_with_one_error_line(checkout, tmp_path):
+def test_a_failed_deploy_ends_with_one_error_line(tmp_path):
+    # A checkout whose only stack references a stack that does not exist.
+    home = copy_checkout(tmp_path / "checkout", stacks=())
     config = yaml.safe_load((REPO_ROOT / "Pulumi.test.yaml").read_text())["config"]
     config.update({"user-service:namePrefix": "broken-", "user-service:stage": "broken",
                    "user-service:apiStack": "organization/user-service/no-such-stack"})
-    broken = checkout / "Pulumi.broken.yaml"
-    broken.write_text(yaml.safe_dump({"config": config}))
-    try:
-        result = localcloud("--state-dir", str(tmp_path), "up", "--port", "0", "--no-serve",
-                            cwd=checkout)
-    finally:
-        broken.unlink()
+    (home / "Pulumi.broken.yaml").write_text(yaml.safe_dump({"config": config}))
+    result = localcloud("--state-dir", str(tmp_path / "state"), "up", "--port", "0",
+                        "--no-serve", cwd=home)
     assert result.returncode == 1
     assert result.stderr.startswith("error: the stack reference "
                                     "'organization/user-service/no-such-stack'"), result.stderr
