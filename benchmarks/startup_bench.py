@@ -128,13 +128,19 @@ class RunningCloud:
         return self.url
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        """Signal the process, wait for it, then kill whatever of its group is left (so
+        nothing outlives a failed test or benchmark)."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
         try:
-            return self.proc.wait(timeout=timeout)
+            code = self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            code = None
+        try:
             os.killpg(self.proc.pid, signal.SIGKILL)
-            return self.proc.wait()
+        except ProcessLookupError:
+            pass
+        return self.proc.wait() if code is None else code
 
 
 def _answers_200(url: str) -> bool:

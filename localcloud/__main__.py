@@ -10,7 +10,6 @@ import argparse
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 
 from localcloud.cli import run_command
@@ -124,20 +123,21 @@ def logs(args) -> int:
     cloud, store = running_cloud(_known_stack(args.stack), args.state_dir)
     if not store.load(args.stack).outputs:
         raise DeployError(f"stack {args.stack!r} is not deployed in the running local cloud; "
-                             f"deploy it with `python -m localcloud deploy {args.stack}`")
+                          f"deploy it with `python -m localcloud deploy {args.stack}`")
     stage_logs = StageLogs([TailedStack(args.stack, cloud.client("logs"))], store.load)
     for line in stage_logs.new_lines():
         print(line)
     if not args.follow:
         return 0
     sys.stdout.flush()
+    follower = LogFollower(stage_logs, write=lambda line: print(line, flush=True)).start()
     try:
-        while True:
-            time.sleep(0.5)
-            for line in stage_logs.new_lines():
-                print(line, flush=True)
+        threading.Event().wait()  # until Ctrl-C
     except KeyboardInterrupt:
-        return 0
+        pass
+    finally:
+        follower.stop()
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -121,7 +121,7 @@ class LocalCloud:
 
 
 def already_running_message(store: StateStore) -> str:
-    pid = store.lock.holder()
+    pid = store.lock.holder() or "unknown"  # 0: it has not written its pid yet
     session = store.load_session()
     where = (f", gateway on {session.gateway_url}" if session and session.pid == pid
              else ", still starting")
@@ -141,7 +141,7 @@ def running_cloud(stack: str, state_dir: Path = DEFAULT_STATE_DIR) -> tuple[Clou
     """The Cloud of a local cloud started by another process (`localcloud up`)."""
     store = StateStore(state_dir)
     # A session file whose process is gone (it was killed) describes no running cloud.
-    session = store.load_session() if store.lock.holder() else None
+    session = store.load_session() if store.lock.holder() is not None else None
     cloud = cloud_for(stack, session, store)
     try:
         make_client("sts", cloud.endpoint_url, cloud.region).get_caller_identity()

@@ -239,9 +239,9 @@ def test_a_failed_deploy_ends_with_one_error_line(tmp_path):
     result = localcloud("--state-dir", str(tmp_path / "state"), "up", "--port", "0",
                         "--no-serve", cwd=home)
     assert result.returncode == 1
-    assert result.stderr.startswith("error: the stack reference "
-                                    "'organization/user-service/no-such-stack'"), result.stderr
-    assert result.stderr.count("\n") == 1, result.stderr
+    # One line that names what is wrong (whichever part of the program finds it).
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert "organization/user-service/no-such-stack" in result.stderr
 
 
 def test_output_stays_aligned_for_any_stack_name():
