@@ -35,10 +35,10 @@ def setup() -> None:
     if PYTHON.exists() and STAMP.exists() and STAMP.read_text().strip() == wanted:
         return
     if not PYTHON.exists():
-        print("[1/2] creating .venv (once) ...", flush=True)
+        print("creating .venv (once) ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    print("[2/2] installing the pinned requirements into .venv (the first time takes a "
-          "few minutes; pip reports each package) ...", flush=True)
+    print("installing the pinned requirements into .venv (the first time takes a few "
+          "minutes; pip reports each package as it goes) ...", flush=True)
     subprocess.run(
         [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check",
          "-r", str(REQUIREMENTS)],
