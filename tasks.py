@@ -35,19 +35,29 @@ def setup() -> None:
     if PYTHON.exists() and STAMP.exists() and STAMP.read_text().strip() == wanted:
         return
     if not PYTHON.exists():
-        print("creating .venv ...", flush=True)
+        print("creating .venv (once) ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    print("installing pinned requirements into .venv ...", flush=True)
+    print("installing the pinned requirements into .venv (the first time takes a few "
+          "minutes; pip reports each package as it goes) ...", flush=True)
     subprocess.run(
-        [str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+        [str(PYTHON), "-m", "pip", "install", "--disable-pip-version-check",
          "-r", str(REQUIREMENTS)],
         check=True,
     )
     STAMP.write_text(wanted + "\n")
+    print("set-up done", flush=True)
 
 
 def in_venv(*args: str) -> int:
-    return subprocess.run([str(PYTHON), *args], cwd=ROOT).returncode
+    """Run the venv's python with `args` in the repo. On POSIX this process becomes it
+    (exec), so signals sent to `tasks.py run` (Ctrl-C, kill PID) reach the local cloud
+    itself, and nothing is left running when it stops."""
+    os.chdir(ROOT)
+    if os.name == "posix":
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(PYTHON, [str(PYTHON), *args])
+    return subprocess.run([str(PYTHON), *args]).returncode
 
 
 def main(argv: list[str]) -> int:

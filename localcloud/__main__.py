@@ -2,6 +2,7 @@
 
   up                  deploy dev, test and prod into a fresh emulator and serve them
   deploy STACK        re-deploy one stack into the running local cloud (applies the diff)
+  logs STACK          print a stage's function and gateway logs (--follow: keep printing)
 """
 from __future__ import annotations
 
@@ -13,9 +14,14 @@ from pathlib import Path
 
 from localcloud.cli import run_command
 from localcloud.engine.deployer import DeployResult, deploy_stack
-from localcloud.session import DEFAULT_GATEWAY_PORT, LocalCloud, running_cloud
-from localcloud.engine.stackfiles import StackFileError, known_stacks
+from localcloud.engine.kinds import DeployError
+from localcloud.engine.stackfiles import StackFileError, check_stack_files, known_stacks
 from localcloud.engine.state import DEFAULT_STATE_DIR
+from localcloud.logs.tail import LogFollower, StageLogs, TailedStack
+from localcloud.session import DEFAULT_GATEWAY_PORT, LocalCloud, running_cloud
+
+# Signals that stop `up`, as Ctrl-C does (whatever the caller's shell set them to).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def _port(text: str) -> int:
@@ -41,23 +47,42 @@ def parser() -> argparse.ArgumentParser:
                     help="deploy, print the URLs and stop (for a quick check)")
     deploy = commands.add_parser("deploy", help="re-deploy one stack into the running cloud")
     deploy.add_argument("stack", help=f"one of: {', '.join(known_stacks())}")
+    logs = commands.add_parser("logs", help="print a stage's logs from the running cloud")
+    logs.add_argument("stack", help=f"one of: {', '.join(known_stacks())}")
+    logs.add_argument("--follow", "-f", action="store_true",
+                      help="keep printing new lines until Ctrl-C")
     return root
 
 
-def print_result(result: DeployResult) -> None:
-    print(f"  {result.stack:5} {result.summary()}")
+def print_result(result: DeployResult, width: int = 0) -> None:
+    print(f"  {result.stack:{width}} {result.summary()}", flush=True)
+
+
+def _stop_on_signals() -> None:
+    """The first SIGINT or SIGTERM stops `up` (KeyboardInterrupt); later ones are ignored,
+    so they cannot cut the stop of the gateway and the workers short."""
+    def interrupt(signum, frame):
+        for each in STOP_SIGNALS:
+            signal.signal(each, signal.SIG_IGN)
+        raise KeyboardInterrupt
+    for each in STOP_SIGNALS:
+        signal.signal(each, interrupt)
 
 
 def up(args) -> int:
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with LocalCloud(args.state_dir, gateway_port=args.port) as cloud:
+    check_stack_files()
+    width = max(map(len, known_stacks()), default=0)
+    _stop_on_signals()
+    cloud = LocalCloud(args.state_dir, gateway_port=args.port)
+    follower = None
+    try:
+        cloud.start()
         print(f"AWS emulator on {cloud.emulator.endpoint_url}; gateway on {cloud.url}")
-        print("deploying the real program (__main__.py) for each stack:")
-        results = cloud.deploy_all(on_deployed=print_result)
+        print("deploying the real program (__main__.py) for each stack:", flush=True)
+        results = cloud.deploy_all(on_deployed=lambda result: print_result(result, width))
         print("\nstages:")
         for result in results:
-            print(f"  {result.stack:5} {result.outputs['stageUrl']}/users")
+            print(f"  {result.stack:{width}} {result.outputs['stageUrl']}/users")
         first = results[0].outputs["stageUrl"]
         print("\ntry:\n"
               f"  curl -s -X POST {first}/users -H 'Content-Type: application/json' "
@@ -65,29 +90,59 @@ def up(args) -> int:
               f"  curl -s {first}/users")
         if args.no_serve:
             return 0
-        print("\nserving until Ctrl-C")
-        sys.stdout.flush()
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
-            pass
-        print("stopping")
+        print("\nserving until Ctrl-C; each stage's function and gateway logs follow, "
+              "prefixed by [stage]", flush=True)
+        follower = LogFollower(StageLogs(
+            [TailedStack(r.stack, cloud.cloud(r.stack).client("logs")) for r in results],
+            cloud.store.load), write=lambda line: print(line, flush=True)).start()
+        threading.Event().wait()  # until a signal raises KeyboardInterrupt
+    except KeyboardInterrupt:
+        print("stopping", flush=True)
+    finally:
+        if follower is not None:
+            follower.stop()
+        cloud.stop()
     return 0
 
 
-def deploy(args) -> int:
-    if args.stack not in known_stacks():
-        raise StackFileError(f"there is no stack {args.stack!r}; known stacks: "
+def _known_stack(stack: str) -> str:
+    if stack not in known_stacks():
+        raise StackFileError(f"there is no stack {stack!r}; known stacks: "
                              f"{', '.join(known_stacks())}")
-    cloud, store = running_cloud(args.stack, args.state_dir)
+    return stack
+
+
+def deploy(args) -> int:
+    check_stack_files()
+    cloud, store = running_cloud(_known_stack(args.stack), args.state_dir)
     print_result(deploy_stack(args.stack, cloud, store))
+    return 0
+
+
+def logs(args) -> int:
+    cloud, store = running_cloud(_known_stack(args.stack), args.state_dir)
+    if not store.load(args.stack).outputs:
+        raise DeployError(f"stack {args.stack!r} is not deployed in the running local cloud; "
+                          f"deploy it with `python -m localcloud deploy {args.stack}`")
+    stage_logs = StageLogs([TailedStack(args.stack, cloud.client("logs"))], store.load)
+    for line in stage_logs.new_lines():
+        print(line)
+    if not args.follow:
+        return 0
+    sys.stdout.flush()
+    follower = LogFollower(stage_logs, write=lambda line: print(line, flush=True)).start()
+    try:
+        threading.Event().wait()  # until Ctrl-C
+    except KeyboardInterrupt:
+        pass
+    finally:
+        follower.stop()
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return run_command(lambda: {"up": up, "deploy": deploy}[args.command](args))
+    return run_command(lambda: {"up": up, "deploy": deploy, "logs": logs}[args.command](args))
 
 
 if __name__ == "__main__":

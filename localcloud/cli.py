@@ -9,11 +9,14 @@ from typing import Callable
 
 import pulumi
 
+from localcloud.emulator import PortInUse
 from localcloud.engine.kinds import DeployError
 from localcloud.engine.stackfiles import StackFileError
+from localcloud.engine.state import AlreadyRunning
 
 # Errors a user can cause and fix; their messages say how.
-USER_ERRORS: tuple[type[BaseException], ...] = (DeployError, StackFileError, pulumi.RunError)
+USER_ERRORS: tuple[type[BaseException], ...] = (DeployError, StackFileError, pulumi.RunError,
+                                                AlreadyRunning, PortInUse)
 
 
 def run_command(command: Callable[[], int], user_errors: tuple[type[BaseException], ...] = ()
@@ -36,10 +39,18 @@ def run_command(command: Callable[[], int], user_errors: tuple[type[BaseExceptio
 
 
 def _close_event_loop() -> None:
-    # The mock runtime runs the program on the thread's event loop; left open, its
-    # destructor can print a traceback while the interpreter shuts down.
+    # The mock runtime runs the program on the thread's event loop. A program that failed
+    # leaves tasks pending on it; closed as they are, each prints "Task was destroyed but
+    # it is pending!" when collected. So end them first, as asyncio.run does.
     with warnings.catch_warnings(), contextlib.suppress(Exception):
         warnings.simplefilter("ignore")
         loop = asyncio.get_event_loop()
-        if not loop.is_closed():
-            loop.close()
+        if loop.is_closed():
+            return
+        pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import urllib.request
 
 import boto3
@@ -33,19 +34,44 @@ def fake_credentials_env(endpoint_url: str, region: str = REGION) -> dict[str, s
     }
 
 
+# One boto3 session serves every client: building a Session (and its loaders' service
+# data) costs ~60 ms, a client from a warm session a few. Sessions are not thread-safe
+# for client creation, hence the lock; the clients themselves are.
+_session: boto3.session.Session | None = None
+_clients: dict[tuple[str, str, str], object] = {}
+_clients_lock = threading.Lock()
+
+
+def _shared_session() -> boto3.session.Session:
+    global _session
+    if _session is None:
+        _session = boto3.session.Session(
+            aws_access_key_id=FAKE_ACCESS_KEY_ID,
+            aws_secret_access_key=FAKE_SECRET_ACCESS_KEY,
+            aws_session_token=FAKE_SESSION_TOKEN,
+            region_name=REGION,
+        )
+    return _session
+
+
 def make_client(service: str, endpoint_url: str, region: str = REGION):
     """A boto3 client for ``service`` bound to the emulator, with fake credentials.
 
-    Each call builds its own boto3 Session, so it never touches (or is affected by)
-    the process's default session, its profile or its environment credentials.
+    Clients come from this module's own session (never the process's default session,
+    its profile or its environment credentials) and are shared per (service, endpoint,
+    region): callers must not change a client's event hooks.
     """
-    session = boto3.session.Session(
-        aws_access_key_id=FAKE_ACCESS_KEY_ID,
-        aws_secret_access_key=FAKE_SECRET_ACCESS_KEY,
-        aws_session_token=FAKE_SESSION_TOKEN,
-        region_name=region,
-    )
-    return session.client(service, endpoint_url=endpoint_url)
+    key = (service, endpoint_url, region)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = _shared_session().client(
+                service, endpoint_url=endpoint_url, region_name=region)
+        return client
+
+
+class PortInUse(OSError):
+    """A port the local cloud was asked to listen on is taken; the message names it."""
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -54,7 +80,7 @@ def _check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as err:
-            raise OSError(
+            raise PortInUse(
                 f"cannot start the AWS emulator on {host}:{port}: {err.strerror or err}; "
                 "choose another port, or port 0 for a free one"
             ) from err

@@ -1,5 +1,9 @@
 """A running local cloud: the emulator, the gateway in front of it, and the deploys of
-every stack of the real program into it."""
+every stack of the real program into it.
+
+One local cloud runs per state directory (so per checkout): it holds the directory's lock
+from before it touches anything until it has stopped, so a second one refuses to start
+and leaves the first one's state alone."""
 from __future__ import annotations
 
 import os
@@ -7,12 +11,12 @@ from pathlib import Path
 
 from infra.config import PROJECT
 from localcloud.engine.deployer import DeployResult, deploy_stack
-from localcloud.emulator import ACCOUNT_ID, Emulator, make_client
+from localcloud.emulator import ACCOUNT_ID, HOST, Emulator, PortInUse, make_client
 from localcloud.apigateway.gateway import Gateway
 from localcloud.awslambda.invoker import Invoker
 from localcloud.engine.kinds import Cloud, DeployError
 from localcloud.engine.stackfiles import known_stacks, read_stack_config
-from localcloud.engine.state import DEFAULT_STATE_DIR, Session, StateStore
+from localcloud.engine.state import DEFAULT_STATE_DIR, AlreadyRunning, Session, StateStore
 
 DEFAULT_GATEWAY_PORT = 8080
 
@@ -43,22 +47,41 @@ class LocalCloud:
         self.gateway: Gateway | None = None
 
     def start(self) -> "LocalCloud":
-        self.store.clear()  # a new emulator is empty: so is the state that describes it
-        self.store.dir.mkdir(parents=True, exist_ok=True)
-        endpoint = self.emulator.start()
+        if not self.store.lock.acquire():
+            raise AlreadyRunning(already_running_message(self.store))
         try:
+            endpoint = self.emulator.start()
             self.emulator.reset()  # moto's backends are per process, shared by its servers
             region = region_of(deploy_order(known_stacks())[0])
             self.invoker = Invoker(endpoint, self.store.dir, region=region)
             self.gateway = Gateway(endpoint, self.store.dir, self.invoker,
                                    port=self.gateway_port, region=region)
-            self.gateway.start()
+            self._start_gateway()
+            # Only now, holding the lock and both ports: a new emulator is empty, so is
+            # the state that describes it.
+            self.store.clear()
+            self.store.save_session(Session(endpoint_url=endpoint, gateway_url=self.gateway.url,
+                                            pid=os.getpid()))
         except BaseException:
             self.stop()
             raise
-        self.store.save_session(Session(endpoint_url=endpoint, gateway_url=self.gateway.url,
-                                        pid=os.getpid()))
         return self
+
+    def reset(self) -> None:
+        """Forget every deployed stack, as a fresh start would (an empty emulator, no
+        state), but keep this cloud's lock, ports and warm processes."""
+        self.emulator.reset()
+        self.store.clear()
+        self.store.save_session(Session(endpoint_url=self.emulator.endpoint_url,
+                                        gateway_url=self.gateway.url, pid=os.getpid()))
+
+    def _start_gateway(self) -> None:
+        try:
+            self.gateway.start()
+        except OSError as err:
+            raise PortInUse(f"cannot serve the gateway on {HOST}:{self.gateway_port}: "
+                            f"{err.strerror or err}; pass another port with --port N "
+                            "(--port 0 picks a free one)") from None
 
     @property
     def url(self) -> str:
@@ -79,20 +102,31 @@ class LocalCloud:
         return results
 
     def stop(self) -> None:
-        if self.gateway is not None:
-            self.gateway.stop()
-        if self.invoker is not None:
-            self.invoker.close()
+        gateway, self.gateway = self.gateway, None
+        if gateway is not None:
+            gateway.stop()
+        invoker, self.invoker = self.invoker, None
+        if invoker is not None:
+            invoker.close()
         self.emulator.stop()
-        session = self.store.dir / "session.json"
-        if session.exists():
-            session.unlink()
+        if self.store.lock.held:  # never another cloud's session
+            self.store.remove_session()
+            self.store.lock.release()
 
     def __enter__(self) -> "LocalCloud":
         return self.start()
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
+
+
+def already_running_message(store: StateStore) -> str:
+    pid = store.lock.holder() or "unknown"  # 0: it has not written its pid yet
+    session = store.load_session()
+    where = (f", gateway on {session.gateway_url}" if session and session.pid == pid
+             else ", still starting")
+    return (f"a local cloud is already running with the state in {store.dir} (pid {pid}{where}); "
+            f"use that one, or stop it first (Ctrl-C in its terminal, or `kill {pid}`)")
 
 
 def cloud_for(stack: str, session: Session | None, store: StateStore) -> Cloud:
@@ -106,7 +140,9 @@ def cloud_for(stack: str, session: Session | None, store: StateStore) -> Cloud:
 def running_cloud(stack: str, state_dir: Path = DEFAULT_STATE_DIR) -> tuple[Cloud, StateStore]:
     """The Cloud of a local cloud started by another process (`localcloud up`)."""
     store = StateStore(state_dir)
-    cloud = cloud_for(stack, store.load_session(), store)
+    # A session file whose process is gone (it was killed) describes no running cloud.
+    session = store.load_session() if store.lock.holder() is not None else None
+    cloud = cloud_for(stack, session, store)
     try:
         make_client("sts", cloud.endpoint_url, cloud.region).get_caller_identity()
     except Exception:  # noqa: BLE001 -- any failure means the same thing to the user

@@ -62,3 +62,38 @@ def _load_yaml(path: Path) -> dict:
     if not isinstance(data, dict):
         raise StackFileError(f"{path.name} must be a YAML mapping")
     return data
+
+
+# The settings each stack must hold alone: names are `{namePrefix}user-service` etc., and
+# every stage is a stage of the one shared REST API.
+UNIQUE_SETTINGS = (("namePrefix", "prefix"), ("stage", "stage name"))
+
+
+def name_clashes(configs: dict[str, dict[str, str]], project: str) -> list[str]:
+    """One line per pair of stacks that would create the same names (same namePrefix) or
+    the same API stage; `configs` maps each stack to its config as read_stack_config gives."""
+    clashes = []
+    for key, what in UNIQUE_SETTINGS:
+        first_with: dict[str, str] = {}
+        for stack in sorted(configs):
+            value = configs[stack].get(f"{project}:{key}")
+            if value is None:  # unset: the program's config validation names it
+                continue
+            if value not in first_with:
+                first_with[value] = stack
+                continue
+            shown = f"{what} `{value}`" if value else f"an empty {what}"
+            clashes.append(f"`Pulumi.{first_with[value]}.yaml` and `Pulumi.{stack}.yaml` "
+                           f"both use {shown}")
+    return clashes
+
+
+def check_stack_files(root: Path = REPO_ROOT) -> None:
+    """Refuse stack files that would deploy over each other (e.g. an unedited copy of
+    Pulumi.test.yaml), before anything is deployed."""
+    project = project_name(root)
+    clashes = name_clashes({s: read_stack_config(s, root) for s in known_stacks(root)}, project)
+    if clashes:
+        raise StackFileError(f"{'; '.join(clashes)}: each stack needs its own "
+                             f"{project}:namePrefix and {project}:stage; edit or remove "
+                             "the copy")

@@ -1,11 +1,14 @@
 """The local cloud's state store: per stack, what the last deploy declared (as Pulumi's
 state file would hold it) and the stack's outputs, plus the running session's address.
 
-Files are JSON under the state directory, written atomically.
+Files are JSON under the state directory, written atomically. The directory's lock file
+(``up.lock``) says which process runs the local cloud that the state describes.
 """
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -60,9 +63,70 @@ def read_json(path: Path):
     return json.loads(path.read_text())
 
 
+LOCK_FILE = "up.lock"
+
+
+class AlreadyRunning(Exception):
+    """Another process runs the local cloud of this state directory."""
+
+
+class StateLock:
+    """An exclusive, non-blocking lock on a state directory, held by the process that runs
+    the local cloud, with that process's pid written in it. The OS releases it when the
+    process ends, however it ends, so a crashed cloud never blocks the next one."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        """Take the lock (False if another holder has it) and record this pid in it."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)  # closing the descriptor drops the flock
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def holder(self) -> int | None:
+        """The pid of the process holding the lock (0 if it has not written it yet), or
+        None when nobody holds it."""
+        if self.held:
+            return os.getpid()
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                text = os.read(fd, 32).decode(errors="replace").strip()
+                return int(text) if text.isdigit() else 0
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
+
+
 class StateStore:
     def __init__(self, state_dir: Path = DEFAULT_STATE_DIR) -> None:
         self.dir = Path(state_dir)
+        self.lock = StateLock(self.dir / LOCK_FILE)
 
     def _stack_path(self, stack: str) -> Path:
         return self.dir / "stacks" / f"{stack}.json"
@@ -95,7 +159,13 @@ class StateStore:
         path = self.dir / "session.json"
         return Session(**read_json(path)) if path.is_file() else None
 
+    def remove_session(self) -> None:
+        (self.dir / "session.json").unlink(missing_ok=True)
+
     def clear(self) -> None:
-        """Forget everything: a new emulator starts empty, so must the state."""
+        """Forget everything but the lock: a new emulator starts empty, so must the state.
+        (The lock file stays: deleting it would let a second cloud lock a new file.)"""
+        lock = self.dir / LOCK_FILE
         for path in sorted(self.dir.rglob("*"), reverse=True) if self.dir.exists() else []:
-            path.unlink() if path.is_file() else path.rmdir()
+            if path != lock:
+                path.unlink() if path.is_file() else path.rmdir()

@@ -35,11 +35,19 @@ def call(url: str, method: str = "GET", body: object = None, headers: dict | Non
         return Reply(error.code, dict(error.headers), error.read())
 
 
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory):
+@pytest.fixture(scope="session")
+def running_cloud(tmp_path_factory):
     with LocalCloud(tmp_path_factory.mktemp("state"), gateway_port=0) as local:
-        local.deploy_all()
         yield local
+
+
+@pytest.fixture(scope="module")
+def cloud(running_cloud):
+    """Every stack freshly deployed for each test module (they change stacks, config and
+    pins); the emulator, gateway and invoker are started once."""
+    running_cloud.reset()
+    running_cloud.deploy_all()
+    return running_cloud
 
 
 @pytest.fixture

@@ -38,7 +38,7 @@ def test_a_user_created_on_test_is_absent_on_dev_and_prod(url):
 
 
 def test_unknown_stage_resource_or_method_is_missing_authentication_token(url):
-    for target, method in ((url("staging"), "GET"), (url("dev", "/accounts"), "GET"),
+    for target, method in ((url("no-such-stage"), "GET"), (url("dev", "/accounts"), "GET"),
                            (url("dev"), "PATCH"), (url("dev", "/users/x/y"), "GET")):
         reply = call(target, method)
         assert reply.status == 403, target

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from localcloud.engine.stackfiles import StackFileError, read_stack_config
+from localcloud.engine.stackfiles import StackFileError, known_stacks, read_stack_config
 
 
 def test_ids_and_arns_look_like_aws(runs):
@@ -18,5 +18,5 @@ def test_ids_and_arns_look_like_aws(runs):
 
 
 def test_unknown_stack_file_lists_the_known_ones():
-    with pytest.raises(StackFileError, match="known stacks: dev, prod, test"):
-        read_stack_config("staging")
+    with pytest.raises(StackFileError, match=f"known stacks: {', '.join(known_stacks())}$"):
+        read_stack_config("no-such-stack")

@@ -33,3 +33,21 @@ def invoker(emulator, state_dir, tmp_path_factory):
 def gateway(emulator, state_dir, invoker):
     with Gateway(emulator.endpoint_url, state_dir, invoker, port=0) as gw:
         yield gw
+
+
+@pytest.fixture(scope="session")
+def running_up(tmp_path_factory):
+    """`python -m localcloud up` as a user runs it, in another process, serving on free
+    ports with its own state directory; stopped at the end. It runs a copy of this
+    checkout with only the dev stack (quicker to start; the API owner serves alone)."""
+    from benchmarks.startup_bench import RunningCloud, copy_checkout
+
+    checkout = copy_checkout(tmp_path_factory.mktemp("running-up"), stacks=("dev",))
+    state_dir = checkout / "state"
+    run = RunningCloud.up(checkout, state_dir)
+    try:
+        run.wait_serving()
+        run.checkout, run.state_dir = checkout, state_dir
+        yield run
+    finally:
+        run.stop()

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from localcloud.engine.stackfiles import REPO_ROOT
+from localcloud.engine.stackfiles import REPO_ROOT, known_stacks
 
 
 def run(*args: str, tmp_path) -> subprocess.CompletedProcess:
@@ -15,8 +15,8 @@ def run(*args: str, tmp_path) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("args,code,message", [
-    (("promotion", "promote", "--from", "test", "--to", "staging"), 2,
-     "unknown stack 'staging'; known stacks: dev, prod, test"),
+    (("promotion", "promote", "--from", "test", "--to", "no-such-stack"), 2,
+     f"unknown stack 'no-such-stack'; known stacks: {', '.join(known_stacks())}"),
     (("promotion", "rollback"), 2, "the following arguments are required: --stack"),
     (("promotion", "history", "--stack", "prod"), 1, "the Pulumi CLI is not on PATH; install it"),
     (("promotion", "rollback", "--stack", "prod", "--to"), 2, "--to: expected one argument"),
