@@ -124,7 +124,7 @@ def declare_stage(owner: dict, stage_after: list) -> None:
 
     StageInvokePermission(name, StageInvokePermissionArgs(
         function_name=function.function.name,
-        qualifier=ALIAS,
+        qualifier=function.alias.name,
         execution_arn=owner["executionArn"],
         stage_name=config.stage,
         allow_test_invoke=config.allow_test_invoke,

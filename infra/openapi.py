@@ -32,6 +32,7 @@ SERVER_STATUSES = {
 _MEDIA = "application/json"
 _REF = "#/components/schemas/{}"
 _PATH_PARAMETER = re.compile(r"\{([A-Za-z0-9_]+)\+?\}")
+_UUID4 = "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 
 SCHEMAS: dict[str, dict] = {
     "UserFields": {
@@ -52,7 +53,7 @@ SCHEMAS: dict[str, dict] = {
         "additionalProperties": False,
         "properties": {
             "id": {"type": "string", "description": "A lowercase UUID set by the server",
-                   "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"},
+                   "pattern": _UUID4},
             "name": {"type": "string"},
             "email": {"type": "string"},
             "createdAt": {"type": "string", "description": "ISO 8601 UTC"},
@@ -88,8 +89,8 @@ _HEADERS = {
                       "schema": {"type": "string"}},
 }
 _ID = {"name": "id", "in": "path", "required": True,
-       "description": "The user's id, as returned by POST /users",
-       "schema": {"type": "string"}}
+       "description": "The user's id, as returned by POST /users (a lowercase UUID)",
+       "schema": {"type": "string", "pattern": _UUID4}}
 _IF_MATCH = {"name": "If-Match", "in": "header", "required": False,
              "description": "An ETag (or a list, or *): the write happens only if the user "
                             "is still at one of these versions; 412 otherwise",

@@ -16,7 +16,9 @@ from infra.naming import TEST_INVOKE_STAGE
 @dataclass(frozen=True)
 class StageInvokePermissionArgs:
     function_name: pulumi.Input[str]
-    qualifier: str  # the alias the stage variable names: a qualified invoke needs its own grant
+    # The alias the stage variable names (a qualified invoke needs its own grant); its
+    # output, so the grant waits for the alias to exist.
+    qualifier: pulumi.Input[str]
     execution_arn: pulumi.Input[str]
     stage_name: str
     allow_test_invoke: bool

@@ -80,14 +80,14 @@ def up(args) -> int:
         print(f"AWS emulator on {cloud.emulator.endpoint_url}; gateway on {cloud.url}")
         print("deploying the real program (__main__.py) for each stack:", flush=True)
         results = cloud.deploy_all(on_deployed=lambda result: print_result(result, width))
-        print("\nstages:")
+        print(f"\nstages (every method requires SigV4; profiles named after each stage are in "
+              f"{cloud.store.dir / 'credentials'}):")
         for result in results:
             print(f"  {result.stack:{width}} {result.outputs['stageUrl']}/users")
-        first = results[0].outputs["stageUrl"]
-        print("\ntry:\n"
-              f"  curl -s -X POST {first}/users -H 'Content-Type: application/json' "
-              "-d '{\"name\": \"Ada\", \"email\": \"ada@example.com\"}'\n"
-              f"  curl -s {first}/users")
+        print("\ntry, signed as each stage's local caller (curl 7.75 or later):")
+        for result in results:
+            if result.curl:
+                print(f"  {result.curl}")
         if args.no_serve:
             return 0
         print("\nserving until Ctrl-C; each stage's function and gateway logs follow, "

@@ -593,31 +593,39 @@ class Invoker:
 
     def _ship_logs(self, worker: _Worker, config: dict, policies: list[dict],
                    lines: list[tuple[int, str]]) -> None:
-        name, role = config["FunctionName"], config["Role"]
+        name = config["FunctionName"]
         group = f"/aws/lambda/{name}"
         try:
-            if not worker.stream_created:
-                stream_arn = iam_eval.log_stream_arn(group, worker.log_stream, self.region,
-                                                     self.account_id)
-                if not self._plane.log_group_exists(group):
-                    group_arn = iam_eval.log_group_arn(group, self.region, self.account_id)
-                    if not self._authorize(name, role, policies, "logs:CreateLogGroup", group_arn):
-                        return
-                    self._plane.create_log_group(group)
-                if not self._authorize(name, role, policies, "logs:CreateLogStream", stream_arn):
-                    return
-                self._plane.create_log_stream(group, worker.log_stream)
-                worker.stream_created = True
-            stream_arn = iam_eval.log_stream_arn(group, worker.log_stream, self.region,
-                                                 self.account_id)
-            if not self._authorize(name, role, policies, "logs:PutLogEvents", stream_arn):
-                return
-            events = [{"timestamp": ts, "message": line[:256 * 1024 - 26]}
-                      for ts, line in lines if line]
-            for start in range(0, len(events), 1000):
-                self._plane.put_log_events(group, worker.log_stream, events[start:start + 1000])
+            try:
+                self._put_logs(worker, config, policies, group, lines)
+            except Exception:  # noqa: BLE001 -- the stream may be gone (the emulator reset)
+                worker.stream_created = False
+                self._put_logs(worker, config, policies, group, lines)
         except Exception:  # log delivery never fails an invoke
             log.exception("%s: could not ship logs to %s", name, group)
+
+    def _put_logs(self, worker: _Worker, config: dict, policies: list[dict], group: str,
+                  lines: list[tuple[int, str]]) -> None:
+        name, role = config["FunctionName"], config["Role"]
+        if not worker.stream_created:
+            stream_arn = iam_eval.log_stream_arn(group, worker.log_stream, self.region,
+                                                 self.account_id)
+            if not self._plane.log_group_exists(group):
+                group_arn = iam_eval.log_group_arn(group, self.region, self.account_id)
+                if not self._authorize(name, role, policies, "logs:CreateLogGroup", group_arn):
+                    return
+                self._plane.create_log_group(group)
+            if not self._authorize(name, role, policies, "logs:CreateLogStream", stream_arn):
+                return
+            self._plane.create_log_stream(group, worker.log_stream)
+            worker.stream_created = True
+        stream_arn = iam_eval.log_stream_arn(group, worker.log_stream, self.region,
+                                             self.account_id)
+        if not self._authorize(name, role, policies, "logs:PutLogEvents", stream_arn):
+            return
+        events = [{"timestamp": ts, "message": line[:256 * 1024 - 26]} for ts, line in lines if line]
+        for start in range(0, len(events), 1000):
+            self._plane.put_log_events(group, worker.log_stream, events[start:start + 1000])
 
     # --- lifecycle ----------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pulumi
 from botocore.exceptions import BotoCoreError, ClientError
 
+from localcloud.iam import callers
 from localcloud.engine.program import ProgramRun, current_options, run_program
 from localcloud.engine.registry import KINDS
 from localcloud.engine.kinds import Cloud, DeployError
@@ -41,6 +42,7 @@ class DeployResult:
     stack: str
     outputs: dict
     steps: list[tuple[str, str, str]] = field(default_factory=list)  # (action, type, name)
+    curl: str | None = None  # a signed call of the stage as its local caller
 
     def counts(self) -> Counter:
         return Counter(action for action, _, _ in self.steps)
@@ -174,4 +176,20 @@ def deploy_stack(stack: str, cloud: Cloud, store: StateStore,
             raise
         raise cause from None
     store.save(StackState(stack=stack, outputs=run.outputs, resources=provider.records))
-    return DeployResult(stack=stack, outputs=run.outputs, steps=provider.steps)
+    return DeployResult(stack=stack, outputs=run.outputs, steps=provider.steps,
+                        curl=stage_caller(cloud, store, run.outputs))
+
+
+def stage_caller(cloud: Cloud, store: StateStore, outputs: dict) -> str | None:
+    """Every stage requires SigV4: give it a local caller holding its invoke policy, with
+    a profile named after the stage in {state dir}/credentials. Its curl line, or None
+    for a stack that exports no caller policy."""
+    if not outputs.get("invokePolicyArn"):
+        return None
+    stage = outputs["stage"]
+    try:
+        [line] = callers.ensure_stage_callers(
+            cloud, store.dir, {stage: (outputs["invokePolicyArn"], outputs["stageUrl"])})
+    except callers.CallerError as err:
+        raise DeployError(f"stage {stage}: its local caller could not be made: {err}") from None
+    return line

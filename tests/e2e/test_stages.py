@@ -10,6 +10,7 @@ from tests.e2e.conftest import call, create_user
 
 STAGES = ("dev", "test", "prod")
 FUNCTION = {"dev": "dev-user-service", "test": "test-user-service", "prod": "user-service"}
+VARIABLE = {stage: f"{function}:live" for stage, function in FUNCTION.items()}
 DENIED = "Execution failed due to configuration error: Invalid permissions on Lambda function"
 
 
@@ -38,9 +39,12 @@ def test_a_user_created_on_test_is_absent_on_dev_and_prod(url):
 
 
 def test_unknown_stage_resource_or_method_is_missing_authentication_token(url):
-    for target, method in ((url("no-such-stage"), "GET"), (url("dev", "/accounts"), "GET"),
-                           (url("dev"), "PATCH"), (url("dev", "/users/x/y"), "GET")):
-        reply = call(target, method)
+    for target, method, signed in ((url("no-such-stage"), "GET", False),
+                                   (url("dev", "/accounts"), "GET", True),
+                                   (url("dev"), "PATCH", True),
+                                   (url("dev", "/users/x/y"), "GET", True),
+                                   (url("dev", "/accounts"), "GET", False)):
+        reply = call(target, method, sign=signed)
         assert reply.status == 403, target
         assert reply.json() == {"message": "Missing Authentication Token"}
 
@@ -49,7 +53,7 @@ def test_dev_stage_pointed_at_prods_function_is_refused(cloud, url):
     apigw = cloud.cloud("dev").client("apigateway")
     api = cloud.store.load("dev").outputs["restApiId"]
     apigw.update_stage(restApiId=api, stageName="dev", patchOperations=[
-        {"op": "replace", "path": "/variables/functionName", "value": FUNCTION["prod"]}])
+        {"op": "replace", "path": "/variables/functionName", "value": VARIABLE["prod"]}])
     try:
         cloud.gateway.clear_execution_log()
         reply = call(url("dev"))
@@ -58,26 +62,50 @@ def test_dev_stage_pointed_at_prods_function_is_refused(cloud, url):
         assert DENIED in cloud.gateway.execution_messages()
     finally:
         apigw.update_stage(restApiId=api, stageName="dev", patchOperations=[
-            {"op": "replace", "path": "/variables/functionName", "value": FUNCTION["dev"]}])
+            {"op": "replace", "path": "/variables/functionName", "value": VARIABLE["dev"]}])
     assert call(url("dev")).status == 200
 
 
 def test_removing_a_stages_permission_gives_awss_500(cloud, url):
     aws_lambda = cloud.cloud("test").client("lambda")
-    statement = json.loads(aws_lambda.get_policy(FunctionName=FUNCTION["test"])["Policy"])
-    list_users = next(s for s in statement["Statement"] if s["Sid"] == "apigateway-test-get-users")
-    aws_lambda.remove_permission(FunctionName=FUNCTION["test"], StatementId=list_users["Sid"])
+    policy = json.loads(aws_lambda.get_policy(FunctionName=FUNCTION["test"],
+                                              Qualifier="live")["Policy"])
+    grant = next(s for s in policy["Statement"] if s["Sid"] == "apigateway-test")
+    aws_lambda.remove_permission(FunctionName=FUNCTION["test"], StatementId=grant["Sid"],
+                                 Qualifier="live")
     try:
         cloud.gateway.clear_execution_log()
         assert call(url("test")).status == 500
         assert DENIED in cloud.gateway.execution_messages()
-        # The other routes keep their own statements.
-        assert call(url("test"), "POST", {"name": "Still", "email": "s@x.io"}).status == 201
+        # The test-invoke grant on the same alias does not serve the stage.
+        assert call(url("test"), "POST", {"name": "Not", "email": "n@x.io"}).status == 500
     finally:
         aws_lambda.add_permission(
-            FunctionName=FUNCTION["test"], StatementId=list_users["Sid"], Action=list_users["Action"],
-            Principal="apigateway.amazonaws.com",
-            SourceArn=list_users["Condition"]["ArnLike"]["AWS:SourceArn"])
+            FunctionName=FUNCTION["test"], StatementId=grant["Sid"], Action=grant["Action"],
+            Principal="apigateway.amazonaws.com", Qualifier="live",
+            SourceArn=grant["Condition"]["ArnLike"]["AWS:SourceArn"])
+    assert call(url("test")).status == 200
+
+
+def test_an_unqualified_grant_does_not_authorise_the_alias(cloud, url):
+    """Lambda keeps a policy per qualifier: the stage invokes `test-user-service:live`."""
+    aws_lambda = cloud.cloud("test").client("lambda")
+    policy = json.loads(aws_lambda.get_policy(FunctionName=FUNCTION["test"],
+                                              Qualifier="live")["Policy"])
+    grant = next(s for s in policy["Statement"] if s["Sid"] == "apigateway-test")
+    source = grant["Condition"]["ArnLike"]["AWS:SourceArn"]
+    aws_lambda.remove_permission(FunctionName=FUNCTION["test"], StatementId=grant["Sid"],
+                                 Qualifier="live")
+    aws_lambda.add_permission(FunctionName=FUNCTION["test"], StatementId="unqualified",
+                              Action="lambda:InvokeFunction",
+                              Principal="apigateway.amazonaws.com", SourceArn=source)
+    try:
+        assert call(url("test")).status == 500
+    finally:
+        aws_lambda.remove_permission(FunctionName=FUNCTION["test"], StatementId="unqualified")
+        aws_lambda.add_permission(
+            FunctionName=FUNCTION["test"], StatementId=grant["Sid"], Action=grant["Action"],
+            Principal="apigateway.amazonaws.com", Qualifier="live", SourceArn=source)
     assert call(url("test")).status == 200
 
 

@@ -146,9 +146,12 @@ def test_permission_grants_this_stage_only_on_this_alias(run, runs):
                             == "true" else [])
     assert {p.inputs["sourceArn"] for p in permissions} == {
         f"{execution_arn}/{stage}/*/*" for stage in stages}
+    alias = run.one("aws:lambda/alias:Alias")
     for permission in permissions:
         assert permission.inputs["function"] == function.outputs["name"], permission.urn
         assert permission.inputs["qualifier"] == "live", permission.urn
+        # Lambda refuses a grant on an alias that does not exist yet.
+        assert alias.urn in permission.dependencies, permission.urn
         assert permission.inputs["principal"] == "apigateway.amazonaws.com", permission.urn
         assert permission.inputs["action"] == "lambda:InvokeFunction", permission.urn
         assert permission.delete_before_replace, permission.urn  # its statement id is reused
