@@ -67,16 +67,19 @@ def apply(backend: Backend, change: decisions.ConfigChange, report: Report) -> N
     state the message names, with its previous pins where they can be deployed again."""
     stack = change.stack
     before = backend.config(stack)
+    # The version the alias serves now: a restore points it back at exactly that one,
+    # rather than publishing the same code again as a new version.
+    served = str(backend.outputs(stack).get("functionVersion") or "")
     backend.set_config(stack, change.values())
     try:
         backend.update(stack)
     except UpdateFailed as failure:
-        raise BackendError(failed_update(backend, change, before, failure)) from None
+        raise BackendError(failed_update(backend, change, before, failure, served)) from None
     outputs = backend.outputs(stack)
     problem = backend.smoke_check(stack, outputs)
     if problem:
         raise BackendError(f"{stack} was updated but fails its smoke check ({problem}); "
-                           + restore(backend, change, before))
+                           + restore(backend, change, before, served))
     history = decisions.record_version(change.history, str(outputs.get("functionVersion") or ""))
     if history is not None:
         backend.set_config(stack, {decisions.HISTORY: json.dumps(list(history))})
@@ -90,12 +93,17 @@ def apply(backend: Backend, change: decisions.ConfigChange, report: Report) -> N
     report(backend.after_change(stack))
 
 
-def restore_pins(change: decisions.ConfigChange, before: dict[str, str]) -> tuple[dict, Pins | None]:
+def restore_pins(change: decisions.ConfigChange, before: dict[str, str],
+                 served: str = "") -> tuple[dict, Pins | None]:
     """The config to put back, and the pins it deploys (None: it cannot be deployed again
     without the checkout the stack ran before). A stack that had no pins before is pinned
-    to what it served then, from the "initial" entry of the history."""
+    to what it served then, from the "initial" entry of the history. `served` is the
+    version the alias pointed at before: the restore points it there again."""
     values, pins = decisions.previous_values(before), Pins.of_config(before)
     if pins.complete:
+        if served and not pins.function_version:
+            pins = Pins(pins.deployment_id, pins.code_hash, served)
+            values = {**values, decisions.PINNED_VERSION: served}
         return values, pins
     initial = [e for e in change.history if e.get("action") == "initial"]
     if not initial:
@@ -104,9 +112,10 @@ def restore_pins(change: decisions.ConfigChange, before: dict[str, str]) -> tupl
     return decisions.ConfigChange(change.stack, pins, tuple(initial), "").values(), pins
 
 
-def restore(backend: Backend, change: decisions.ConfigChange, before: dict[str, str]) -> str:
+def restore(backend: Backend, change: decisions.ConfigChange, before: dict[str, str],
+            served: str = "") -> str:
     stack, where = change.stack, backend.pins_location(change.stack)
-    values, pins = restore_pins(change, before)
+    values, pins = restore_pins(change, before, served)
     backend.set_config(stack, values)
     if pins is None:
         return (f"{stack} had no pins before and nothing recorded what it served, so it was not "
@@ -126,7 +135,7 @@ def restore(backend: Backend, change: decisions.ConfigChange, before: dict[str, 
 
 
 def failed_update(backend: Backend, change: decisions.ConfigChange, before: dict[str, str],
-                  failure: UpdateFailed) -> str:
+                  failure: UpdateFailed, served: str = "") -> str:
     stack, where = change.stack, backend.pins_location(change.stack)
     if failure.kind == UpdateFailed.CONCURRENT:
         backend.set_config(stack, decisions.previous_values(before))
@@ -139,4 +148,4 @@ def failed_update(backend: Backend, change: decisions.ConfigChange, before: dict
                 f"({failure.detail}); {stack} serves what it served and {where} is as it was. "
                 "Fix the cause, then run this command again")
     return f"the update of {stack} failed partway ({failure.detail}); " + \
-        restore(backend, change, before)
+        restore(backend, change, before, served)
