@@ -27,6 +27,9 @@ from pathlib import Path
 
 import yaml
 
+from localcloud.emulator import REGION
+from localcloud.iam.callers import signed_headers, stage_credentials
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # What `tasks.py run` needs of a checkout (tests and docs are not part of a run).
 CHECKOUT_PARTS = ("__main__.py", "tasks.py", "requirements.txt", "Pulumi.yaml", "infra",
@@ -74,8 +77,9 @@ class RunningCloud:
     """A local cloud started as a user starts it, in its own process group; its output
     is collected line by line (`lines`), and `url` is the gateway's once printed."""
 
-    def __init__(self, argv: list[str], cwd: Path) -> None:
+    def __init__(self, argv: list[str], cwd: Path, state_dir: Path) -> None:
         self.started = time.perf_counter()
+        self.state_dir = state_dir
         self.proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True,
                                      start_new_session=True,
@@ -89,13 +93,13 @@ class RunningCloud:
     def tasks_run(cls, checkout: Path, *args: str) -> "RunningCloud":
         """`python3 tasks.py run --port 0 ARGS` in `checkout`."""
         return cls([sys.executable, str(checkout / "tasks.py"), "run", "--port", "0", *args],
-                   checkout)
+                   checkout, checkout / ".localcloud")
 
     @classmethod
     def up(cls, checkout: Path, state_dir: Path, *args: str) -> "RunningCloud":
         """`python -m localcloud --state-dir STATE up --port 0 ARGS` in `checkout`."""
         return cls([sys.executable, "-m", "localcloud", "--state-dir", str(state_dir), "up",
-                    "--port", "0", *args], checkout)
+                    "--port", "0", *args], checkout, state_dir)
 
     def _read(self) -> None:
         for line in self.proc.stdout:
@@ -127,6 +131,22 @@ class RunningCloud:
         self.wait_for("serving until Ctrl-C", timeout)
         return self.url
 
+    def status(self, stage: str, path: str = "/users") -> int:
+        """HTTP status of a GET of the stage, signed as its local caller (every method
+        requires SigV4); 0 when it cannot be reached or signed yet."""
+        credentials = stage_credentials(self.state_dir, stage)
+        if credentials is None or self.url is None:
+            return 0
+        url = f"{self.url}/{stage}{path}"
+        request = urllib.request.Request(url, headers=signed_headers(url, credentials, REGION))
+        try:
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                return reply.status
+        except urllib.error.HTTPError as error:
+            return error.code
+        except (urllib.error.URLError, OSError):
+            return 0
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         """Signal the process, wait for it, then kill whatever of its group is left (so
         nothing outlives a failed test or benchmark)."""
@@ -143,21 +163,13 @@ class RunningCloud:
         return self.proc.wait() if code is None else code
 
 
-def _answers_200(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as reply:
-            return reply.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 def time_to_serving(checkout: Path, stages: list[str]) -> float:
     """Seconds from `tasks.py run` to every stage answering GET /{stage}/users with 200."""
     run = RunningCloud.tasks_run(checkout)
     try:
-        url = run.wait_serving()
+        run.wait_serving()
         with ThreadPoolExecutor(len(stages)) as pool:
-            while not all(pool.map(lambda s: _answers_200(f"{url}/{s}/users"), stages)):
+            while not all(status == 200 for status in pool.map(run.status, stages)):
                 time.sleep(0.02)
         return time.perf_counter() - run.started
     finally:

@@ -5,16 +5,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-
-SERVICE = "execute-api"
-
-
-def signed_headers(url: str, credentials, region: str) -> dict[str, str]:
-    request = AWSRequest(method="GET", url=url)
-    SigV4Auth(credentials, SERVICE, region).add_auth(request)
-    return dict(request.headers.items())
+from localcloud.iam.callers import signed_headers
 
 
 def smoke_check(stage_url: str, credentials, region: str, timeout: float = 10.0) -> str | None:

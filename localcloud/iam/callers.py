@@ -25,6 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from localcloud.atomic import write_atomic
@@ -181,3 +184,21 @@ def ensure_stage_callers(cloud, state_dir: str | Path,
     write_atomic(credentials_path(state_dir), credentials_text(profiles).encode("utf-8"))
     return [curl_line(cloud.region, c.access_key_id, c.secret_access_key, stages[c.stage][1])
             for c in callers]
+
+
+# --- calling a stage as its caller ------------------------------------------------------
+
+def stage_credentials(state_dir: str | Path, stage: str) -> Credentials | None:
+    """The credentials of a stage's local caller (its profile in the credentials file)."""
+    found = read_credentials(state_dir).get(stage)
+    return Credentials(*found) if found else None
+
+
+def signed_headers(url: str, credentials: Credentials, region: str, method: str = "GET",
+                   body: bytes | None = None, headers: Mapping[str, str] | None = None
+                   ) -> dict[str, str]:
+    """The headers of a SigV4-signed request for execute-api, signed by botocore. `url`
+    must already carry its query in SigV4's encoding (what is signed is what is sent)."""
+    request = AWSRequest(method=method, url=url, data=body or b"", headers=dict(headers or {}))
+    SigV4Auth(credentials, "execute-api", region).add_auth(request)
+    return dict(request.headers.items())

@@ -6,7 +6,6 @@ as another (`sign="prod"`, or `sign=(key id, secret)`) or not at all (`sign=Fals
 """
 from __future__ import annotations
 
-import configparser
 import datetime
 import json
 import urllib.error
@@ -18,11 +17,9 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 import botocore.auth
 import pytest
 import requests
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from localcloud.iam.callers import credentials_path
+from localcloud.iam.callers import signed_headers, stage_credentials
 from localcloud.engine.stackfiles import known_stacks
 from localcloud.session import LocalCloud
 
@@ -46,10 +43,9 @@ class Reply:
 def profile(url: str, name: str) -> Credentials:
     """The credentials of a stage's local caller, as the cloud serving `url` wrote them."""
     base = next(b for b in _STATE_DIRS if url.startswith(b))
-    profiles = configparser.ConfigParser()
-    profiles.read(credentials_path(_STATE_DIRS[base]))
-    return Credentials(profiles[name]["aws_access_key_id"],
-                       profiles[name]["aws_secret_access_key"])
+    credentials = stage_credentials(_STATE_DIRS[base], name)
+    assert credentials is not None, f"no profile {name!r} in the cloud's credentials file"
+    return credentials
 
 
 def encoded_url(url: str) -> str:
@@ -60,13 +56,12 @@ def encoded_url(url: str) -> str:
     return parts._replace(query=urlencode(pairs, quote_via=quote, safe="-_.~")).geturl()
 
 
-def signed_headers(url: str, method: str, data: bytes | None, headers: dict,
-                   credentials: Credentials, signed_at: datetime.datetime | None = None) -> dict:
-    request = AWSRequest(method=method, url=url, data=data or b"", headers=headers)
-    with mock.patch.object(botocore.auth, "get_current_datetime",
-                           return_value=signed_at or datetime.datetime.now(datetime.timezone.utc)):
-        SigV4Auth(credentials, "execute-api", REGION).add_auth(request)
-    return dict(request.headers)
+def signed_at_time(url: str, method: str, data: bytes | None, headers: dict,
+                   credentials: Credentials, signed_at: datetime.datetime | None) -> dict:
+    """Signed as at `signed_at` (botocore reads the time from get_current_datetime)."""
+    now = signed_at or datetime.datetime.now(datetime.timezone.utc)
+    with mock.patch.object(botocore.auth, "get_current_datetime", return_value=now):
+        return signed_headers(url, credentials, REGION, method, data, headers)
 
 
 def call(url: str, method: str = "GET", body: object = None, headers: dict | None = None,
@@ -83,7 +78,7 @@ def call(url: str, method: str = "GET", body: object = None, headers: dict | Non
         else:
             credentials = profile(url, urlsplit(url).path.split("/")[1] if sign is True else sign)
         url = encoded_url(url)
-        headers = signed_headers(url, method, data, headers, credentials, signed_at)
+        headers = signed_at_time(url, method, data, headers, credentials, signed_at)
     if tamper is not None:
         data = tamper
     request = urllib.request.Request(url, data=data, method=method, headers=headers)
@@ -135,6 +130,6 @@ class SigV4(requests.auth.AuthBase):
         body = prepared.body.encode() if isinstance(prepared.body, str) else prepared.body
         headers = {k: v for k, v in prepared.headers.items()
                    if k.lower() not in ("authorization", "x-amz-date")}
-        prepared.headers.update(signed_headers(prepared.url, prepared.method, body, headers,
-                                               profile(self.url, self.stage)))
+        prepared.headers.update(signed_headers(prepared.url, profile(self.url, self.stage),
+                                               REGION, prepared.method, body, headers))
         return prepared

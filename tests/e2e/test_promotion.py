@@ -24,7 +24,7 @@ from promotion.__main__ import main
 from promotion.backends import BackendError
 from promotion.decisions import HISTORY, PIN_KEYS, Refusal
 from promotion.local_backend import LocalBackend
-from promotion.smoke import signed_headers
+from localcloud.iam.callers import signed_headers
 
 PROFILE = routes.Route("GET", "/users/{id}/profile")
 VERSIONED_HANDLER = '''

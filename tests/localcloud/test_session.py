@@ -59,7 +59,7 @@ def test_a_second_up_refuses_and_leaves_the_first_serving(running_up):
         assert f"a local cloud is already running with the state in {running_up.state_dir} " \
                f"(pid {pid}, gateway on {running_up.url})" in second.stderr
         assert "Traceback" not in second.stderr + second.stdout
-    assert get_status(f"{running_up.url}/dev/users") == 200
+    assert running_up.status("dev") == 200
     # Its state is intact: a deploy against it still finds it and changes nothing.
     redeploy = localcloud("--state-dir", str(running_up.state_dir), "deploy", "dev",
                           cwd=running_up.checkout)
@@ -169,7 +169,7 @@ def test_a_signal_stops_the_server_and_every_worker(started, case):
     run, state_dir = started[case]
     _, sig, to_group = case
     url = run.wait_serving()
-    assert get_status(f"{url}/dev/users") == 200  # a warm worker
+    assert run.status("dev") == 200  # a warm worker
     workers = children_of(run.proc.pid)
     assert workers, run.lines
     if to_group:
