@@ -131,14 +131,16 @@ class RunningCloud:
         self.wait_for("serving until Ctrl-C", timeout)
         return self.url
 
-    def status(self, stage: str, path: str = "/users") -> int:
-        """HTTP status of a GET of the stage, signed as its local caller (every method
+    def status(self, stage: str, path: str = "/users", method: str = "GET",
+               body: bytes | None = None, headers: dict | None = None) -> int:
+        """HTTP status of a request to the stage, signed as its local caller (every method
         requires SigV4); 0 when it cannot be reached or signed yet."""
         credentials = stage_credentials(self.state_dir, stage)
         if credentials is None or self.url is None:
             return 0
         url = f"{self.url}/{stage}{path}"
-        request = urllib.request.Request(url, headers=signed_headers(url, credentials, REGION))
+        request = urllib.request.Request(url, data=body, method=method, headers=signed_headers(
+            url, credentials, REGION, method, body, headers))
         try:
             with urllib.request.urlopen(request, timeout=30) as reply:
                 return reply.status

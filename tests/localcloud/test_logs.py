@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-import urllib.request
 
 from localcloud.engine.state import ResourceRecord, StackState
 from localcloud.logs.tail import LogCursor, format_event, log_groups
@@ -57,16 +56,13 @@ def localcloud(running_up, *args: str) -> subprocess.CompletedProcess:
         cwd=running_up.checkout, capture_output=True, text=True, timeout=60)
 
 
-def _post_user(url: str) -> None:
-    request = urllib.request.Request(
-        f"{url}/dev/users", method="POST", headers={"Content-Type": "application/json"},
-        data=b'{"name": "Log Reader", "email": "logs@example.com"}')
-    with urllib.request.urlopen(request, timeout=30) as reply:
-        assert reply.status == 201
+def _post_user(running_up) -> None:
+    assert running_up.status("dev", method="POST", headers={"Content-Type": "application/json"},
+                             body=b'{"name": "Log Reader", "email": "logs@example.com"}') == 201
 
 
 def test_a_line_the_function_logs_is_read_by_the_logs_command_and_shown_by_up(running_up):
-    _post_user(running_up.url)
+    _post_user(running_up)
     # Lambda ships the function's output after the invoke; give it a moment.
     deadline, out = time.monotonic() + 30, ""
     while time.monotonic() < deadline:
