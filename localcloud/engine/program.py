@@ -6,7 +6,9 @@ resource with its inputs and resource options, which the plain mock monitor drop
 """
 from __future__ import annotations
 
+import asyncio
 import runpy
+import warnings
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -115,11 +117,25 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
             dependencies=list(request.dependencies)))
 
 
+def _open_event_loop() -> None:
+    """The mock runtime runs the program on this thread's event loop; a command that ended
+    in this process (localcloud.cli.run_command) closes it, so start a new one."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            closed = asyncio.get_event_loop().is_closed()
+        except RuntimeError:  # no loop on this thread
+            closed = True
+    if closed:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def run_program(stack: str, mocks: pulumi_mocks.Mocks, config: dict[str, str],
                 preview: bool = False, program: Path = PROGRAM) -> ProgramRun:
     """Run the program for `stack` with `config` (full keys, string values); return its
     exported outputs and every resource it registered. Errors the program raises
     (e.g. a ConfigError) propagate unchanged."""
+    _open_event_loop()
     pulumi_settings.ROOT.set(None)  # a fresh root Stack for this run
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=project_name(), stack=stack, preview=preview,

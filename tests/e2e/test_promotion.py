@@ -7,7 +7,6 @@ These tests need the program's and the local cloud's side of the contract (alias
 archives, SigV4 profiles); they fail until those branches are merged."""
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import shutil
@@ -88,9 +87,6 @@ def cli(cloud, *argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
         code = main([*argv, "--local", "--state-dir", str(cloud.store.dir)])
-    # The CLI closes the thread's event loop as it ends; later deploys in this process
-    # run the program on a fresh one.
-    asyncio.set_event_loop(asyncio.new_event_loop())
     return code, out.getvalue(), err.getvalue()
 
 
