@@ -121,6 +121,10 @@ def test_promote_then_roll_back_twice_with_no_checkout_change(cloud, backend, ch
     assert behaviour(cloud, "prod") == v2
     second = served(cloud, "prod")
     assert second[:2] == served(cloud, "test")[:2]
+    # The very bytes test ran: prod's alias serves a version with test's CodeSha256.
+    lam = cloud.cloud("prod").client("lambda")
+    assert (lam.get_function(FunctionName="user-service:live")["Configuration"]["CodeSha256"]
+            == lam.get_function(FunctionName="test-user-service:live")["Configuration"]["CodeSha256"])
 
     # Code only: same API, new code; its own entry.
     checkout("v3")
