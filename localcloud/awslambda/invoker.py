@@ -300,8 +300,14 @@ def _config_fingerprint(config: dict) -> str:
     return hashlib.sha256(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _log_stream_name() -> str:
-    return time.strftime("%Y/%m/%d", time.gmtime()) + "/[$LATEST]" + uuid.uuid4().hex
+def _log_stream_name(version: str) -> str:
+    # As Lambda names an execution environment's stream: date, [version], id.
+    return time.strftime("%Y/%m/%d", time.gmtime()) + f"/[{version}]" + uuid.uuid4().hex
+
+
+def _version(config: dict) -> str:
+    """The version an invoke runs: an alias or version qualifier resolves to a number."""
+    return str(config.get("Version") or "$LATEST")
 
 
 class Invoker:
@@ -428,7 +434,7 @@ class Invoker:
             "AWS_CONFIG_FILE": os.devnull,
             "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             "AWS_LAMBDA_FUNCTION_NAME": name,
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_VERSION": _version(config),
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.get("MemorySize", 128)),
             "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
             "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
@@ -441,7 +447,7 @@ class Invoker:
     def _start_worker(self, config: dict, policies: list[dict]) -> tuple[_Worker, dict | None]:
         name = config["FunctionName"]
         code_dir = self._code_dir(config["CodeSha256"])
-        stream = _log_stream_name()
+        stream = _log_stream_name(_version(config))
         worker = _Worker(self, name, [self.python, "-m", "localcloud.awslambda.worker"],
                          self._worker_env(config, code_dir, stream), str(code_dir), stream)
         init = {
@@ -449,6 +455,7 @@ class Invoker:
             "function_name": name, "role_arn": config["Role"], "region": self.region,
             "account_id": self.account_id, "memory_size": config.get("MemorySize", 128),
             "log_group": f"/aws/lambda/{name}", "log_stream": stream, "policies": policies,
+            "version": _version(config),
         }
         try:
             error = worker.start(init, self.init_timeout)
@@ -567,7 +574,7 @@ class Invoker:
             runtime = config.get("Runtime", "python3.12").replace("python", "python:")
             lines.append((init_ts, f"INIT_START Runtime Version: {runtime}"))
             lines.extend(init_logs)
-        lines.append((start_ts, f"START RequestId: {request_id} Version: $LATEST"))
+        lines.append((start_ts, f"START RequestId: {request_id} Version: {_version(config)}"))
         lines.extend(sorted(captured, key=lambda item: item[0]))
         lines.extend((now, line) for line in extra_lines)
         lines.append((now, f"END RequestId: {request_id}"))

@@ -212,7 +212,7 @@ class LambdaContext:
 
     def __init__(self, init: dict, request_id: str, deadline_ms: int) -> None:
         self.function_name = init["function_name"]
-        self.function_version = "$LATEST"
+        self.function_version = init.get("version", "$LATEST")
         self.invoked_function_arn = (f"arn:aws:lambda:{init['region']}:{init['account_id']}:"
                                      f"function:{init['function_name']}")
         self.memory_limit_in_mb = str(init.get("memory_size", 128))

@@ -87,7 +87,11 @@ def test_an_alias_keeps_serving_its_version_after_latest_changes(cloud, invoker,
     outputs = Function().update(cloud, name, inputs, new)
     assert outputs["version"] == "2"
     assert outputs["codeSha256"] == archives.code_sha256(versioned_zip(2))
-    assert served_version(invoker.invoke(f"{name}:live", {})) == 1
+    through_alias = invoker.invoke(f"{name}:live", {})
+    assert served_version(through_alias) == 1
+    # Lambda's log names the version the alias resolved to, not $LATEST.
+    assert any(line.startswith("START RequestId: ") and line.endswith(" Version: 1")
+               for line in through_alias.logs), through_alias.logs
     assert served_version(invoker.invoke(name, {})) == 2
     assert served_version(invoker.invoke(f"{name}:1", {})) == 1
     assert served_version(invoker.invoke(f"{name}:2", {})) == 2
