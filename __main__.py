@@ -68,7 +68,8 @@ def declare_shared_api() -> tuple[dict, list]:
     stage_after = [api.rest_api]
     if config.api_gateway_cloudwatch_role:
         stage_after.append(ApiGatewayAccount("apigateway-account", ApiGatewayAccountArgs(
-            region=config.region, account_id=account_id, tags={"service": "user-service"})))
+            region=config.region, account_id=account_id, rest_api_id=api.rest_api.id,
+            tags={"service": "user-service"})))
     pulumi.export("rootResourceId", api.rest_api.root_resource_id)
     return {
         "restApiId": api.rest_api.id,
@@ -76,6 +77,7 @@ def declare_shared_api() -> tuple[dict, list]:
         "definitionHash": api.definition_hash,
         "artifactBucket": artifacts.bucket.bucket,
         "apiAuthorization": config.api_authorization,
+        stack_outputs.OWNER_MARKER: config.stack,
     }, stage_after
 
 
@@ -104,6 +106,16 @@ def declare_stage(owner: dict, stage_after: list) -> None:
         tags=config.tags,
     ))
 
+    # The grant exists before the stage can send anything to the alias.
+    permission = StageInvokePermission(name, StageInvokePermissionArgs(
+        function_name=function.function.name,
+        qualifier=function.alias.name,
+        execution_arn=owner["executionArn"],
+        stage_name=config.stage,
+        allow_test_invoke=config.allow_test_invoke,
+    ))
+
+
     stage = ApiStage(name, ApiStageArgs(
         rest_api_id=owner["restApiId"],
         definition_hash=owner["definitionHash"],
@@ -118,16 +130,8 @@ def declare_stage(owner: dict, stage_after: list) -> None:
             xray_tracing=config.api_xray_tracing,
         ),
         tags=config.tags,
-        depends_on=stage_after,
+        depends_on=[*stage_after, permission],
         pinned_deployment_id=config.promoted_deployment_id,
-    ))
-
-    StageInvokePermission(name, StageInvokePermissionArgs(
-        function_name=function.function.name,
-        qualifier=function.alias.name,
-        execution_arn=owner["executionArn"],
-        stage_name=config.stage,
-        allow_test_invoke=config.allow_test_invoke,
     ))
 
     callers = StageCallerPolicy(name, StageCallerPolicyArgs(
@@ -142,6 +146,8 @@ def declare_stage(owner: dict, stage_after: list) -> None:
     pulumi.export("definitionHash", owner["definitionHash"])
     pulumi.export("artifactBucket", owner["artifactBucket"])
     pulumi.export("apiAuthorization", owner["apiAuthorization"])
+    if config.api_owner:  # only the owner says so: another stage's re-exports are not an owner
+        pulumi.export(stack_outputs.OWNER_MARKER, owner[stack_outputs.OWNER_MARKER])
     pulumi.export("stage", config.stage)
     pulumi.export("stageUrl", stage.stage.invoke_url)
     pulumi.export("functionName", function.function.name)

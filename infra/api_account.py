@@ -16,14 +16,15 @@ from infra import naming, policies
 class ApiGatewayAccountArgs:
     region: str
     account_id: pulumi.Input[str]
+    rest_api_id: pulumi.Input[str]
     tags: dict[str, str]
 
 
-def log_group_arn_patterns(region: str, account_id: str) -> list[str]:
-    """Every group this service's stages log to, whatever the stage."""
+def log_group_arn_patterns(region: str, account_id: str, rest_api_id: str) -> list[str]:
+    """Every group this API's stages log to, whatever the stage."""
     base = f"arn:aws:logs:{region}:{account_id}:log-group:"
     return [base + naming.access_log_group_name("*"),
-            base + naming.execution_log_group_name("*", "*")]
+            base + naming.execution_log_group_name(rest_api_id, "*")]
 
 
 class ApiGatewayAccount(pulumi.ComponentResource):
@@ -33,7 +34,10 @@ class ApiGatewayAccount(pulumi.ComponentResource):
     def __init__(self, name: str, args: ApiGatewayAccountArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("user-service:api:ApiGatewayAccount", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        # The provider resets the account's settings when the Account is deleted, which would
+        # stop every API in the account and region from logging: destroying this stack (or
+        # turning the option off) leaves the setting and its role in place.
+        child = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
         self.role = aws.iam.Role(
             f"{name}-cloudwatch-role",
             name=f"{naming.SERVICE}-apigateway-cloudwatch",
@@ -44,14 +48,15 @@ class ApiGatewayAccount(pulumi.ComponentResource):
         role_policy = aws.iam.RolePolicy(
             f"{name}-cloudwatch-role-policy",
             role=self.role.id,
-            policy=pulumi.Output.from_input(args.account_id).apply(
-                lambda account: json.dumps(policies.api_gateway_logs_policy(
-                    log_group_arn_patterns(args.region, account)))),
+            policy=pulumi.Output.all(args.account_id, args.rest_api_id).apply(
+                lambda ids: json.dumps(policies.api_gateway_logs_policy(
+                    log_group_arn_patterns(args.region, *ids)))),
             opts=child,
         )
         self.account = aws.apigateway.Account(
             f"{name}-account",
             cloudwatch_role_arn=self.role.arn,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy],
+                                        retain_on_delete=True),
         )
         self.register_outputs({"cloudwatchRoleArn": self.role.arn})

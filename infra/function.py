@@ -83,7 +83,9 @@ class UsersFunction(pulumi.ComponentResource):
             key=key,
             source=pulumi.FileAsset(str(args.upload)),
             content_type="application/zip",
-            tags={**args.tags, "codeHash": args.code_hash},
+            # Every stage with this code declares the same object: no per-stack tags, so
+            # their updates do not fight over it.
+            tags={"service": naming.SERVICE, "codeHash": args.code_hash},
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
         code_ready = [self.log_group, self.role_policy]

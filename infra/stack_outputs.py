@@ -8,6 +8,8 @@ from typing import Mapping
 OWNER_OUTPUTS = ("restApiId", "executionArn", "definitionHash", "artifactBucket",
                  "apiAuthorization")
 PIN_OUTPUT = "pins"
+# Exported by the owner only (its stack name): every stage re-exports the API's outputs.
+OWNER_MARKER = "apiOwnerStack"
 EMPTY = '""'
 
 
@@ -20,7 +22,7 @@ def owner_output_problem(outputs: Mapping[str, object], api_stack: str, stack: s
                 "(user-service:apiStack), which has no outputs: it is not deployed yet, or it "
                 f"is not the stack that owns the API. Deploy it first with `pulumi up -s {owner}`, "
                 "or set apiStack to the stack that has apiOwner: true")
-    missing = [key for key in OWNER_OUTPUTS if not outputs.get(key)]
+    missing = [key for key in (*OWNER_OUTPUTS, OWNER_MARKER) if not outputs.get(key)]
     if missing:
         return (f"Pulumi.{stack}.yaml references {api_stack!r} as the API owner "
                 f"(user-service:apiStack), but that stack lacks the outputs {', '.join(missing)}: "
@@ -48,7 +50,18 @@ def dropped_pins_problem(last_outputs: Mapping[str, object], pins: dict, stack: 
     """A production stack whose last update ran pinned must not be updated without pins:
     that would silently serve a fresh Deployment and the checkout's code."""
     last = last_outputs.get(PIN_OUTPUT) if last_outputs else None
-    if not last or not isinstance(last, Mapping) or pins:
+    if not last or not isinstance(last, Mapping):
+        return None
+    if pins:
+        same = (pins["deploymentId"], pins["codeHash"]) == (last.get("deploymentId"),
+                                                              last.get("codeHash"))
+        if same and last.get("functionVersion") and not pins["functionVersion"]:
+            return (f"{stack} last ran version {last['functionVersion']} of the promoted code "
+                    f"(a rollback's pin), but Pulumi.{stack}.yaml no longer has "
+                    "promotedFunctionVersion: this update would silently move the alias to "
+                    f"another version. Restore the committed Pulumi.{stack}.yaml, or set it "
+                    f"again: pulumi config set user-service:promotedFunctionVersion "
+                    f"{last['functionVersion']} -s {stack}")
         return None
     commands = "; ".join(
         f"pulumi config set user-service:{key} {last.get(field) or EMPTY} -s {stack}"

@@ -308,7 +308,8 @@ class InProcessPlane:
         iam = self._iam()
         key = iam.access_keys.get(access_key_id)
         user = iam.users.get(key.user_name) if key is not None and key.user_name else None
-        if user is None:
+        # moto keeps a deleted user's keys; IAM lists (and honours) only a user's own.
+        if user is None or all(k.access_key_id != access_key_id for k in user.access_keys):
             return None
         return {"secretAccessKey": key.secret_access_key, "status": key.status,
                 "userName": user.name, "userId": user.id, "userArn": user.arn}

@@ -34,7 +34,9 @@ def passphrase_problem(stack: str, work_dir: Path, env: dict[str, str]) -> str |
         return None  # the CLI itself says what is wrong with a missing or broken file
     passphrase = isinstance(settings, dict) and ("encryptionsalt" in settings or
                                                  settings.get("secretsprovider") == "passphrase")
-    if passphrase and not any(env.get(name) for name in PASSPHRASE_VARS):
+    # An empty PULUMI_CONFIG_PASSPHRASE is a valid (empty) passphrase; an empty _FILE is not.
+    given = "PULUMI_CONFIG_PASSPHRASE" in env or bool(env.get("PULUMI_CONFIG_PASSPHRASE_FILE"))
+    if passphrase and not given:
         return (f"{path.name} uses the passphrase secrets provider (it has an encryptionsalt), "
                 "and the Pulumi CLI runs here without a terminal to ask for it: set "
                 "PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE, a file holding it) "
@@ -88,7 +90,9 @@ class PulumiBackend(Backend):
         if problems:
             raise BackendError("; ".join(problems))
         try:
-            self._workspace = auto.LocalWorkspace(work_dir=str(self.work_dir))
+            # The CLI runs with the environment that was checked above.
+            self._workspace = auto.LocalWorkspace(work_dir=str(self.work_dir),
+                                                  env_vars=dict(self.env))
             self._workspace.who_am_i()
         except auto.CommandError as error:
             raise BackendError(f"the Pulumi CLI is not logged in ({_first_error(error)}); run "

@@ -3,22 +3,15 @@
 its deployer, callers signed with the stage's profile in .localcloud/credentials."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Callable
-
-import boto3
-import botocore.session
-from botocore.exceptions import BotoCoreError
 
 from localcloud.engine.deployer import deploy_stack
 from localcloud.engine.kinds import Cloud
 from localcloud.engine.stackfiles import read_stack_config
 from localcloud.engine.state import StateStore
+from localcloud.iam.callers import credentials_path, stage_credentials
 from promotion.backends import Backend, BackendError, UpdateFailed
-
-CREDENTIALS_FILE = "credentials"  # in the state directory, AWS shared-credentials format
-
 
 class LocalBackend(Backend):
     suffix = " --local"
@@ -61,21 +54,13 @@ class LocalBackend(Backend):
         return self.cloud_for(stack).client(service)
 
     def caller(self, stack: str) -> tuple[object, str]:
-        """The stage's own caller profile, read by botocore from .localcloud/credentials."""
+        """The stage's own caller profile, as the local cloud wrote it when it deployed."""
         profile = self.outputs(stack).get("stage") or stack
-        path = self.store.dir / CREDENTIALS_FILE
-        session = botocore.session.Session()
-        session.set_config_variable("credentials_file", str(path))
-        session.set_config_variable("config_file", os.devnull)  # not the user's ~/.aws/config
-        try:
-            credentials = boto3.Session(botocore_session=session, profile_name=profile
-                                        ).get_credentials()
-        except BotoCoreError as error:
-            raise BackendError(f"cannot sign as stage {profile!r}: {error}; the local cloud "
-                               f"writes that profile to {path} when it deploys the stage "
-                               f"(python -m localcloud deploy {stack})") from None
+        credentials = stage_credentials(self.store.dir, profile)
         if credentials is None:
-            raise BackendError(f"no credentials for profile {profile!r} in {path}")
+            raise BackendError(f"no credentials for profile {profile!r} in "
+                               f"{credentials_path(self.store.dir)}; the local cloud writes it "
+                               f"when it deploys the stage (python -m localcloud deploy {stack})")
         return credentials, self.cloud_for(stack).region
 
     def pins_location(self, stack: str) -> str:

@@ -44,6 +44,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
+from botocore.utils import normalize_url_path
+
 from localcloud import control_plane
 from localcloud.apigateway import auth, snapshots
 from localcloud.apigateway.server import GatewayServer, ServerLimits
@@ -396,6 +398,10 @@ class Gateway:
         request_id = request["requestId"]
         raw_path, _, query = target.partition("?")
         raw_path = raw_path.split("#", 1)[0]
+        if normalize_url_path(raw_path) != raw_path:
+            # "." / ".." / "//" segments: a SigV4 signature covers the normalised path, so
+            # serving the raw one would let a signature for one route reach another.
+            return self._error(request_id, MISSING_TOKEN)
         segments = raw_path.split("/")
         stage_name = unquote(segments[1]) if len(segments) > 1 else ""
         path = "/" + "/".join(segments[2:])

@@ -165,32 +165,43 @@ class Stage(Kind):
 
 
 class MethodSettings(Kind):
+    """A stage's method settings. A setting left out (or the whole resource deleted) goes
+    back to API Gateway's default, which the gateway then serves: no stage throttle beyond
+    the account's 10000/5000, execution logs off."""
     replace_on = ("restApi", "stageName", "methodPath")
+    SETTINGS = (("throttlingRateLimit", "throttling/rateLimit", 10000.0),
+                ("throttlingBurstLimit", "throttling/burstLimit", 5000),
+                ("metricsEnabled", "metrics/enabled", False),
+                ("loggingLevel", "logging/loglevel", "OFF"),
+                ("dataTraceEnabled", "logging/dataTrace", False))
 
     def create(self, cloud, name, i):
         settings = i.get("settings") or {}
-        prefix = f"/{i['methodPath']}"
-        operations = [{"op": "replace", "path": f"{prefix}/{path}", "value": patch_value(value)}
-                      for key, path in (("throttlingRateLimit", "throttling/rateLimit"),
-                                        ("throttlingBurstLimit", "throttling/burstLimit"),
-                                        ("metricsEnabled", "metrics/enabled"),
-                                        ("loggingLevel", "logging/loglevel"),
-                                        ("dataTraceEnabled", "logging/dataTrace"))
-                      if (value := settings.get(key)) is not None]
         if settings.get("loggingLevel", "OFF") != "OFF" or settings.get("dataTraceEnabled"):
             _require_cloudwatch_role(cloud, f"stage {i['stageName']!r} (execution logging)")
-        cloud.client("apigateway").update_stage(restApiId=i["restApi"],
-                                                stageName=i["stageName"],
-                                                patchOperations=operations)
+        self._apply(cloud, i, settings)
         return f"{i['restApi']}-{i['stageName']}-{i['methodPath']}", {}
 
     def update(self, cloud, id_, old, i):
         return self.create(cloud, "", i)[1]
 
     def delete(self, cloud, id_, i):
-        # Settings go with their stage; alone they are only reset, which the emulator
-        # does not serve anyway.
-        return None
+        apigw = cloud.client("apigateway")
+        try:
+            apigw.get_stage(restApiId=i["restApi"], stageName=i["stageName"])
+        except apigw.exceptions.NotFoundException:
+            return  # the settings went with their stage
+        self._apply(cloud, i, {})
+
+    def _apply(self, cloud, i, settings: dict) -> None:
+        prefix = f"/{i['methodPath']}"
+        operations = [{"op": "replace", "path": f"{prefix}/{path}",
+                       "value": patch_value(default if settings.get(key) is None
+                                            else settings[key])}
+                      for key, path, default in self.SETTINGS]
+        cloud.client("apigateway").update_stage(restApiId=i["restApi"],
+                                                stageName=i["stageName"],
+                                                patchOperations=operations)
 
 
 class Account(Kind):

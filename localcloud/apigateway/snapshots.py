@@ -109,15 +109,35 @@ def forget_definition(state_dir: str | os.PathLike, rest_api_id: str) -> None:
     definition_path(state_dir, rest_api_id).unlink(missing_ok=True)
 
 
+OPERATION_KEYS = {"get", "put", "post", "delete", "options", "head", "patch", "trace",
+                  "x-amazon-apigateway-any-method"}
+
+
+def http_method(key: str) -> str:
+    """The method an OpenAPI operation key stands for (API Gateway's extension is ANY)."""
+    return "ANY" if key == "x-amazon-apigateway-any-method" else key.upper()
+
+
+def operations(document: dict):
+    """(path, method, operation) for every operation; path-level keys such as
+    `parameters` are not operations."""
+    for path, item in (document.get("paths") or {}).items():
+        for key, operation in (item or {}).items():
+            if key in OPERATION_KEYS and isinstance(operation, dict):
+                yield path, http_method(key), operation
+
+
 def authorization_types(document: dict) -> dict[tuple[str, str], str]:
+    """(METHOD, path) -> AWS_IAM or NONE, as API Gateway reads each operation's security
+    (the document's top-level security where an operation names none)."""
     schemes = (document.get("components") or {}).get("securitySchemes") or {}
     found = {}
-    for path, methods in (document.get("paths") or {}).items():
-        for verb, operation in methods.items():
-            names = {n for requirement in operation.get("security") or [] for n in requirement}
-            sigv4 = any((schemes.get(n) or {}).get("x-amazon-apigateway-authtype") == "awsSigv4"
-                        for n in names)
-            found[(verb.upper(), path)] = "AWS_IAM" if sigv4 else "NONE"
+    for path, method, operation in operations(document):
+        requirements = operation.get("security", document.get("security")) or []
+        names = {n for requirement in requirements for n in requirement}
+        sigv4 = any((schemes.get(n) or {}).get("x-amazon-apigateway-authtype") == "awsSigv4"
+                    for n in names)
+        found[(method, path)] = "AWS_IAM" if sigv4 else "NONE"
     return found
 
 
@@ -126,23 +146,22 @@ def snapshot_from_document(document: dict, resource_ids: dict[str, str], rest_ap
     """The snapshot of an API defined by an OpenAPI document (same shape as take_snapshot).
     `resource_ids` maps each resource path to the id API Gateway gave it."""
     authorization = authorization_types(document)
-    resources = []
-    for path, operations in sorted((document.get("paths") or {}).items()):
-        methods = {}
-        for verb, operation in sorted(operations.items()):
-            integration = operation.get("x-amazon-apigateway-integration")
-            methods[verb.upper()] = {
-                "httpMethod": verb.upper(),
-                "resourcePath": path,
-                "authorizationType": authorization[(verb.upper(), path)],
-                "apiKeyRequired": False,
-                "integration": None if not integration else {
-                    "type": str(integration.get("type", "")).upper(),
-                    "uri": integration.get("uri"),
-                    "httpMethod": integration.get("httpMethod"),
-                },
-            }
-        resources.append({"id": resource_ids.get(path), "path": path, "methods": methods})
+    by_path: dict[str, dict] = {}
+    for path, method, operation in operations(document):
+        integration = operation.get("x-amazon-apigateway-integration")
+        by_path.setdefault(path, {})[method] = {
+            "httpMethod": method,
+            "resourcePath": path,
+            "authorizationType": authorization[(method, path)],
+            "apiKeyRequired": False,
+            "integration": None if not integration else {
+                "type": str(integration.get("type", "")).upper(),
+                "uri": integration.get("uri"),
+                "httpMethod": integration.get("httpMethod"),
+            },
+        }
+    resources = [{"id": resource_ids.get(path), "path": path, "methods": dict(sorted(methods.items()))}
+                 for path, methods in sorted(by_path.items())]
     return {
         "format": SNAPSHOT_FORMAT,
         "restApiId": rest_api_id,

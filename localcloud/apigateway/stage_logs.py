@@ -60,21 +60,27 @@ class StageLogWriter:
         self._stream = f"localcloud-{uuid.uuid4().hex[:12]}"
 
     def write(self, group: str, message: str, *, create_group: bool) -> None:
-        try:
-            with self._lock:
-                if (group, self._stream) not in self._streams:
-                    if not self._plane.log_group_exists(group):
-                        if not create_group:
-                            return  # an access-log destination must exist; AWS drops it too
-                        self._plane.create_log_group(group)
-                    self._plane.create_log_stream(group, self._stream)
-                    self._streams.add((group, self._stream))
-            self._plane.put_log_events(group, self._stream, [
-                {"timestamp": int(time.time() * 1000), "message": message}])
-        except Exception:  # noqa: BLE001 -- a log write must never fail the request
-            with self._lock:
-                self._streams.discard((group, self._stream))
-            log.warning("could not write a stage log line to %s", group, exc_info=True)
+        for attempt in range(2):  # once more when a remembered stream has gone
+            try:
+                self._put(group, message, create_group)
+                return
+            except Exception as err:  # noqa: BLE001 -- a log write must never fail a request
+                with self._lock:
+                    self._streams.discard((group, self._stream))
+                if attempt:
+                    log.warning("could not write a stage log line to %s: %s", group, err)
+
+    def _put(self, group: str, message: str, create_group: bool) -> None:
+        with self._lock:
+            if (group, self._stream) not in self._streams:
+                if not self._plane.log_group_exists(group):
+                    if not create_group:
+                        return  # an access-log destination must exist; AWS drops it too
+                    self._plane.create_log_group(group)
+                self._plane.create_log_stream(group, self._stream)
+                self._streams.add((group, self._stream))
+        self._plane.put_log_events(group, self._stream, [
+            {"timestamp": int(time.time() * 1000), "message": message}])
 
     def access(self, settings: dict | None, context: dict[str, object]) -> None:
         if not settings or not settings.get("destinationArn"):

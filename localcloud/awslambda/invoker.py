@@ -488,7 +488,8 @@ class Invoker:
         for attempt in range(3):
             config = self.function_configuration(function)
             policies = self.role_policies(config["Role"])
-            pool = self._pool((config["FunctionName"], config["CodeSha256"],
+            # A worker is started for one version (its environment and log stream name it).
+            pool = self._pool((config["FunctionName"], _version(config), config["CodeSha256"],
                                _config_fingerprint(config)),
                               control_plane.split_qualifier(function)[1])
             try:

@@ -9,11 +9,13 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from localcloud.atomic import write_atomic
 
+LOCK_ATTEMPTS = 10  # 0.2 s in all
 DEFAULT_STATE_DIR = Path(__file__).resolve().parents[2] / ".localcloud"
 
 
@@ -83,11 +85,17 @@ class StateLock:
         """Take the lock (False if another holder has it) and record this pid in it."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
+        # holder() probes with a brief shared lock: a moment's retry tells that apart from
+        # a running cloud.
+        for attempt in range(LOCK_ATTEMPTS):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if attempt == LOCK_ATTEMPTS - 1:
+                    os.close(fd)
+                    return False
+                time.sleep(0.02)
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd

@@ -13,11 +13,11 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
+from localcloud.apigateway.stage_logs import execution_log_group, log_group_of
 from localcloud.engine.state import StackState
 
-EXECUTION_LOG_PREFIX = "API-Gateway-Execution-Logs_"
+EXECUTION_LOG_PREFIX = execution_log_group("", "").split("/")[0]
 LOG_GROUP_TYPE = "aws:cloudwatch/logGroup:LogGroup"
-_LOG_GROUP_ARN = re.compile(r"^arn:aws[\w-]*:logs:[^:]*:[^:]*:log-group:([^:*]+)")
 # Events reach a group after the invoke that wrote them, so one stamped a little before
 # the newest shown can still arrive; look back this far (by eventId, never twice).
 LATE_MS = 60_000
@@ -31,14 +31,14 @@ def log_groups(state: StackState) -> list[str]:
         found[f"/aws/lambda/{function.split(':', 1)[0]}"] = None  # an alias shares the group
     api, stage = state.outputs.get("restApiId"), state.outputs.get("stage")
     if api and stage:
-        found[f"{EXECUTION_LOG_PREFIX}{api}/{stage}"] = None
+        found[execution_log_group(api, stage)] = None
     for record in state.resources:
         if record.type == LOG_GROUP_TYPE:
             found[record.id] = None
         for text in _strings((record.inputs, record.outputs)):
-            match = _LOG_GROUP_ARN.match(text)
-            if match:
-                found[match.group(1)] = None
+            group = log_group_of(text) if text.startswith("arn:") else None
+            if group:
+                found[group] = None
             elif text.startswith(EXECUTION_LOG_PREFIX):
                 found[text] = None
     return list(found)

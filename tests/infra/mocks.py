@@ -44,9 +44,12 @@ class AwsMocks(pulumi.runtime.Mocks):
         return resource_id, {**args.inputs, **outputs}
 
     # pulumi:pulumi:StackReference, as the engine answers it.
-    # A stack that was created but never updated has no outputs.
+    # A stack that was created but never updated has no outputs; the stack being updated
+    # exists; any other unknown stack is an error, as the engine says.
     def _StackReference(self, name, inputs):
         stack = inputs["name"]
+        if stack not in self.stack_outputs and stack != pulumi.get_stack():
+            raise ValueError(f"unknown stack reference {stack!r}")
         return stack, {"name": stack, "outputs": self.stack_outputs.get(stack, {}),
                        "secretOutputNames": []}
 

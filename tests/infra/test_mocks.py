@@ -3,7 +3,14 @@ from __future__ import annotations
 
 import pytest
 
+from localcloud.engine.program import run_program
 from localcloud.engine.stackfiles import StackFileError, known_stacks, read_stack_config
+from tests.infra.mocks import AwsMocks
+
+
+def test_a_stack_reference_to_an_unknown_stack_fails_like_the_engine():
+    with pytest.raises(Exception, match="unknown stack reference 'dev'"):
+        run_program("test", AwsMocks({}), read_stack_config("test"))
 
 
 def test_ids_and_arns_look_like_aws(runs):

@@ -6,7 +6,7 @@ import dataclasses
 import json
 
 from infra import openapi, routes
-from infra.routes import Route, integration_uri
+from infra.routes import integration_uri
 from tests.infra.conftest import deploy_stacks
 
 URI = integration_uri("us-east-1", "123456789012")

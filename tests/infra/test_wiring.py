@@ -152,6 +152,8 @@ def test_permission_grants_this_stage_only_on_this_alias(run, runs):
         assert permission.inputs["qualifier"] == "live", permission.urn
         # Lambda refuses a grant on an alias that does not exist yet.
         assert alias.urn in permission.dependencies, permission.urn
+        # The stage sends nothing to the alias before its grant exists.
+        assert permission.urn in run.one("aws:apigateway/stage:Stage").dependencies
         assert permission.inputs["principal"] == "apigateway.amazonaws.com", permission.urn
         assert permission.inputs["action"] == "lambda:InvokeFunction", permission.urn
         assert permission.delete_before_replace, permission.urn  # its statement id is reused
@@ -285,6 +287,11 @@ def test_the_account_cloudwatch_role_is_opt_in_and_writes_only_stage_log_groups(
                          if p.inputs["role"] == role.id][0].inputs["policy"])
     resources = policy["Statement"][0]["Resource"]
     assert "*" not in resources and all(":log-group:" in r for r in resources)
+    api_id = dev.outputs["restApiId"]
+    assert any(f":log-group:API-Gateway-Execution-Logs_{api_id}/*" in r for r in resources)
+    assert not any("Execution-Logs_*" in r for r in resources)  # not every API's
+    # Deleting the Account resets the account's settings: a destroyed dev must not.
+    assert account.retain_on_delete and role.retain_on_delete
     stage = dev.one("aws:apigateway/stage:Stage")
     assert account.parent in stage.dependencies or account.urn in stage.dependencies
 

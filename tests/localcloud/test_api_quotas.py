@@ -41,6 +41,7 @@ def test_an_empty_stage_variable_is_refused_as_api_gateway_does(emulator, state_
 
 def test_stage_logging_needs_the_accounts_cloudwatch_role(emulator, state_dir):
     apigw = emulator.client("apigateway")
+    before = apigw.get_account().get("cloudwatchRoleArn") or ""
     apigw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn",
                                            "value": ""}])
     api = create_api(apigw, {"/users": ["GET"]}, name=f"logs-{suffix()}")
@@ -58,6 +59,9 @@ def test_stage_logging_needs_the_accounts_cloudwatch_role(emulator, state_dir):
                                   "deployment": deployment, "accessLogSettings": settings})
     stage = apigw.get_stage(restApiId=api.id, stageName="dev")
     assert stage["accessLogSettings"] == settings
+    # The emulator is the session's: leave the account as the other tests found it.
+    apigw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn",
+                                           "value": before}])
 
 
 def test_a_deployment_a_stage_serves_cannot_be_deleted(emulator, state_dir):
@@ -72,3 +76,24 @@ def test_a_deployment_a_stage_serves_cannot_be_deleted(emulator, state_dir):
                                           r"moved or deleted \(stage live\)"):
         Deployment().delete(cloud, served, {"restApi": api.id})
     assert served in {d["id"] for d in apigw.get_deployments(restApiId=api.id)["items"]}
+
+
+def test_removed_method_settings_go_back_to_api_gateways_defaults(emulator, state_dir):
+    from localcloud.apigateway.resources import MethodSettings
+    from localcloud.control_plane import InProcessPlane
+    apigw = emulator.client("apigateway")
+    api = create_api(apigw, {"/users": ["GET"]}, name=f"settings-{suffix()}")
+    apigw.create_stage(restApiId=api.id, stageName="s",
+                       deploymentId=apigw.create_deployment(restApiId=api.id)["id"])
+    cloud = Cloud(endpoint_url=emulator.endpoint_url, region="us-east-1",
+                  account_id="123456789012", state_dir=state_dir, gateway_url="http://gw")
+    inputs = {"restApi": api.id, "stageName": "s", "methodPath": "*/*",
+              "settings": {"throttlingRateLimit": 2.0, "throttlingBurstLimit": 1}}
+    kind = MethodSettings()
+    kind.create(cloud, "settings", inputs)
+    assert InProcessPlane().stage(api.id, "s")["throttling"] == {"rateLimit": 2.0, "burstLimit": 1}
+    kind.update(cloud, "id", inputs, {**inputs, "settings": {"throttlingRateLimit": 2.0}})
+    assert InProcessPlane().stage(api.id, "s")["throttling"]["burstLimit"] == 5000
+    kind.delete(cloud, "id", inputs)
+    assert InProcessPlane().stage(api.id, "s")["throttling"] == {"rateLimit": 10000.0,
+                                                                 "burstLimit": 5000}

@@ -131,3 +131,15 @@ def test_as_document_reads_every_form():
     assert control_plane.as_document(text.encode()) == doc
     assert control_plane.as_document("%7B%22Version%22%3A%20%222012-10-17%22%2C%20"
                                      "%22Statement%22%3A%20%5B%5D%7D") == doc
+
+
+def test_a_key_left_behind_by_a_deleted_user_is_nobodys(emulator):
+    """IAM lists a user's own keys only; moto keeps a deleted user's keys in its index."""
+    iam, name = emulator.client("iam"), f"gone-{suffix()}"
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]["AccessKeyId"]
+    assert InProcessPlane().access_key(key)["userName"] == name
+    iam.delete_user(UserName=name)  # AWS would refuse while the user holds a key
+    iam.create_user(UserName=name)
+    assert iam.list_access_keys(UserName=name)["AccessKeyMetadata"] == []
+    assert InProcessPlane().access_key(key) is None

@@ -62,3 +62,49 @@ def test_access_lines_need_their_group_and_execution_lines_make_theirs():
     writer.execution("api1", "dev", "ERROR", "ERROR", "r-1", "Execution failed")
     assert [(g, m) for g, _, m in plane.events] == [
         ("/access", "200"), ("API-Gateway-Execution-Logs_api1/dev", "(r-1) Execution failed")]
+
+
+def test_a_document_snapshot_reads_security_as_api_gateway_does():
+    from localcloud.apigateway.snapshots import authorization_types, snapshot_from_document
+    integration = {"x-amazon-apigateway-integration": {"type": "aws_proxy", "uri": "u",
+                                                       "httpMethod": "POST"}}
+    document = {
+        "security": [{"sigv4": []}],  # applies to every operation that names none
+        "components": {"securitySchemes": {"sigv4": {
+            "type": "apiKey", "name": "Authorization", "in": "header",
+            "x-amazon-apigateway-authtype": "awsSigv4"}}},
+        "paths": {
+            "/users": {"parameters": [], "get": dict(integration),
+                       "post": {**integration, "security": []}},
+            "/{proxy+}": {"x-amazon-apigateway-any-method": dict(integration)},
+        },
+    }
+    assert authorization_types(document) == {("GET", "/users"): "AWS_IAM",
+                                             ("POST", "/users"): "NONE",
+                                             ("ANY", "/{proxy+}"): "AWS_IAM"}
+    snapshot = snapshot_from_document(document, {"/users": "r1"}, "api", "name")
+    assert [(r["path"], sorted(r["methods"])) for r in snapshot["resources"]] == [
+        ("/users", ["GET", "POST"]), ("/{proxy+}", ["ANY"])]
+
+
+def test_a_line_whose_stream_has_gone_is_written_again_to_a_new_one():
+    class LosingPlane(RecordingPlane):
+        def __init__(self):
+            super().__init__(groups={"/access"})
+            self.streams = set()
+
+        def create_log_stream(self, group, stream):
+            self.streams.add((group, stream))
+
+        def put_log_events(self, group, stream, events):
+            if (group, stream) not in self.streams:
+                raise RuntimeError("ResourceNotFoundException: the stream does not exist")
+            super().put_log_events(group, stream, events)
+
+    plane = LosingPlane()
+    writer = StageLogWriter(plane)
+    settings = {"destinationArn": "arn:aws:logs:r:1:log-group:/access", "format": "$context.status"}
+    writer.access(settings, {"status": 200})
+    plane.streams.clear()  # the group was replaced by a redeploy
+    writer.access(settings, {"status": 201})
+    assert [m for _, _, m in plane.events] == ["200", "201"]

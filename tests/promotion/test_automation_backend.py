@@ -198,7 +198,7 @@ def test_promote_runs_exactly_these_commands_and_selects_dev_again(cli, aws):
         ("initial", prod_d, "8"), ("promote", test_d, "9")]
     # Both smoke checks were signed with the stack's profile, for its region.
     assert [path for path, _ in Stage.seen] == ["/test/users?limit=1", "/prod/users?limit=1"]
-    assert all(f"Credential=AKIDOPS/" in auth and f"/{REGION}/execute-api/aws4_request" in auth
+    assert all("Credential=AKIDOPS/" in auth and f"/{REGION}/execute-api/aws4_request" in auth
                for _, auth in Stage.seen)
     # Kept: the history's 8, the alias's 9 (not published in moto), the newest five.
     versions = [v["Version"] for v in
