@@ -7,7 +7,7 @@ bucket are owned by one stack and referenced by the others.
 import pulumi
 import pulumi_aws as aws
 
-from infra import archive, openapi, stack_outputs
+from infra import archive, naming, openapi, stack_outputs
 from infra.api import SharedApi, SharedApiArgs
 from infra.api_account import ApiGatewayAccount, ApiGatewayAccountArgs
 from infra.artifacts import ArtifactBucket, ArtifactBucketArgs
@@ -54,7 +54,24 @@ async def referenced_outputs() -> dict:
         problem = stack_outputs.dropped_pins_problem(last or {}, pins, config.stack)
         if problem:
             raise ConfigError(problem)
+    if config.pinned:
+        await check_pinned_archive(owner)
     return owner
+
+
+async def check_pinned_archive(owner: dict) -> None:
+    """A promoted stage deploys the archive its source uploaded: it must be there, or the
+    update would fail halfway, at the function."""
+    bucket = owner.get("artifactBucket") or naming.artifact_bucket_name(
+        await account_id.future(), config.region)
+    key = naming.archive_key(config.promoted_code_hash)
+    found = await aws.s3.get_objects_output(bucket=bucket, prefix=key, max_keys=1).keys.future()
+    if key not in (found or []):
+        raise ConfigError(
+            f"Pulumi.{config.stack}.yaml pins the code {config.promoted_code_hash[:12]}…, but "
+            f"s3://{bucket}/{key} does not exist: only code a stage has deployed can be "
+            "promoted. Deploy it to test first and promote from there (python -m promotion "
+            f"promote --from test --to {config.stack}), or correct promotedCodeHash")
 
 
 def declare_shared_api() -> tuple[dict, list]:

@@ -73,6 +73,12 @@ class EmulatorProvider(pulumi.runtime.Mocks):
             region = self.cloud.region
             return {"name": region, "region": region, "id": region,
                     "endpoint": f"ec2.{region}.amazonaws.com", "description": region}, []
+        if args.token == "aws:s3/getObjects:getObjects":
+            bucket, prefix = args.args["bucket"], args.args.get("prefix") or ""
+            listed = self.cloud.client("s3").list_objects_v2(
+                Bucket=bucket, Prefix=prefix, MaxKeys=int(args.args.get("maxKeys") or 1000))
+            return {"bucket": bucket, "prefix": prefix, "id": bucket,
+                    "keys": [item["Key"] for item in listed.get("Contents", [])]}, []
         raise DeployError(f"the local cloud cannot answer the invoke {args.token}")
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):

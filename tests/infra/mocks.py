@@ -20,9 +20,12 @@ def short_id(*parts: object, length: int = 10) -> str:
 
 
 class AwsMocks(pulumi.runtime.Mocks):
-    def __init__(self, stack_outputs: dict[str, dict] | None = None) -> None:
+    def __init__(self, stack_outputs: dict[str, dict] | None = None,
+                 missing_objects: tuple[str, ...] = ()) -> None:
         # Stack name (as the program names it) -> that stack's outputs, for StackReference.
         self.stack_outputs = stack_outputs or {}
+        # S3 keys that are not in the bucket (every other key a program asks for is).
+        self.missing_objects = set(missing_objects)
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
@@ -32,6 +35,11 @@ class AwsMocks(pulumi.runtime.Mocks):
             return {"name": REGION, "region": REGION, "id": REGION,
                     "endpoint": f"ec2.{REGION}.amazonaws.com",
                     "description": "US East (N. Virginia)"}, []
+        if args.token == "aws:s3/getObjects:getObjects":
+            prefix = args.args.get("prefix") or ""
+            keys = [] if prefix in self.missing_objects else [prefix]
+            return {"bucket": args.args["bucket"], "prefix": prefix, "id": args.args["bucket"],
+                    "keys": keys}, []
         raise NotImplementedError(f"the mocks do not answer the invoke {args.token}")
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):

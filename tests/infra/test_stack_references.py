@@ -11,9 +11,9 @@ from tests.infra.conftest import deploy_stacks
 from tests.infra.mocks import AwsMocks
 
 
-def run_with_references(stack: str, references: dict[str, dict], **overrides: str):
+def run_with_references(stack: str, references: dict[str, dict], missing=(), **overrides: str):
     values = {**read_stack_config(stack), **{f"user-service:{k}": v for k, v in overrides.items()}}
-    return run_program(stack, AwsMocks(references), values)
+    return run_program(stack, AwsMocks(references, missing), values)
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +90,14 @@ def test_production_with_its_pins_or_never_pinned_deploys(dev_outputs):
     last = {"pins": {"deploymentId": "abc123", "codeHash": "e" * 64, "functionVersion": ""}}
     pinned = run_with_references("prod", {"dev": dev_outputs, "prod": last}, **pins)
     assert pinned.outputs["pins"] == last["pins"]
+
+
+def test_a_pinned_stage_refuses_code_no_stage_uploaded_before_anything_is_declared(dev_outputs):
+    pins = {"promotedDeploymentId": "abc123", "promotedCodeHash": "9" * 64}
+    with pytest.raises(ConfigError) as caught:
+        run_with_references("prod", {"dev": dev_outputs}, missing=(f"archives/{'9' * 64}.zip",),
+                            **pins)
+    message = str(caught.value)
+    assert f"pins the code 999999999999…, but s3://{dev_outputs['artifactBucket']}/archives/" \
+           in message and "does not exist" in message
+    assert "only code a stage has deployed can be promoted" in message
