@@ -127,6 +127,9 @@ class SigV4(requests.auth.AuthBase):
         self.url, self.stage = cloud.url, stage
 
     def __call__(self, prepared: requests.PreparedRequest) -> requests.PreparedRequest:
+        # requests leaves some characters (e.g. `!`) unencoded in the query; send exactly
+        # what is signed.
+        prepared.url = encoded_url(prepared.url)
         body = prepared.body.encode() if isinstance(prepared.body, str) else prepared.body
         headers = {k: v for k, v in prepared.headers.items()
                    if k.lower() not in ("authorization", "x-amz-date")}

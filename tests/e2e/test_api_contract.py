@@ -68,7 +68,8 @@ def test_the_stage_keeps_its_contract(api_schema, fuzzed_stage, method, path):
     keeps_contract()
     # The examples reached the function: signed as the stage's caller, none was refused
     # by API Gateway itself.
-    assert statuses and 403 not in statuses and 429 not in statuses, statuses
+    refused = [s for s in statuses if s in (403, 429)]
+    assert statuses and not refused, statuses
     print(method, path, sorted(set(statuses)))
 
 
