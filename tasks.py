@@ -25,7 +25,8 @@ targets:
   setup   create .venv and install the pinned requirements
   run     set up, then deploy dev, test and prod into the local cloud and serve them
           (extra ARGS go to `python -m localcloud up`, e.g. --port 9090)
-  test    set up, then run the whole test suite (extra ARGS go to pytest)
+  test    set up, then run the whole test suite, files in parallel on up to 2 cores
+          (extra ARGS go to pytest, e.g. tests/infra -n 0)
   bench   set up, then run the benchmarks and print their ratios
 """
 
@@ -75,7 +76,10 @@ def main(argv: list[str]) -> int:
     if target == "run":
         return in_venv("-m", "localcloud", "up", *rest)
     if target == "test":
-        return in_venv("-m", "pytest", *rest)
+        # Test files run in parallel, one worker per core (at most 2: the build machines
+        # have 2); a file's tests stay together, so its fixtures are made once.
+        workers = str(max(1, min(2, os.cpu_count() or 1)))
+        return in_venv("-m", "pytest", "-n", workers, "--dist", "loadfile", *rest)
     if target == "bench":
         return in_venv("-m", "benchmarks", *rest)
     return 0
