@@ -8,12 +8,17 @@ from localcloud.engine.kinds import Cloud, DeployError
 from tests.localcloud.builders import create_api, suffix
 
 
-def test_the_eleventh_stage_of_a_rest_api_is_refused_with_the_stages_named(emulator, state_dir):
+@pytest.fixture
+def cloud(emulator, state_dir) -> Cloud:
+    """What the deployer hands every kind: the emulator and the state directory."""
+    return Cloud(endpoint_url=emulator.endpoint_url, region="us-east-1",
+                 account_id="123456789012", state_dir=state_dir, gateway_url="http://gw")
+
+
+def test_the_eleventh_stage_of_a_rest_api_is_refused_with_the_stages_named(emulator, cloud):
     apigw = emulator.client("apigateway")
     api = create_api(apigw, {"/users": ["GET"]}, name=f"quota-{suffix()}")
     deployment = apigw.create_deployment(restApiId=api.id)["id"]
-    cloud = Cloud(endpoint_url=emulator.endpoint_url, region="us-east-1",
-                  account_id="123456789012", state_dir=state_dir, gateway_url="http://gw")
     kind = Stage()
     for n in range(MAX_STAGES_PER_API):
         kind.create(cloud, f"s{n}", {"restApi": api.id, "stageName": f"s{n}",
@@ -27,27 +32,23 @@ def test_the_eleventh_stage_of_a_rest_api_is_refused_with_the_stages_named(emula
     assert len(apigw.get_stages(restApiId=api.id)["item"]) == MAX_STAGES_PER_API
 
 
-def test_an_empty_stage_variable_is_refused_as_api_gateway_does(emulator, state_dir):
+def test_an_empty_stage_variable_is_refused_as_api_gateway_does(emulator, cloud):
     apigw = emulator.client("apigateway")
     api = create_api(apigw, {"/users": ["GET"]}, name=f"vars-{suffix()}")
     deployment = apigw.create_deployment(restApiId=api.id)["id"]
-    cloud = Cloud(endpoint_url=emulator.endpoint_url, region="us-east-1",
-                  account_id="123456789012", state_dir=state_dir, gateway_url="http://gw")
     with pytest.raises(DeployError, match="stage variable functionName has the value ''"):
         Stage().create(cloud, "prod", {"restApi": api.id, "stageName": "prod",
                                        "deployment": deployment, "variables": {"functionName": ""}})
     assert apigw.get_stages(restApiId=api.id)["item"] == []
 
 
-def test_stage_logging_needs_the_accounts_cloudwatch_role(emulator, state_dir):
+def test_stage_logging_needs_the_accounts_cloudwatch_role(emulator, cloud):
     apigw = emulator.client("apigateway")
     before = apigw.get_account().get("cloudwatchRoleArn") or ""
     apigw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn",
                                            "value": ""}])
     api = create_api(apigw, {"/users": ["GET"]}, name=f"logs-{suffix()}")
     deployment = apigw.create_deployment(restApiId=api.id)["id"]
-    cloud = Cloud(endpoint_url=emulator.endpoint_url, region="us-east-1",
-                  account_id="123456789012", state_dir=state_dir, gateway_url="http://gw")
     settings = {"destinationArn": "arn:aws:logs:us-east-1:123456789012:log-group:access",
                 "format": "$context.requestId"}
     with pytest.raises(DeployError, match="CloudWatch Logs role ARN must be set in account"):
@@ -64,29 +65,25 @@ def test_stage_logging_needs_the_accounts_cloudwatch_role(emulator, state_dir):
                                            "value": before}])
 
 
-def test_a_deployment_a_stage_serves_cannot_be_deleted(emulator, state_dir):
+def test_a_deployment_a_stage_serves_cannot_be_deleted(emulator, cloud):
     from localcloud.apigateway.resources import Deployment
     apigw = emulator.client("apigateway")
     api = create_api(apigw, {"/users": ["GET"]}, name=f"serving-{suffix()}")
     served = apigw.create_deployment(restApiId=api.id)["id"]
     apigw.create_stage(restApiId=api.id, stageName="live", deploymentId=served)
-    cloud = Cloud(endpoint_url=emulator.endpoint_url, region="us-east-1",
-                  account_id="123456789012", state_dir=state_dir, gateway_url="http://gw")
     with pytest.raises(DeployError, match="Active stages pointing to this deployment must be "
                                           r"moved or deleted \(stage live\)"):
         Deployment().delete(cloud, served, {"restApi": api.id})
     assert served in {d["id"] for d in apigw.get_deployments(restApiId=api.id)["items"]}
 
 
-def test_removed_method_settings_go_back_to_api_gateways_defaults(emulator, state_dir):
+def test_removed_method_settings_go_back_to_api_gateways_defaults(emulator, cloud):
     from localcloud.apigateway.resources import MethodSettings
     from localcloud.control_plane import InProcessPlane
     apigw = emulator.client("apigateway")
     api = create_api(apigw, {"/users": ["GET"]}, name=f"settings-{suffix()}")
     apigw.create_stage(restApiId=api.id, stageName="s",
                        deploymentId=apigw.create_deployment(restApiId=api.id)["id"])
-    cloud = Cloud(endpoint_url=emulator.endpoint_url, region="us-east-1",
-                  account_id="123456789012", state_dir=state_dir, gateway_url="http://gw")
     inputs = {"restApi": api.id, "stageName": "s", "methodPath": "*/*",
               "settings": {"throttlingRateLimit": 2.0, "throttlingBurstLimit": 1}}
     kind = MethodSettings()
