@@ -318,4 +318,4 @@ def function_role(emulator, name: str) -> str:
 def function_inputs(name: str, role_arn: str, handler: str = "app.version", **extra) -> dict:
     """A lambda.Function's inputs as the engine hands them to a kind (camelCase)."""
     return {"name": name, "role": role_arn, "handler": handler, "runtime": "python3.12",
-            "timeout": 10, "environment": {"variables": {"TABLE_PREFIX": "unused-"}}, **extra}
+            "timeout": 10, "environment": {"variables": {"TABLE_NAME": "unused-User"}}, **extra}

@@ -5,14 +5,12 @@ import pytest
 
 from localcloud.apigateway.resources import MAX_STAGES_PER_API, Stage
 from localcloud.engine.kinds import Cloud, DeployError
-from tests.localcloud.builders import create_api, suffix
+from tests.localcloud.builders import cloud_for, create_api, suffix
 
 
 @pytest.fixture
 def cloud(emulator, state_dir) -> Cloud:
-    """What the deployer hands every kind: the emulator and the state directory."""
-    return Cloud(endpoint_url=emulator.endpoint_url, region="us-east-1",
-                 account_id="123456789012", state_dir=state_dir, gateway_url="http://gw")
+    return cloud_for(emulator, state_dir)
 
 
 def test_the_eleventh_stage_of_a_rest_api_is_refused_with_the_stages_named(emulator, cloud):
