@@ -73,6 +73,13 @@ class Backend:
                 lambda_.delete_function(FunctionName=function, Qualifier=version)
             return doomed
 
+    def served_code(self, stack: str, outputs: dict) -> str:
+        """The CodeSha256 of the version the stage's alias serves."""
+        function = f"{outputs.get('functionName')}:{outputs.get('functionAlias') or 'live'}"
+        with aws_errors(f"reading the configuration of {function}"):
+            return self.client(stack, "lambda").get_function_configuration(
+                FunctionName=function)["CodeSha256"]
+
     def smoke_check(self, stack: str, outputs: dict) -> str | None:
         """None when the stage answers a signed GET /users?limit=1 with 200."""
         url = outputs.get("stageUrl")

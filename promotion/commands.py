@@ -34,7 +34,7 @@ def promote(backend: Backend, source: str, target: str, skip_smoke: bool = False
                           f"changed. Fix {source} first, or pass --skip-smoke to promote anyway")
         report(f"smoke check: {source} answers 200")
     report(change.summary)
-    apply(backend, change, report)
+    apply(backend, change, report, same_code_as=source)
 
 
 def rollback(backend: Backend, stack: str, to: str | None, report: Report = print) -> None:
@@ -62,9 +62,11 @@ def history(backend: Backend, stack: str, report: Report = print) -> None:
         report(f"  {line}")
 
 
-def apply(backend: Backend, change: decisions.ConfigChange, report: Report) -> None:
-    """Write the new pins, update, check the stage; on any failure leave the stack in a
-    state the message names, with its previous pins where they can be deployed again."""
+def apply(backend: Backend, change: decisions.ConfigChange, report: Report,
+          same_code_as: str | None = None) -> None:
+    """Write the new pins, update, check the stage (and, promoting, that it runs the very
+    bytes `same_code_as` runs); on any failure leave the stack in a state the message
+    names, with its previous pins where they can be deployed again."""
     stack = change.stack
     before = backend.config(stack)
     # The version the alias serves now: a restore points it back at exactly that one,
@@ -80,6 +82,14 @@ def apply(backend: Backend, change: decisions.ConfigChange, report: Report) -> N
     if problem:
         raise BackendError(f"{stack} was updated but fails its smoke check ({problem}); "
                            + restore(backend, change, before, served))
+    if same_code_as:
+        ours = backend.served_code(stack, outputs)
+        theirs = backend.served_code(same_code_as, backend.outputs(same_code_as))
+        if ours != theirs:
+            raise BackendError(
+                f"{stack} was updated but does not run the bytes {same_code_as} runs "
+                f"(CodeSha256 {ours} against {theirs}): the archive in the artifacts bucket was "
+                "uploaded again with other bytes since; " + restore(backend, change, before, served))
     history = decisions.record_version(change.history, str(outputs.get("functionVersion") or ""))
     if history is not None:
         backend.set_config(stack, {decisions.HISTORY: json.dumps(list(history))})

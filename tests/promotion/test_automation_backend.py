@@ -110,6 +110,12 @@ def aws(tmp_path, monkeypatch):
         for number in range(1, 9):  # versions 1..8, each of other code
             lambda_.update_function_code(FunctionName="user-service", ZipFile=handler_zip(number))
             lambda_.publish_version(FunctionName="user-service")
+        # Test serves the bytes of prod's version 8 (what the stand-in's `up` "deploys").
+        lambda_.create_function(FunctionName="test-user-service", Runtime="python3.12",
+                                Role=role, Handler="handler.handler",
+                                Code={"ZipFile": handler_zip(8)}, Publish=True)
+        lambda_.create_alias(FunctionName="test-user-service", Name="live", FunctionVersion="1")
+        lambda_.create_alias(FunctionName="user-service", Name="live", FunctionVersion="8")
         yield {"api": api, "deployments": deployments, "lambda": lambda_}
 
 
@@ -240,6 +246,22 @@ def test_a_failed_up_is_told_apart_and_prod_put_back(cli, outcome, message, rest
                f"{prod_d} version 8, code 000000000000) and it answers again" in err
     assert cli.state()["stacks"]["prod"]["config"] == before
     assert cli.state()["selected"] == "dev"
+
+
+def test_a_promoted_target_that_runs_other_bytes_than_the_source_is_put_back(cli, aws):
+    test_d, prod_d = cli.deployments
+    state = cli.state()
+    state["stacks"]["prod"]["ups"] = [up_succeeds(cli, test_d, B, "9"),
+                                      up_succeeds(cli, prod_d, A, "8")]
+    cli.write(state)
+    # As if the archive had been uploaded again with other bytes after test deployed it.
+    aws["lambda"].update_alias(FunctionName="user-service", Name="live", FunctionVersion="7")
+    code, out, err = cli.run("promote", "--from", "test", "--to", "prod")
+    assert code == 1
+    assert "prod was updated but does not run the bytes test runs (CodeSha256 " in err
+    assert "it was rolled back to its previous pins" in err
+    ups = [c for c in cli.calls() if c["args"][1:2] == ["up"]]
+    assert len(ups) == 2  # the promotion, then the restore
 
 
 def test_a_target_failing_its_smoke_check_is_put_back(cli):
