@@ -64,7 +64,7 @@ class UsersFunction(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             f"{name}-role",
             name=args.role_name,
-            assume_role_policy=json.dumps(policies.assume_role_policy()),
+            assume_role_policy=json.dumps(policies.assume_role_policy("lambda.amazonaws.com")),
             tags=args.tags,
             opts=child,
         )

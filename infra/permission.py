@@ -56,7 +56,7 @@ class StageInvokePermission(pulumi.ComponentResource):
                 action="lambda:InvokeFunction",
                 function=args.function_name,
                 qualifier=args.qualifier,
-                principal=policies.INVOKE_PRINCIPAL,
+                principal=policies.API_GATEWAY_SERVICE,
                 source_arn=pulumi.Output.from_input(args.execution_arn).apply(
                     lambda arn, s=stage: api_routes.stage_arn(arn, s)),
                 # Permissions cannot be updated in place, and the replacement reuses the

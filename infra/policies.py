@@ -17,12 +17,13 @@ HANDLER_DYNAMODB_ACTIONS: tuple[str, ...] = (
 LOG_ACTIONS: tuple[str, ...] = ("logs:CreateLogStream", "logs:PutLogEvents")
 
 
-def assume_role_policy() -> dict:
+def assume_role_policy(service: str) -> dict:
+    """The trust policy of a role that one AWS service (e.g. lambda.amazonaws.com) assumes."""
     return {
         "Version": "2012-10-17",
         "Statement": [{
             "Effect": "Allow",
-            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Principal": {"Service": service},
             "Action": "sts:AssumeRole",
         }],
     }
@@ -51,7 +52,8 @@ def function_role_policy(table_arn: str, log_group_arn: str) -> dict:
 
 # --- who may call: API Gateway -> the function, callers -> the stage -----------------
 
-INVOKE_PRINCIPAL = "apigateway.amazonaws.com"
+# The service principal that invokes the function and assumes the account's log role.
+API_GATEWAY_SERVICE = "apigateway.amazonaws.com"
 # Lambda refuses an add-permission whose resulting resource policy is larger than this.
 LAMBDA_POLICY_LIMIT_BYTES = 20 * 1024
 
@@ -61,7 +63,7 @@ def invoke_statement(statement_id: str, function_arn: str, source_arn: str) -> d
     return {
         "Sid": statement_id,
         "Effect": "Allow",
-        "Principal": {"Service": INVOKE_PRINCIPAL},
+        "Principal": {"Service": API_GATEWAY_SERVICE},
         "Action": "lambda:InvokeFunction",
         "Resource": function_arn,
         "Condition": {"ArnLike": {"AWS:SourceArn": source_arn}},
@@ -98,17 +100,6 @@ API_GATEWAY_LOG_ACTIONS: tuple[str, ...] = (
     "logs:DescribeLogStreams",
     "logs:PutLogEvents",
 )
-
-
-def api_gateway_assume_role_policy() -> dict:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [{
-            "Effect": "Allow",
-            "Principal": {"Service": "apigateway.amazonaws.com"},
-            "Action": "sts:AssumeRole",
-        }],
-    }
 
 
 def api_gateway_logs_policy(log_group_arns: list[str]) -> dict:
