@@ -14,7 +14,8 @@ from infra.artifacts import ArtifactBucket, ArtifactBucketArgs
 from infra.callers import StageCallerPolicy, StageCallerPolicyArgs
 from infra.config import ConfigError, load_stage_config
 from infra.function import ALIAS, UsersFunction, UsersFunctionArgs
-from infra.permission import StageInvokePermission, StageInvokePermissionArgs
+from infra.permission import (StageInvokePermission, StageInvokePermissionArgs,
+                              policy_size_problem)
 from infra.routes import ROUTES
 from infra.stage import ApiStage, ApiStageArgs, StageLogging
 from infra.table import UsersTable, UsersTableArgs
@@ -25,6 +26,10 @@ problems = openapi.document_problems(openapi.api_document(ROUTES, "uri", config.
 if problems:
     raise ConfigError("the API definition (infra/routes.py, infra/openapi.py) would be refused "
                       "by API Gateway:\n  - " + "\n  - ".join(problems))
+too_large = policy_size_problem(config.region, config.function_name, ALIAS, config.stage,
+                                config.allow_test_invoke)
+if too_large:
+    raise ConfigError(too_large)
 
 if config.pinned:
     # A promoted stage runs the archive its source uploaded, never this checkout's code.

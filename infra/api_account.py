@@ -41,7 +41,8 @@ class ApiGatewayAccount(pulumi.ComponentResource):
         self.role = aws.iam.Role(
             f"{name}-cloudwatch-role",
             name=f"{naming.SERVICE}-apigateway-cloudwatch",
-            assume_role_policy=json.dumps(policies.assume_role_policy(policies.API_GATEWAY_SERVICE)),
+            assume_role_policy=json.dumps(
+                policies.assume_role_policy(policies.API_GATEWAY_SERVICE)),
             tags=args.tags,
             opts=child,
         )

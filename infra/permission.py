@@ -43,6 +43,22 @@ def permission_statements(function_arn: str, execution_arn: str, stage_name: str
             for stage in permitted_stages(stage_name, allow_test_invoke)]
 
 
+def policy_size_problem(region: str, function_name: str, qualifier: str, stage_name: str,
+                        allow_test_invoke: bool) -> str | None:
+    """Why this stage's grants would not fit Lambda's resource-policy limit, or None. Sized
+    with the longest account and API ids (12 digits, 10 characters), before anything is
+    declared."""
+    execution_arn = f"arn:aws:execute-api:{region}:{'0' * 12}:{'x' * 10}"
+    function_arn = f"arn:aws:lambda:{region}:{'0' * 12}:function:{function_name}:{qualifier}"
+    size = policies.resource_policy_size(
+        permission_statements(function_arn, execution_arn, stage_name, allow_test_invoke))
+    if size <= policies.LAMBDA_POLICY_LIMIT_BYTES:
+        return None
+    return (f"the invoke grants of stage {stage_name!r} make a {size}-byte resource policy on "
+            f"{function_name}:{qualifier}, over Lambda's {policies.LAMBDA_POLICY_LIMIT_BYTES} "
+            "bytes; shorten the stage or function name")
+
+
 class StageInvokePermission(pulumi.ComponentResource):
     permissions: list[aws.lambda_.Permission]
 

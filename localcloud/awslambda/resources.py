@@ -9,11 +9,11 @@ import re
 from botocore.exceptions import ClientError
 
 from infra.archive import build_zip
+from infra.policies import LAMBDA_POLICY_LIMIT_BYTES, resource_policy_size
 from localcloud.awslambda import archives
 from localcloud.control_plane import function_arn, policy_of_qualifier, split_qualifier
 from localcloud.engine.kinds import DeployError, Kind, archive_files, tags_of
 
-POLICY_SIZE_LIMIT = 20480  # bytes: Lambda's limit for one function's (or qualifier's) policy
 _VERSION_PATTERN = re.compile(r"\$LATEST|[0-9]+")
 # What Lambda compares to decide whether PublishVersion has anything new to publish.
 _VERSIONED = ("CodeSha256", "Handler", "Runtime", "Role", "Timeout", "MemorySize", "Environment")
@@ -173,12 +173,6 @@ def permission_statement(resource_arn: str, statement_id: str, action: str, prin
     return statement
 
 
-def policy_size(statements: list[dict]) -> int:
-    """The size Lambda counts against its 20 KB limit: the policy document as it stores it."""
-    document = {"Version": "2012-10-17", "Id": "default", "Statement": statements}
-    return len(json.dumps(document, separators=(",", ":")).encode("utf-8"))
-
-
 class Permission(Kind):
     # A statement cannot be edited: every change is a replacement.
     def needs_replace(self, old, new):
@@ -215,11 +209,11 @@ class Permission(Kind):
         resource = function_arn(target, cloud.region, cloud.account_id)
         statement = permission_statement(resource, statement_id, i["action"], i["principal"],
                                          i.get("sourceArn"), i.get("sourceAccount"))
-        size = policy_size([*statements, statement])
-        if size > POLICY_SIZE_LIMIT:
+        size = resource_policy_size([*statements, statement])
+        if size > LAMBDA_POLICY_LIMIT_BYTES:
             raise DeployError(
                 f"lambda.Permission {name}: PolicyLengthExceededException: The final policy "
-                f"size ({size}) is bigger than the limit ({POLICY_SIZE_LIMIT}). The resource "
+                f"size ({size}) is bigger than the limit ({LAMBDA_POLICY_LIMIT_BYTES}). The resource "
                 f"policy of {target} would hold {len(statements) + 1} statements; grant with "
                 "fewer statements (e.g. one per stage whose source ARN ends in /*/*) so it "
                 "stays within Lambda's 20 KB.")

@@ -46,3 +46,22 @@ def test_the_policy_size_is_the_compact_json_lambda_keeps():
                 '"lambda:InvokeFunction","Resource":"arn:f","Condition":{"ArnLike":'
                 '{"AWS:SourceArn":"arn:s"}}}]}')
     assert policies.resource_policy_size([statement]) == len(expected)
+
+
+def test_grants_over_the_limit_are_refused_before_anything_is_declared(monkeypatch):
+    from infra.permission import policy_size_problem
+    assert policy_size_problem("us-east-1", "user-service", "live", "prod", False) is None
+    monkeypatch.setattr(policies, "LAMBDA_POLICY_LIMIT_BYTES", 400)
+    problem = policy_size_problem("us-east-1", "dev-user-service", "live", "dev", True)
+    assert problem.startswith("the invoke grants of stage 'dev' make a ")
+    assert "over Lambda's 400 bytes" in problem
+
+
+def test_the_program_refuses_an_oversized_policy_before_declaring_anything(monkeypatch):
+    import pytest
+
+    from infra.config import ConfigError
+    from tests.infra.conftest import deploy_stacks
+    monkeypatch.setattr(policies, "LAMBDA_POLICY_LIMIT_BYTES", 400)
+    with pytest.raises(ConfigError, match="over Lambda's 400 bytes"):
+        deploy_stacks(("dev",))
