@@ -1,6 +1,7 @@
 """Every stage serves the users API through the same path as on AWS, in isolation."""
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -66,29 +67,10 @@ def test_dev_stage_pointed_at_prods_function_is_refused(cloud, url):
     assert call(url("dev")).status == 200
 
 
-def test_removing_a_stages_permission_gives_awss_500(cloud, url):
-    aws_lambda = cloud.cloud("test").client("lambda")
-    policy = json.loads(aws_lambda.get_policy(FunctionName=FUNCTION["test"],
-                                              Qualifier="live")["Policy"])
-    grant = next(s for s in policy["Statement"] if s["Sid"] == "apigateway-test")
-    aws_lambda.remove_permission(FunctionName=FUNCTION["test"], StatementId=grant["Sid"],
-                                 Qualifier="live")
-    try:
-        cloud.gateway.clear_execution_log()
-        assert call(url("test")).status == 500
-        assert DENIED in cloud.gateway.execution_messages()
-        # The test-invoke grant on the same alias does not serve the stage.
-        assert call(url("test"), "POST", {"name": "Not", "email": "n@x.io"}).status == 500
-    finally:
-        aws_lambda.add_permission(
-            FunctionName=FUNCTION["test"], StatementId=grant["Sid"], Action=grant["Action"],
-            Principal="apigateway.amazonaws.com", Qualifier="live",
-            SourceArn=grant["Condition"]["ArnLike"]["AWS:SourceArn"])
-    assert call(url("test")).status == 200
-
-
-def test_an_unqualified_grant_does_not_authorise_the_alias(cloud, url):
-    """Lambda keeps a policy per qualifier: the stage invokes `test-user-service:live`."""
+@contextlib.contextmanager
+def without_tests_grant(cloud):
+    """Test's invoke grant on its alias taken away for the block, then put back; yields
+    the Lambda client and the grant's source ARN."""
     aws_lambda = cloud.cloud("test").client("lambda")
     policy = json.loads(aws_lambda.get_policy(FunctionName=FUNCTION["test"],
                                               Qualifier="live")["Policy"])
@@ -96,16 +78,34 @@ def test_an_unqualified_grant_does_not_authorise_the_alias(cloud, url):
     source = grant["Condition"]["ArnLike"]["AWS:SourceArn"]
     aws_lambda.remove_permission(FunctionName=FUNCTION["test"], StatementId=grant["Sid"],
                                  Qualifier="live")
-    aws_lambda.add_permission(FunctionName=FUNCTION["test"], StatementId="unqualified",
-                              Action="lambda:InvokeFunction",
-                              Principal="apigateway.amazonaws.com", SourceArn=source)
     try:
-        assert call(url("test")).status == 500
+        yield aws_lambda, source
     finally:
-        aws_lambda.remove_permission(FunctionName=FUNCTION["test"], StatementId="unqualified")
         aws_lambda.add_permission(
             FunctionName=FUNCTION["test"], StatementId=grant["Sid"], Action=grant["Action"],
             Principal="apigateway.amazonaws.com", Qualifier="live", SourceArn=source)
+
+
+def test_removing_a_stages_permission_gives_awss_500(cloud, url):
+    with without_tests_grant(cloud):
+        cloud.gateway.clear_execution_log()
+        assert call(url("test")).status == 500
+        assert DENIED in cloud.gateway.execution_messages()
+        # The test-invoke grant on the same alias does not serve the stage.
+        assert call(url("test"), "POST", {"name": "Not", "email": "n@x.io"}).status == 500
+    assert call(url("test")).status == 200
+
+
+def test_an_unqualified_grant_does_not_authorise_the_alias(cloud, url):
+    """Lambda keeps a policy per qualifier: the stage invokes `test-user-service:live`."""
+    with without_tests_grant(cloud) as (aws_lambda, source):
+        aws_lambda.add_permission(FunctionName=FUNCTION["test"], StatementId="unqualified",
+                                  Action="lambda:InvokeFunction",
+                                  Principal="apigateway.amazonaws.com", SourceArn=source)
+        try:
+            assert call(url("test")).status == 500
+        finally:
+            aws_lambda.remove_permission(FunctionName=FUNCTION["test"], StatementId="unqualified")
     assert call(url("test")).status == 200
 
 
