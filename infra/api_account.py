@@ -51,7 +51,7 @@ class ApiGatewayAccount(pulumi.ComponentResource):
             role=self.role.id,
             policy=pulumi.Output.all(args.account_id, args.rest_api_id).apply(
                 lambda ids: json.dumps(policies.api_gateway_logs_policy(
-                    log_group_arn_patterns(args.region, *ids)))),
+                    log_group_arn_patterns(args.region, *ids), args.region, ids[0]))),
             opts=child,
         )
         self.account = aws.apigateway.Account(

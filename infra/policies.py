@@ -96,21 +96,30 @@ def stage_invoke_policy(stage_arn: str) -> dict:
 API_GATEWAY_LOG_ACTIONS: tuple[str, ...] = (
     "logs:CreateLogGroup",
     "logs:CreateLogStream",
-    "logs:DescribeLogGroups",
     "logs:DescribeLogStreams",
     "logs:PutLogEvents",
 )
 
 
-def api_gateway_logs_policy(log_group_arns: list[str]) -> dict:
-    """The account role writes to these groups (and their streams) only."""
+def api_gateway_logs_policy(log_group_arns: list[str], region: str, account_id: str) -> dict:
+    """The account role writes to these groups (and their streams) only. DescribeLogGroups
+    is a list action: IAM authorises it only on every group of the account and region
+    (`log-group:*`), never on a name pattern, so it has a statement of its own."""
     resources = sorted({arn for group in log_group_arns for arn in (group, f"{group}:*")})
     return {
         "Version": "2012-10-17",
-        "Statement": [{
-            "Sid": "StageLogs",
-            "Effect": "Allow",
-            "Action": list(API_GATEWAY_LOG_ACTIONS),
-            "Resource": resources,
-        }],
+        "Statement": [
+            {
+                "Sid": "StageLogs",
+                "Effect": "Allow",
+                "Action": list(API_GATEWAY_LOG_ACTIONS),
+                "Resource": resources,
+            },
+            {
+                "Sid": "FindLogGroups",
+                "Effect": "Allow",
+                "Action": ["logs:DescribeLogGroups"],
+                "Resource": [f"arn:aws:logs:{region}:{account_id}:log-group:*"],
+            },
+        ],
     }

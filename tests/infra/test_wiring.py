@@ -290,6 +290,11 @@ def test_the_account_cloudwatch_role_is_opt_in_and_writes_only_stage_log_groups(
     api_id = dev.outputs["restApiId"]
     assert any(f":log-group:API-Gateway-Execution-Logs_{api_id}/*" in r for r in resources)
     assert not any("Execution-Logs_*" in r for r in resources)  # not every API's
+    assert "logs:DescribeLogGroups" not in policy["Statement"][0]["Action"]
+    # A list action: IAM authorises it on the account's and region's groups, not a pattern.
+    assert policy["Statement"][1] == {
+        "Sid": "FindLogGroups", "Effect": "Allow", "Action": ["logs:DescribeLogGroups"],
+        "Resource": [f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:*"]}
     # Deleting the Account resets the account's settings: a destroyed dev must not.
     assert account.retain_on_delete and role.retain_on_delete
     stage = dev.one("aws:apigateway/stage:Stage")
