@@ -7,6 +7,7 @@ import json
 import re
 
 from localcloud.apigateway import snapshots
+from localcloud.iam import evaluation as iam_eval
 from localcloud.engine.kinds import DeployError, Kind, patch_value, tags_of
 
 # API Gateway's default quota of stages per REST API.
@@ -212,13 +213,36 @@ class Account(Kind):
         return "api-gateway-account", self.update(cloud, "", {}, i)
 
     def update(self, cloud, id_, old, i):
+        role_arn = i.get("cloudwatchRoleArn") or ""
+        if role_arn:
+            _check_cloudwatch_role(cloud, role_arn)
         cloud.client("apigateway").update_account(patchOperations=[
-            {"op": "replace", "path": "/cloudwatchRoleArn",
-             "value": i.get("cloudwatchRoleArn") or ""}])
+            {"op": "replace", "path": "/cloudwatchRoleArn", "value": role_arn}])
         return {"throttleSettings": []}
 
     def delete(self, cloud, id_, i):
         return None
+
+
+def _check_cloudwatch_role(cloud, role_arn: str) -> None:
+    """API Gateway takes a CloudWatch role only if it may assume it and the role has a
+    policy; moto takes any ARN."""
+    iam, role_name = cloud.client("iam"), role_arn.rsplit("/", 1)[-1]
+    refusal = DeployError(
+        f"apigateway.Account: BadRequestException: The role ARN does not have required "
+        f"permissions configured. Please grant trust permission for API Gateway and add the "
+        f"required role policy. (role {role_arn})")
+    try:
+        trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+    except iam.exceptions.NoSuchEntityException:
+        raise refusal from None
+    trusted = iam_eval.evaluate_resource_policy(
+        trust, principal_service="apigateway.amazonaws.com", action="sts:AssumeRole",
+        resource=role_arn).allowed
+    has_policy = (iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+                  or iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"])
+    if not (trusted and has_policy):
+        raise refusal
 
 
 def _require_cloudwatch_role(cloud, what: str) -> None:

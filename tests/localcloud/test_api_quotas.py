@@ -1,6 +1,8 @@
 """API Gateway's quota of 10 stages per REST API, which moto does not enforce."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from localcloud.apigateway.resources import MAX_STAGES_PER_API, Stage
@@ -92,3 +94,33 @@ def test_removed_method_settings_go_back_to_api_gateways_defaults(emulator, clou
     kind.delete(cloud, "id", inputs)
     assert InProcessPlane().stage(api.id, "s")["throttling"] == {"rateLimit": 10000.0,
                                                                  "burstLimit": 5000}
+
+
+def test_the_accounts_cloudwatch_role_must_trust_api_gateway_and_hold_a_policy(emulator, cloud):
+    from localcloud.apigateway.resources import Account
+    iam, apigw = emulator.client("iam"), emulator.client("apigateway")
+    before = apigw.get_account().get("cloudwatchRoleArn") or ""
+    trust = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"},
+        "Action": "sts:AssumeRole"}]}
+    lambdas = {**trust, "Statement": [{**trust["Statement"][0],
+                                       "Principal": {"Service": "lambda.amazonaws.com"}}]}
+    wrong = iam.create_role(RoleName=f"cw-wrong-{suffix()}",
+                            AssumeRolePolicyDocument=json.dumps(lambdas))["Role"]["Arn"]
+    bare = iam.create_role(RoleName=f"cw-bare-{suffix()}",
+                           AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    try:
+        for role in (wrong, bare, "arn:aws:iam::123456789012:role/no-such-role"):
+            with pytest.raises(DeployError, match="The role ARN does not have required "
+                                                  "permissions configured"):
+                Account().create(cloud, "account", {"cloudwatchRoleArn": role})
+            assert (apigw.get_account().get("cloudwatchRoleArn") or "") == before
+        iam.put_role_policy(RoleName=bare.rsplit("/", 1)[-1], PolicyName="logs",
+                            PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+                                "Effect": "Allow", "Action": "logs:PutLogEvents",
+                                "Resource": "arn:aws:logs:us-east-1:123456789012:log-group:x:*"}]}))
+        Account().create(cloud, "account", {"cloudwatchRoleArn": bare})
+        assert apigw.get_account()["cloudwatchRoleArn"] == bare
+    finally:
+        apigw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn",
+                                               "value": before}])
