@@ -114,6 +114,14 @@ def stage_throttling(method_settings: dict | None) -> dict | None:
             "burstLimit": settings.get("throttlingBurstLimit")}
 
 
+def stage_answer(deployment_id: str | None, variables: dict | None,
+                 method_settings: dict | None, access_log_settings: dict | None) -> dict:
+    """What the gateway asks of a stage, alike from either route."""
+    return {"deploymentId": deployment_id, "variables": dict(variables or {}),
+            "throttling": stage_throttling(method_settings),
+            "logging": stage_logging(method_settings, access_log_settings)}
+
+
 # --- through boto3 (an emulator in another process) ----------------------------------
 
 class BotoPlane:
@@ -133,17 +141,14 @@ class BotoPlane:
         return [api["id"] for api in apis]
 
     def stage(self, api_id: str, stage_name: str) -> dict | None:
-        """{deploymentId, variables, throttling} of a stage, or None."""
+        """{deploymentId, variables, throttling, logging} of a stage, or None."""
         try:
             stage = self._apigw.get_stage(restApiId=api_id, stageName=stage_name)
         except (self._apigw.exceptions.NotFoundException,
                 self._apigw.exceptions.BadRequestException):
             return None
-        return {"deploymentId": stage.get("deploymentId"),
-                "variables": dict(stage.get("variables") or {}),
-                "throttling": stage_throttling(stage.get("methodSettings")),
-                "logging": stage_logging(stage.get("methodSettings"),
-                                         stage.get("accessLogSettings"))}
+        return stage_answer(stage.get("deploymentId"), stage.get("variables"),
+                            stage.get("methodSettings"), stage.get("accessLogSettings"))
 
     def function_policy(self, function: str) -> str | None:
         """The resource policy (JSON text) of the function or of its qualifier (``fn:live``),
@@ -252,9 +257,8 @@ class InProcessPlane:
         stage = api.stages.get(stage_name) if api is not None else None
         if stage is None:
             return None
-        return {"deploymentId": stage.deployment_id, "variables": dict(stage.variables or {}),
-                "throttling": stage_throttling(stage.method_settings),
-                "logging": stage_logging(stage.method_settings, stage.access_log_settings)}
+        return stage_answer(stage.deployment_id, stage.variables, stage.method_settings,
+                            stage.access_log_settings)
 
     def function_policy(self, function: str) -> str | None:
         base, qualifier = split_qualifier(function)
