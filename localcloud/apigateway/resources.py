@@ -4,15 +4,14 @@ CloudWatch role setting. Where moto is lax, these refuse what API Gateway refuse
 from __future__ import annotations
 
 import json
-import re
 
+from infra.naming import STAGE_VARIABLE_VALUE
 from localcloud.apigateway import snapshots
 from localcloud.iam import evaluation as iam_eval
 from localcloud.engine.kinds import DeployError, Kind, patch_value, tags_of
 
 # API Gateway's default quota of stages per REST API.
 MAX_STAGES_PER_API = 10
-_STAGE_VARIABLE_VALUE = re.compile(r"[A-Za-z0-9\-._~:/?#&=,]+")
 
 
 class RestApi(Kind):
@@ -126,7 +125,7 @@ class Stage(Kind):
     @staticmethod
     def _check(cloud, i):
         for key, value in (i.get("variables") or {}).items():
-            if not _STAGE_VARIABLE_VALUE.fullmatch(str(value)):
+            if not STAGE_VARIABLE_VALUE.fullmatch(str(value)):
                 raise DeployError(
                     f"stage {i['stageName']!r}: BadRequestException: stage variable {key} has "
                     f"the value {value!r}; values must be non-empty and use only letters, "

@@ -15,6 +15,8 @@ import threading
 import time
 import uuid
 
+from infra.naming import execution_log_group_name
+
 log = logging.getLogger("localcloud.gateway")
 
 _CONTEXT_VARIABLE = re.compile(r"\$context\.([A-Za-z0-9_.]+)")
@@ -38,10 +40,6 @@ def log_group_of(destination_arn: str) -> str | None:
     if not marker or not name:
         return None
     return name[:-2] if name.endswith(":*") else name
-
-
-def execution_log_group(api_id: str, stage: str) -> str:
-    return f"API-Gateway-Execution-Logs_{api_id}/{stage}"
 
 
 def logs_at(level: str | None, severity: str) -> bool:
@@ -94,5 +92,5 @@ class StageLogWriter:
                   request_id: str, message: str) -> None:
         # API Gateway creates the execution log group itself when it first writes.
         if logs_at(level, severity):
-            self.write(execution_log_group(api_id, stage), f"({request_id}) {message}",
+            self.write(execution_log_group_name(api_id, stage), f"({request_id}) {message}",
                        create_group=True)

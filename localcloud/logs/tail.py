@@ -13,10 +13,11 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
-from localcloud.apigateway.stage_logs import execution_log_group, log_group_of
+from infra.naming import execution_log_group_name
+from localcloud.apigateway.stage_logs import log_group_of
 from localcloud.engine.state import StackState
 
-EXECUTION_LOG_PREFIX = execution_log_group("", "").split("/")[0]
+EXECUTION_LOG_PREFIX = execution_log_group_name("", "").split("/")[0]
 LOG_GROUP_TYPE = "aws:cloudwatch/logGroup:LogGroup"
 # Events reach a group after the invoke that wrote them, so one stamped a little before
 # the newest shown can still arrive; look back this far (by eventId, never twice).
@@ -31,7 +32,7 @@ def log_groups(state: StackState) -> list[str]:
         found[f"/aws/lambda/{function.split(':', 1)[0]}"] = None  # an alias shares the group
     api, stage = state.outputs.get("restApiId"), state.outputs.get("stage")
     if api and stage:
-        found[execution_log_group(api, stage)] = None
+        found[execution_log_group_name(api, stage)] = None
     for record in state.resources:
         if record.type == LOG_GROUP_TYPE:
             found[record.id] = None
