@@ -12,15 +12,11 @@ from infra.archive import build_zip
 from infra.policies import LAMBDA_POLICY_LIMIT_BYTES, resource_policy_size
 from localcloud.awslambda import archives
 from localcloud.control_plane import function_arn, policy_of_qualifier, split_qualifier
-from localcloud.engine.kinds import DeployError, Kind, archive_files, tags_of
+from localcloud.engine.kinds import DeployError, Kind, archive_files, error_code, tags_of
 
 _VERSION_PATTERN = re.compile(r"\$LATEST|[0-9]+")
 # What Lambda compares to decide whether PublishVersion has anything new to publish.
 _VERSIONED = ("CodeSha256", "Handler", "Runtime", "Role", "Timeout", "MemorySize", "Environment")
-
-
-def _error_code(err: ClientError) -> str:
-    return err.response.get("Error", {}).get("Code", "")
 
 
 def invoke_arn(region: str, arn: str) -> str:
@@ -57,7 +53,7 @@ class Function(Kind):
             except ClientError as err:
                 raise DeployError(
                     f"lambda.Function {i['name']}: Error occurred while GetObject. S3 Error "
-                    f"Code: {_error_code(err)}. s3://{bucket}/{key} cannot be read; upload the "
+                    f"Code: {error_code(err)}. s3://{bucket}/{key} cannot be read; upload the "
                     "archive there first (an aws.s3.BucketObjectv2 the function depends on) or "
                     "fix s3_bucket/s3_key") from None
             return body, location
@@ -145,7 +141,7 @@ class Alias(Kind):
             cloud.client("lambda").delete_alias(FunctionName=i["functionName"],
                                                 Name=split_qualifier(id_)[1])
         except ClientError as err:
-            if _error_code(err) != "ResourceNotFoundException":  # the function went first
+            if error_code(err) != "ResourceNotFoundException":  # the function went first
                 raise
 
 
@@ -189,7 +185,7 @@ class Permission(Kind):
         try:
             policy = aws_lambda.get_policy(**arguments)["Policy"]
         except ClientError as err:
-            if _error_code(err) == "ResourceNotFoundException":
+            if error_code(err) == "ResourceNotFoundException":
                 return []  # no policy yet (or no function: add_permission says so)
             raise
         own = policy_of_qualifier(policy, qualifier)
@@ -235,5 +231,5 @@ class Permission(Kind):
         try:
             cloud.client("lambda").remove_permission(**arguments)
         except ClientError as err:
-            if _error_code(err) != "ResourceNotFoundException":  # the function went first
+            if error_code(err) != "ResourceNotFoundException":  # the function went first
                 raise

@@ -45,6 +45,11 @@ def archive_files(code) -> dict[str, bytes]:
     return {name: Path(asset.path).read_bytes() for name, asset in code.assets.items()}
 
 
+def error_code(err) -> str:
+    """The AWS error code of a botocore ClientError ("" if it has none)."""
+    return err.response.get("Error", {}).get("Code", "")
+
+
 def patch_value(value) -> str:
     """A patch operation's text: numbers arrive as floats from the engine."""
     if isinstance(value, bool):

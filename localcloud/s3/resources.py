@@ -10,7 +10,7 @@ from pathlib import Path
 import pulumi
 from botocore.exceptions import ClientError
 
-from localcloud.engine.kinds import DeployError, Kind, tags_of
+from localcloud.engine.kinds import DeployError, Kind, error_code, tags_of
 
 
 def bucket_arn(bucket: str) -> str:
@@ -48,7 +48,7 @@ class Bucket(Kind):
         try:
             cloud.client("s3").create_bucket(**arguments)
         except ClientError as err:
-            code = err.response.get("Error", {}).get("Code", "")
+            code = error_code(err)
             if code in ("BucketAlreadyExists", "BucketAlreadyOwnedByYou"):
                 raise DeployError(f"s3.Bucket {name}: {code}: a bucket named {bucket!r} already "
                                   "exists; bucket names are global, choose another") from None
