@@ -12,14 +12,14 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from unittest import mock
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import botocore.auth
 import pytest
 import requests
 from botocore.credentials import Credentials
 
-from localcloud.iam.callers import signed_headers, stage_credentials
+from localcloud.iam.callers import signed_headers, sigv4_url, stage_credentials
 from localcloud.engine.stackfiles import known_stacks
 from localcloud.session import LocalCloud
 
@@ -48,14 +48,6 @@ def profile(url: str, name: str) -> Credentials:
     return credentials
 
 
-def encoded_url(url: str) -> str:
-    """The URL with its query in SigV4's canonical encoding (RFC 3986 unreserved characters
-    only), so that what is signed is what is sent: API Gateway re-encodes `!` and friends."""
-    parts = urlsplit(url)
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    return parts._replace(query=urlencode(pairs, quote_via=quote, safe="-_.~")).geturl()
-
-
 def signed_at_time(url: str, method: str, data: bytes | None, headers: dict,
                    credentials: Credentials, signed_at: datetime.datetime | None) -> dict:
     """Signed as at `signed_at` (botocore reads the time from get_current_datetime)."""
@@ -77,7 +69,7 @@ def call(url: str, method: str = "GET", body: object = None, headers: dict | Non
             credentials = Credentials(*sign)
         else:
             credentials = profile(url, urlsplit(url).path.split("/")[1] if sign is True else sign)
-        url = encoded_url(url)
+        url = sigv4_url(url)
         headers = signed_at_time(url, method, data, headers, credentials, signed_at)
     if tamper is not None:
         data = tamper
@@ -129,7 +121,7 @@ class SigV4(requests.auth.AuthBase):
     def __call__(self, prepared: requests.PreparedRequest) -> requests.PreparedRequest:
         # requests leaves some characters (e.g. `!`) unencoded in the query; send exactly
         # what is signed.
-        prepared.url = encoded_url(prepared.url)
+        prepared.url = sigv4_url(prepared.url)
         body = prepared.body.encode() if isinstance(prepared.body, str) else prepared.body
         headers = {k: v for k, v in prepared.headers.items()
                    if k.lower() not in ("authorization", "x-amz-date")}
