@@ -9,6 +9,7 @@ from infra import access_log, archive, naming, openapi, policies
 from infra.naming import TEST_INVOKE_STAGE
 from localcloud.apigateway.snapshots import authorization_types
 from localcloud.engine.stackfiles import read_stack_config
+from tests.infra.conftest import deploy_stacks
 from tests.infra.mocks import ACCOUNT_ID, REGION
 
 PREFIX = {"dev": "dev-", "test": "test-", "prod": ""}
@@ -69,16 +70,36 @@ def test_stage_variable_names_this_stacks_alias_and_the_stage_serves_this_deploy
     assert run.outputs["stageUrl"].endswith(f"/{run.stack}")
 
 
-def test_no_stack_declares_an_empty_environment_value_or_stage_variable(run):
-    # Providers bridged from Terraform drop map entries whose value is "": prod's empty
-    # prefix would vanish and every prod request would fail.
+def empty_values(value, path: str = ""):
+    """Where an input holds "" (at any depth: maps, objects, lists)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from empty_values(item, f"{path}.{key}")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from empty_values(item, f"{path}[{index}]")
+    elif isinstance(value, str) and not value.strip():
+        yield path or "(the input itself)"
+
+
+def test_no_stack_declares_an_empty_value_anywhere(run):
+    # Providers bridged from Terraform drop map entries whose value is "" (and treat an
+    # empty optional string as unset): prod's empty prefix would vanish and every prod
+    # request would fail. Environment, stage variables, tags, triggers: none may be empty.
     for resource in run.resources:
-        environment = (resource.inputs.get("environment") or {}).get("variables") or {}
-        variables = resource.inputs.get("variables") or {}
-        for key, value in {**environment, **variables}.items():
-            assert isinstance(value, str) and value.strip(), f"{resource.urn}: {key}={value!r}"
-            if resource.type == "aws:apigateway/stage:Stage":
+        assert list(empty_values(resource.inputs)) == [], resource.urn
+        if resource.type == "aws:apigateway/stage:Stage":
+            for value in resource.inputs["variables"].values():
                 assert naming.stage_variable_problem(value) is None, resource.urn
+
+
+def test_a_promoted_prod_declares_no_empty_value_either():
+    # A promotion pins promotedFunctionVersion "" (the version published for the code).
+    pins = {"user-service:promotedDeploymentId": "abc123",
+            "user-service:promotedCodeHash": "e" * 64, "user-service:promotedFunctionVersion": ""}
+    prod = deploy_stacks(overrides={"prod": pins})["prod"]
+    for resource in prod.resources:
+        assert list(empty_values(resource.inputs)) == [], resource.urn
 
 
 def test_the_function_is_told_its_full_table_name(run):
