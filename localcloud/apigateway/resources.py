@@ -130,8 +130,18 @@ class Stage(Kind):
                     f"stage {i['stageName']!r}: BadRequestException: stage variable {key} has "
                     f"the value {value!r}; values must be non-empty and use only letters, "
                     "digits and -._~:/?#&=,")
-        if i.get("accessLogSettings"):
-            _require_cloudwatch_role(cloud, f"stage {i['stageName']!r} (access logging)")
+        settings = i.get("accessLogSettings")
+        if settings:
+            where = f"stage {i['stageName']!r} (access logging)"
+            if str(settings.get("destinationArn", "")).endswith(":*"):
+                raise DeployError(f"{where}: BadRequestException: Invalid ARN specified in the "
+                                  "request. ARNs must not end with ':*'.")
+            if not any(v in str(settings.get("format", ""))
+                       for v in ("$context.requestId", "$context.extendedRequestId")):
+                raise DeployError(f"{where}: BadRequestException: Access Log format must "
+                                  "contain at least one of '$context.requestId' or "
+                                  "'$context.extendedRequestId'")
+            _require_cloudwatch_role(cloud, where)
 
     @staticmethod
     def _log_operations(i) -> list[dict]:

@@ -124,3 +124,19 @@ def test_the_accounts_cloudwatch_role_must_trust_api_gateway_and_hold_a_policy(e
     finally:
         apigw.update_account(patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn",
                                                "value": before}])
+
+
+@pytest.mark.parametrize("settings,refusal", [
+    ({"destinationArn": "arn:aws:logs:us-east-1:123456789012:log-group:access:*",
+      "format": "$context.requestId"}, "ARNs must not end with ':\\*'"),
+    ({"destinationArn": "arn:aws:logs:us-east-1:123456789012:log-group:access",
+      "format": '{"status":"$context.status"}'}, "must contain at least one of"),
+])
+def test_access_log_settings_api_gateway_refuses(emulator, cloud, settings, refusal):
+    apigw = emulator.client("apigateway")
+    api = create_api(apigw, {"/users": ["GET"]}, name=f"access-{suffix()}")
+    deployment = apigw.create_deployment(restApiId=api.id)["id"]
+    with pytest.raises(DeployError, match=refusal):
+        Stage().create(cloud, "dev", {"restApi": api.id, "stageName": "dev",
+                                      "deployment": deployment, "accessLogSettings": settings})
+    assert apigw.get_stages(restApiId=api.id)["item"] == []
