@@ -11,13 +11,14 @@ import json
 import re
 from dataclasses import dataclass
 
-from infra.config import PROJECT
+from infra.config import FIELD_KEYS
 
-PINNED_DEPLOYMENT = f"{PROJECT}:promotedDeploymentId"
-PINNED_CODE = f"{PROJECT}:promotedCodeHash"
-PINNED_VERSION = f"{PROJECT}:promotedFunctionVersion"
-HISTORY = f"{PROJECT}:deploymentHistory"
-PRODUCTION = f"{PROJECT}:production"
+# The program's own config keys (infra/config.py reads them).
+PINNED_DEPLOYMENT = FIELD_KEYS["promoted_deployment_id"]
+PINNED_CODE = FIELD_KEYS["promoted_code_hash"]
+PINNED_VERSION = FIELD_KEYS["promoted_function_version"]
+HISTORY = FIELD_KEYS["deployment_history"]
+PRODUCTION = FIELD_KEYS["production"]
 PIN_KEYS = (PINNED_DEPLOYMENT, PINNED_CODE, PINNED_VERSION, HISTORY)
 
 # Published versions kept besides those in the history and the alias's own.
