@@ -18,8 +18,8 @@ MAX_STAGES_PER_API = 10
 class RestApi(Kind):
     def create(self, cloud, name, i):
         apigw = cloud.client("apigateway")
-        # Refused before the API exists. (On AWS the provider creates the API, then its
-        # PutRestApi fails: an empty API is left, tainted, and replaced by the next up.)
+        # Refused before the API exists. (On AWS the provider creates the API first and
+        # its PutRestApi then fails, leaving an API without the body.)
         self._document(i)
         arguments = {"name": i["name"], "description": i.get("description") or "",
                      "tags": tags_of(i)}
