@@ -19,6 +19,7 @@ class SharedApiArgs:
     authorization: str  # AWS_IAM (SigV4 callers) or NONE
     tags: dict[str, str]
     routes: tuple[api_routes.Route, ...] | None = None  # None: the API's ROUTES
+    dns_suffix: str = openapi.AWS_DNS_SUFFIX  # the partition's (aws-cn: amazonaws.com.cn)
 
 
 class SharedApi(pulumi.ComponentResource):
@@ -32,18 +33,23 @@ class SharedApi(pulumi.ComponentResource):
         routes = args.routes or api_routes.ROUTES
         self.document = pulumi.Output.from_input(args.account_id).apply(
             lambda account: openapi.api_document(
-                routes, api_routes.integration_uri(args.region, account), args.authorization))
+                routes, api_routes.integration_uri(args.region, account), args.authorization,
+                region=args.region, dns_suffix=args.dns_suffix))
         self.definition_hash = self.document.apply(openapi.document_hash)
 
         # One document, in overwrite mode: a removed route leaves the API in the same
         # update that the next Deployment snapshots (separate Method resources would be
         # deleted only after it). Deleting the API deletes every stage on it, prod's
         # included, so it is protected: see the README for moving or retiring it.
+        # Fail on warnings: API Gateway's import otherwise drops what it does not support
+        # and the stored API silently differs from the document (the provider passes it on
+        # the PutRestApi of both create and update).
         self.rest_api = aws.apigateway.RestApi(
             f"{name}-rest-api",
             name=SERVICE,
             body=self.document.apply(openapi.canonical_json),
             put_rest_api_mode="overwrite",
+            fail_on_warnings=True,
             endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(
                 types="REGIONAL"),
             tags=args.tags,

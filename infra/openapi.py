@@ -1,15 +1,24 @@
 """The users API as one OpenAPI 3 document: what the REST API is given as its `body`, what
-each Deployment snapshots, and the API's reference for its users (docs/openapi.json).
+each Deployment snapshots, and the API's reference for its users (openapi.json).
 
 Pure: `api_document(routes, uri, authorization)` builds it, `document_problems` lists
-what API Gateway would refuse in it, `document_hash` is the Deployment's trigger.
-Schemas are the JSON Schema draft 4 subset API Gateway models accept.
+what API Gateway would refuse in it (or import only with warnings), `import_warnings`
+what its import warns on or drops, `document_hash` is the Deployment's trigger.
+
+API Gateway's import takes a subset of OpenAPI: its models are JSON Schema draft 4, without
+`additionalProperties`, `anyOf`, `oneOf`, `discriminator`, `example`, `exclusiveMinimum`,
+`readOnly` (its "important notes for REST APIs"), and of a parameter it keeps only `name`,
+`in`, `required`, `description` and the type. With warnings allowed (the import's default)
+the stored API silently differs from the document, so the program sets `fail_on_warnings`
+and this document stays within the subset: what must stay documented for people is said in
+`description`.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 
 from infra import routes as api_routes
 from infra.naming import SERVICE
@@ -29,6 +38,11 @@ SERVER_STATUSES = {
     "503": "The user store is busy or unreachable; retry after Retry-After seconds",
 }
 
+# The deployed document names the region and account; the reference names placeholders.
+REFERENCE_REGION, REFERENCE_ACCOUNT = "{region}", "{account}"
+# The execute-api host's DNS suffix in the aws partition (aws-cn: amazonaws.com.cn).
+AWS_DNS_SUFFIX = "amazonaws.com"
+
 _MEDIA = "application/json"
 _REF = "#/components/schemas/{}"
 _PATH_PARAMETER = re.compile(r"\{([A-Za-z0-9_]+)\+?\}")
@@ -37,20 +51,20 @@ _UUID4 = "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 SCHEMAS: dict[str, dict] = {
     "UserFields": {
         "type": "object",
-        "description": "The fields a client writes; both required, nothing else allowed.",
+        "description": "The fields a client writes; both required, nothing else allowed (the "
+                       "function refuses unknown fields with 400).",
         "required": ["name", "email"],
-        "additionalProperties": False,
         "properties": {
             "name": {"type": "string", "minLength": 1, "maxLength": 100,
-                     "example": "Ada Lovelace"},
-            "email": {"type": "string", "maxLength": 254, "example": "ada@example.com",
+                     "description": "e.g. Ada Lovelace"},
+            "email": {"type": "string", "maxLength": 254, "description": "e.g. ada@example.com",
                       "pattern": r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,63}$"},
         },
     },
     "User": {
         "type": "object",
+        "description": "A stored user: exactly these fields.",
         "required": ["id", "name", "email", "createdAt", "updatedAt", "version"],
-        "additionalProperties": False,
         "properties": {
             "id": {"type": "string", "description": "A lowercase UUID set by the server",
                    "pattern": _UUID4},
@@ -64,13 +78,14 @@ SCHEMAS: dict[str, dict] = {
     },
     "UserPage": {
         "type": "object",
+        "description": "One page of users: exactly these fields.",
         "required": ["items", "nextToken"],
-        "additionalProperties": False,
         "properties": {
             "items": {"type": "array", "items": {"$ref": _REF.format("User")}},
-            "nextToken": {"type": "string", "nullable": True,
-                          "description": "Pass back as ?nextToken= for the next page; null "
-                                         "on the last page"},
+            # No `type`: a string, or null on the last page (draft 4 models have no
+            # `nullable`, and a type list is not OpenAPI 3.0).
+            "nextToken": {"description": "A string to pass back as ?nextToken= for the next "
+                                         "page; null on the last page"},
         },
     },
     "Error": {
@@ -88,16 +103,18 @@ _HEADERS = {
     "Cache-Control": {"description": "no-store: the body holds personal data",
                       "schema": {"type": "string"}},
 }
+# Of a parameter API Gateway keeps name, in, required, description and the type: the rest
+# (a pattern, a range) is said in the description.
 _ID = {"name": "id", "in": "path", "required": True,
        "description": "The user's id, as returned by POST /users (a lowercase UUID)",
-       "schema": {"type": "string", "pattern": _UUID4}}
+       "schema": {"type": "string"}}
 _IF_MATCH = {"name": "If-Match", "in": "header", "required": False,
              "description": "An ETag (or a list, or *): the write happens only if the user "
                             "is still at one of these versions; 412 otherwise",
              "schema": {"type": "string"}}
 _LIMIT = {"name": "limit", "in": "query", "required": False,
           "description": "Users per page, 1 to 100 (default 20)",
-          "schema": {"type": "integer", "minimum": 1, "maximum": 100}}
+          "schema": {"type": "integer"}}
 _NEXT_TOKEN = {"name": "nextToken", "in": "query", "required": False,
                "description": "The nextToken of the previous page",
                "schema": {"type": "string"}}
@@ -188,10 +205,28 @@ def _operation(route: api_routes.Route, uri: str, authorization: str) -> dict:
     return operation
 
 
+def server(region: str, dns_suffix: str = AWS_DNS_SUFFIX) -> dict:
+    """The stages' URL for client generators and linters. API Gateway's import reads only a
+    base path from it, and ignores that by default (`basepath=ignore`): paths stay as declared."""
+    return {
+        "url": f"https://{{restApiId}}.execute-api.{{awsRegion}}.{dns_suffix}/{{basePath}}",
+        "description": "A stage of the API (pulumi stack output stageUrl gives the whole URL)",
+        "variables": {
+            "restApiId": {"default": "your-rest-api-id",
+                          "description": "The REST API's id (pulumi stack output restApiId)"},
+            "awsRegion": {"default": region, "description": "The API's AWS region"},
+            "basePath": {"default": "dev",
+                         "description": "The stage's name (user-service:stage of its stack)"},
+        },
+    }
+
+
 def api_document(routes: tuple[api_routes.Route, ...], uri: str,
-                 authorization: str = "AWS_IAM") -> dict:
+                 authorization: str = "AWS_IAM", *, region: str = REFERENCE_REGION,
+                 dns_suffix: str = AWS_DNS_SUFFIX) -> dict:
     """The whole API: every route, its integration through the stage variable, its
-    schemas, and (AWS_IAM) SigV4 on every method."""
+    schemas, (AWS_IAM) SigV4 on every method, and the stages' URL in `region` (the
+    reference's placeholder unless given) under the partition's `dns_suffix`."""
     if authorization not in AUTHORIZATIONS:
         raise ValueError(f"authorization must be one of {AUTHORIZATIONS}, not {authorization!r}")
     paths: dict[str, dict] = {}
@@ -203,6 +238,7 @@ def api_document(routes: tuple[api_routes.Route, ...], uri: str,
         "info": {"title": SERVICE, "version": "1.0",
                  "description": "A users API; every stage serves it with its own function "
                                 "(stage variable functionName) and table."},
+        "servers": [server(region, dns_suffix)],
         "paths": paths,
         "components": {"schemas": SCHEMAS},
     }
@@ -213,8 +249,123 @@ def api_document(routes: tuple[api_routes.Route, ...], uri: str,
     return document
 
 
+# --- what API Gateway's import keeps ------------------------------------------------
+
+# JSON Schema draft 4 keywords that are also OpenAPI 3.0 schema keywords, less what API
+# Gateway documents as unsupported. Where its documentation is silent (`allOf`, `not`,
+# `exclusiveMaximum`, `default`, OpenAPI's own `nullable`, `writeOnly`...), the keyword is
+# treated as unsupported: a keyword only counts once AWS says its models take it.
+MODEL_KEYWORDS = frozenset({
+    "$ref", "type", "format", "title", "description", "enum", "properties", "required",
+    "items", "minimum", "maximum", "multipleOf", "minLength", "maxLength", "pattern",
+    "minItems", "maxItems", "uniqueItems", "minProperties", "maxProperties"})
+# Draft 4's own formats; API Gateway names int32, int64 and decimal as unsupported.
+MODEL_FORMATS = frozenset({"date-time", "email", "hostname", "ipv4", "ipv6", "uri"})
+# Of an input parameter API Gateway keeps name, in, required, description and the type.
+PARAMETER_FIELDS = frozenset({"name", "in", "required", "description", "schema"})
+HEADER_FIELDS = frozenset({"description", "schema"})
+COMPONENTS = frozenset({"schemas", "securitySchemes"})
+_DESCRIBE = "say it in the description instead"
+# How to do without each keyword API Gateway's import drops or warns on.
+FIXES = {
+    "example": f"API Gateway drops it; remove it and {_DESCRIBE}",
+    "examples": f"API Gateway drops it; remove it and {_DESCRIBE}",
+    "readOnly": f"API Gateway drops it; remove it and {_DESCRIBE} (e.g. 'set by the server')",
+    "writeOnly": f"API Gateway's models do not take it; remove it and {_DESCRIBE}",
+    "deprecated": f"API Gateway drops it; remove it and {_DESCRIBE}",
+    "additionalProperties": "API Gateway's models do not support it (the import warns); "
+                            "remove it, keep refusing unknown fields in the function and "
+                            "say so in the description",
+    "nullable": "API Gateway's models are JSON Schema draft 4, which has no nullable; leave "
+                "out `type` (any JSON value) and say when it is null in the description",
+    "anyOf": "API Gateway's models do not support it; describe one schema",
+    "oneOf": "API Gateway's models do not support it; describe one schema",
+    "allOf": "API Gateway's models do not support it; write the schema out in full",
+    "not": "API Gateway's models do not support it; describe what is allowed",
+    "discriminator": "API Gateway's models do not support it; describe one schema",
+    "exclusiveMinimum": "API Gateway's models do not support it; use minimum",
+    "exclusiveMaximum": "API Gateway's models do not support it; use maximum",
+    "default": f"API Gateway's models do not take it; {_DESCRIBE}",
+}
+_UNKNOWN = "API Gateway's models (a JSON Schema draft 4 subset) do not take it; remove it"
+
+
+@dataclass(frozen=True)
+class UnsupportedKeyword:
+    """One thing API Gateway's import would warn on or silently drop."""
+    where: str    # e.g. "components.schemas.User.properties.id"
+    keyword: str  # e.g. "example"
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: '{self.keyword}' is not supported: {self.fix}"
+
+
+def _schema_warnings(where: str, schema, found: list[UnsupportedKeyword]) -> None:
+    if not isinstance(schema, dict):
+        return
+    for keyword in schema:
+        if keyword not in MODEL_KEYWORDS:
+            found.append(UnsupportedKeyword(where, keyword, FIXES.get(keyword, _UNKNOWN)))
+    if "format" in schema and schema["format"] not in MODEL_FORMATS:
+        found.append(UnsupportedKeyword(
+            where, "format", f"API Gateway's models do not take format "
+                             f"{schema['format']!r}; use type and minimum/maximum or pattern"))
+    for name, child in (schema.get("properties") or {}).items():
+        _schema_warnings(f"{where}.properties.{name}", child, found)
+    _schema_warnings(f"{where}.items", schema.get("items"), found)
+
+
+def _typed_only(where: str, item: dict, fields: frozenset,
+                found: list[UnsupportedKeyword]) -> None:
+    """A parameter or header: API Gateway keeps its fields and its schema's type only."""
+    ignored = "API Gateway ignores it here; " + _DESCRIBE
+    for field in item:
+        if field not in fields:
+            found.append(UnsupportedKeyword(where, field, FIXES.get(field, ignored)))
+    for keyword in item.get("schema") or {}:
+        if keyword != "type":
+            found.append(UnsupportedKeyword(f"{where}.schema", keyword, ignored))
+
+
+def _content_warnings(where: str, content, found: list[UnsupportedKeyword]) -> None:
+    for media, body in (content or {}).items():
+        _schema_warnings(f"{where}.content.{media}.schema", (body or {}).get("schema"), found)
+
+
+def import_warnings(document: dict) -> list[UnsupportedKeyword]:
+    """What API Gateway's import of `document` would warn on or drop: with failOnWarnings it
+    refuses the import, without it the stored API silently differs from the document."""
+    found: list[UnsupportedKeyword] = []
+    components = document.get("components") or {}
+    for key in components:
+        if key not in COMPONENTS:
+            found.append(UnsupportedKeyword(
+                "components", key, "API Gateway's import takes only schemas and "
+                                   "securitySchemes here; write it inline"))
+    for name, schema in (components.get("schemas") or {}).items():
+        _schema_warnings(f"components.schemas.{name}", schema, found)
+    for path, methods in (document.get("paths") or {}).items():
+        for method, operation in (methods or {}).items():
+            if not isinstance(operation, dict):
+                continue
+            where = f"{method.upper()} {path}"
+            for param in operation.get("parameters") or []:
+                _typed_only(f"{where} parameter {param.get('name')}", param,
+                            PARAMETER_FIELDS, found)
+            _content_warnings(f"{where} requestBody",
+                              (operation.get("requestBody") or {}).get("content"), found)
+            for status, response in (operation.get("responses") or {}).items():
+                _content_warnings(f"{where} response {status}", response.get("content"), found)
+                for name, header in (response.get("headers") or {}).items():
+                    _typed_only(f"{where} response {status} header {name}", header,
+                                HEADER_FIELDS, found)
+    return found
+
+
 def document_problems(document: dict) -> list[str]:
-    """What API Gateway would refuse, or serve wrongly, in a document (empty: none)."""
+    """What API Gateway would refuse, import only with warnings, or serve wrongly, in a
+    document (empty: none); each names where, what and the fix."""
     problems = []
     schemes = (document.get("components") or {}).get("securitySchemes") or {}
     for path, methods in (document.get("paths") or {}).items():
@@ -242,6 +393,8 @@ def document_problems(document: dict) -> list[str]:
                                         "components.securitySchemes does not define")
             if not operation.get("responses"):
                 problems.append(f"{where}: declares no responses")
+    # The REST API imports with fail_on_warnings: a warning is a refused update.
+    problems += [str(warning) for warning in import_warnings(document)]
     return problems
 
 
@@ -257,8 +410,6 @@ def document_hash(document: dict) -> str:
 # --- the reference file -------------------------------------------------------------
 
 REFERENCE_FILE = "openapi.json"
-# The deployed document names the region and account; the reference names placeholders.
-REFERENCE_REGION, REFERENCE_ACCOUNT = "{region}", "{account}"
 
 
 def reference_document(routes: tuple[api_routes.Route, ...] = api_routes.ROUTES) -> dict:

@@ -82,6 +82,8 @@ class GatewayResponse:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    # The message of a response API Gateway made itself: its $context.error.message.
+    error_message: str | None = None
 
 
 class MalformedResponse(ValueError):
@@ -335,8 +337,6 @@ class Gateway:
             self._stage_logs.execution(
                 entry["apiId"], entry["stage"], request.get("loggingLevel"),
                 "ERROR" if level >= logging.ERROR else "INFO", entry["requestId"], message)
-        if level >= logging.ERROR:
-            request.setdefault("error.message", message)
 
     # --- lookups in the emulator --------------------------------------------------
 
@@ -374,7 +374,8 @@ class Gateway:
         headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)]
         if error_type:
             headers.append(("x-amzn-ErrorType", error_type))
-        return GatewayResponse(status, headers, json.dumps(body).encode("utf-8"))
+        return GatewayResponse(status, headers, json.dumps(body).encode("utf-8"),
+                               error_message=next(iter(body.values()), None))
 
     def handle_request(self, method: str, target: str, headers: list[tuple[str, str]],
                        body: bytes, *, source_ip: str = "127.0.0.1",
@@ -388,6 +389,7 @@ class Gateway:
         response = self._serve(request, method, target, headers, body, source_ip, protocol)
         if request.get("accessLog"):
             context = {**request, "path": f"/{request['stage']}{request['path']}",
+                       "error.message": response.error_message,
                        "status": response.status, "responseLength": len(response.body),
                        "responseLatency": int((time.perf_counter() - started) * 1000)}
             self._stage_logs.access(request["accessLog"], context)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from infra.naming import STAGE_VARIABLE_VALUE
+from infra.openapi import import_warnings
 from localcloud.apigateway import snapshots
 from localcloud.iam import evaluation as iam_eval
 from localcloud.engine.kinds import DeployError, Kind, patch_value, tags_of
@@ -17,6 +18,9 @@ MAX_STAGES_PER_API = 10
 class RestApi(Kind):
     def create(self, cloud, name, i):
         apigw = cloud.client("apigateway")
+        # Refused before the API exists. (On AWS the provider creates the API first and
+        # its PutRestApi then fails, leaving an API without the body.)
+        self._document(i)
         arguments = {"name": i["name"], "description": i.get("description") or "",
                      "tags": tags_of(i)}
         if i.get("endpointConfiguration"):
@@ -36,18 +40,33 @@ class RestApi(Kind):
         return self._outputs(cloud, id_)
 
     @staticmethod
-    def _put_body(cloud, api_id: str, i: dict) -> None:
-        """The OpenAPI body replaces the whole definition (overwrite mode, as the program
-        asks); it is kept as the definition the next Deployment freezes."""
+    def _document(i: dict) -> dict | None:
+        """The body, as API Gateway's import reads it: with failOnWarnings, anything it would
+        warn on or drop refuses the whole import (moto only validates the OpenAPI)."""
         if not i.get("body"):
-            return
+            return None
         try:
             document = json.loads(i["body"])
         except ValueError as err:
             raise DeployError(f"the REST API's body is not JSON: {err}") from None
+        warnings = import_warnings(document) if i.get("failOnWarnings") else []
+        if warnings:
+            raise DeployError("BadRequestException: Warnings found during import:\n\t"
+                              + "\n\t".join(str(w) for w in warnings))
+        return document
+
+    @classmethod
+    def _put_body(cls, cloud, api_id: str, i: dict) -> None:
+        """The OpenAPI body replaces the whole definition (overwrite mode, as the program
+        asks); it is kept as the definition the next Deployment freezes. A refused import
+        changes nothing."""
+        document = cls._document(i)
+        if document is None:
+            return
         mode = i.get("putRestApiMode") or "overwrite"
-        cloud.client("apigateway").put_rest_api(restApiId=api_id, mode=mode,
-                                                body=i["body"].encode())
+        cloud.client("apigateway").put_rest_api(
+            restApiId=api_id, mode=mode, body=i["body"].encode(),
+            failOnWarnings=bool(i.get("failOnWarnings")))
         snapshots.save_definition(cloud.state_dir, api_id, document)
 
     def _outputs(self, cloud, api_id):

@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 
+from infra.access_log import QUOTED
 from infra.naming import execution_log_group_name
 
 log = logging.getLogger("localcloud.gateway")
@@ -24,13 +25,17 @@ LEVELS = {"OFF": 0, "ERROR": 1, "INFO": 2}
 
 
 def render_access_line(format_: str, context: dict[str, object]) -> str:
-    """The format with each `$context.x.y` replaced by context["x.y"] ("-" when it has no
-    value, as API Gateway writes it). Values are JSON-escaped so a JSON format stays JSON."""
+    """The format with each `$context.x.y` replaced as API Gateway substitutes it: the value
+    of context["x.y"] as it is, unescaped ("-" when it has none), and a variable that comes
+    quoted (`$context.error.messageString`) as a JSON string of the value it quotes. So a
+    format that quotes a free-text value itself breaks on a `"`, as it does on AWS."""
     def value(match: re.Match) -> str:
-        found = context.get(match.group(1))
-        if found is None or found == "":
-            return "-"
-        return json.dumps(str(found))[1:-1]
+        variable = f"$context.{match.group(1)}"
+        quoted = variable in QUOTED
+        found = context.get(QUOTED[variable].removeprefix("$context.") if quoted
+                            else match.group(1))
+        text = "-" if found is None or found == "" else str(found)
+        return json.dumps(text) if quoted else text
     return _CONTEXT_VARIABLE.sub(value, format_)
 
 

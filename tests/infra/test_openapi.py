@@ -75,3 +75,145 @@ def test_the_hash_is_over_the_canonical_text():
     document = openapi.api_document(ROUTES, URI)
     reordered = json.loads(json.dumps(document, sort_keys=False))
     assert openapi.document_hash(reordered) == openapi.document_hash(document)
+
+
+# --- what API Gateway's import keeps ---------------------------------------------------
+
+def _with(document: dict, path: tuple, key: str, value) -> dict:
+    """A copy of `document` with `key: value` set in the object at `path` only (through
+    JSON: the builder shares objects between operations)."""
+    changed = json.loads(json.dumps(document))
+    target = changed
+    for part in path:
+        target = target[part]
+    target[key] = value
+    return changed
+
+
+USER_FIELDS = ("components", "schemas", "UserFields")
+NAME = USER_FIELDS + ("properties", "name")
+ID_PARAMETER = ("paths", "/users/{id}", "get", "parameters", 0)
+CREATED_ETAG = ("paths", "/users", "post", "responses", "201", "headers", "ETag")
+
+
+@pytest.mark.parametrize("path,key,value,where,fix", [
+    # Dropped by the import: the stored model silently loses them.
+    (NAME, "example", "Ada", "components.schemas.UserFields.properties.name", "description"),
+    (USER_FIELDS + ("properties", "email"), "readOnly", True,
+     "components.schemas.UserFields.properties.email", "set by the server"),
+    # Warned on: with failOnWarnings the import is refused.
+    (USER_FIELDS, "additionalProperties", False, "components.schemas.UserFields",
+     "refusing unknown fields in the function"),
+    (NAME, "nullable", True, "components.schemas.UserFields.properties.name",
+     "leave out `type`"),
+    (NAME, "oneOf", [{"type": "string"}], "components.schemas.UserFields.properties.name",
+     "describe one schema"),
+    (("components", "schemas", "User", "properties", "version"), "exclusiveMinimum", True,
+     "components.schemas.User.properties.version", "use minimum"),
+    (("components", "schemas", "User", "properties", "version"), "format", "int64",
+     "components.schemas.User.properties.version", "minimum/maximum"),
+    (("components", "schemas", "UserPage", "properties", "items", "items"), "xml", {},
+     "components.schemas.UserPage.properties.items.items", "remove it"),
+    # Ignored on a parameter or a header: only the type is kept.
+    (ID_PARAMETER + ("schema",), "pattern", "^[0-9a-f-]{36}$",
+     "GET /users/{id} parameter id.schema", "description"),
+    (ID_PARAMETER, "example", "0f8fad5b-d9cb-469f-a165-70867728950e",
+     "GET /users/{id} parameter id", "description"),
+    (CREATED_ETAG + ("schema",), "pattern", '^"[0-9]+"$',
+     "POST /users response 201 header ETag.schema", "description"),
+    (("components",), "examples", {}, "components", "inline"),
+])
+def test_what_the_import_drops_or_warns_on_is_a_problem_naming_where_and_the_fix(
+        path, key, value, where, fix):
+    document = _with(openapi.api_document(ROUTES, URI), path, key, value)
+    problems = openapi.document_problems(document)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{where}: '{key}' is not supported")
+    assert fix in problems[0]
+
+
+def test_an_inline_request_schema_is_checked_as_a_model():
+    document = json.loads(json.dumps(openapi.api_document(ROUTES, URI)))
+    body = document["paths"]["/users"]["post"]["requestBody"]["content"]["application/json"]
+    body["schema"] = {"type": "object", "properties": {"name": {"type": "string",
+                                                                "example": "Ada"}}}
+    assert openapi.document_problems(document) == [
+        "POST /users requestBody.content.application/json.schema.properties.name: 'example' "
+        "is not supported: API Gateway drops it; remove it and say it in the description "
+        "instead"]
+
+
+def test_the_documents_schemas_keep_only_what_api_gateway_models_take():
+    # Written down, not read from the module: what the import is documented to keep.
+    kept = {"$ref", "type", "format", "title", "description", "enum", "properties",
+            "required", "items", "minimum", "maximum", "multipleOf", "minLength",
+            "maxLength", "pattern", "minItems", "maxItems", "uniqueItems",
+            "minProperties", "maxProperties"}
+
+    def keywords(schema):
+        yield from schema
+        for child in (schema.get("properties") or {}).values():
+            yield from keywords(child)
+        if "items" in schema:
+            yield from keywords(schema["items"])
+
+    document = openapi.api_document(ROUTES, URI)
+    used = {k for schema in document["components"]["schemas"].values() for k in keywords(schema)}
+    assert used <= kept, used - kept
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            for parameter in operation.get("parameters", []):
+                assert set(parameter) <= {"name", "in", "required", "description", "schema"}
+                assert set(parameter["schema"]) == {"type"}, (method, path, parameter)
+
+
+def test_the_servers_entry_is_the_stage_url_in_the_partitions_domain():
+    document = openapi.api_document(ROUTES, URI, region="eu-west-1")
+    [server] = document["servers"]
+    assert server["url"] == "https://{restApiId}.execute-api.{awsRegion}.amazonaws.com/{basePath}"
+    assert server["variables"]["awsRegion"]["default"] == "eu-west-1"
+    assert set(server["variables"]) == {"restApiId", "awsRegion", "basePath"}
+    china = openapi.api_document(ROUTES, URI, region="cn-north-1",
+                                 dns_suffix="amazonaws.com.cn")
+    assert china["servers"][0]["url"] == (
+        "https://{restApiId}.execute-api.{awsRegion}.amazonaws.com.cn/{basePath}")
+    assert china["servers"][0]["variables"]["awsRegion"]["default"] == "cn-north-1"
+    validate(copy.deepcopy(china))
+    # Only the servers differ: the paths API Gateway builds are the same.
+    assert {k: v for k, v in china.items() if k != "servers"} == {
+        k: v for k, v in document.items() if k != "servers"}
+
+
+def test_the_rest_api_imports_its_body_failing_on_warnings(runs):
+    rest_api = runs["dev"].one("aws:apigateway/restApi:RestApi")
+    assert rest_api.inputs["failOnWarnings"] is True
+    assert "parameters" not in rest_api.inputs  # basepath: API Gateway's default, ignore
+    document = json.loads(rest_api.inputs["body"])
+    assert openapi.import_warnings(document) == []
+    assert document["servers"][0]["variables"]["awsRegion"]["default"] == "us-east-1"
+
+
+def test_a_document_the_import_would_warn_on_stops_the_program_before_anything_is_declared(
+        monkeypatch):
+    from infra.config import ConfigError
+    from localcloud.engine.program import run_program
+    from localcloud.engine.stackfiles import read_stack_config
+    from tests.infra.mocks import AwsMocks
+
+    class CountingMocks(AwsMocks):
+        declared = 0
+
+        def new_resource(self, args):
+            CountingMocks.declared += 1
+            return super().new_resource(args)
+
+    schemas = copy.deepcopy(openapi.SCHEMAS)
+    schemas["User"]["properties"]["id"]["readOnly"] = True
+    monkeypatch.setattr(openapi, "SCHEMAS", schemas)
+    with pytest.raises(ConfigError) as refused:
+        run_program("dev", CountingMocks(), read_stack_config("dev"))
+    assert CountingMocks.declared == 0
+    message = str(refused.value)
+    assert "would be refused by API Gateway" in message
+    assert ("components.schemas.User.properties.id: 'readOnly' is not supported: API Gateway "
+            "drops it; remove it and say it in the description instead") in message

@@ -285,7 +285,10 @@ def test_each_stage_writes_json_access_logs_to_its_own_group(run, runs):
         run, f"API-Gateway-Execution-Logs_{runs['dev'].outputs['restApiId']}/{run.stack}")
     settings = stage.inputs["accessLogSettings"]
     assert settings["destinationArn"] == access.outputs["arn"]
-    fields = json.loads(settings["format"])
+    # JSON once the variable API Gateway quotes itself is quoted.
+    fields = json.loads(settings["format"].replace(
+        ":$context.error.messageString}", ':"$context.error.messageString"}'))
+    assert fields["errorMessage"] == "$context.error.messageString"
     for needed in ("requestId", "sourceIp", "caller", "httpMethod", "resourcePath", "status",
                    "integrationStatus", "integrationError", "responseLatency"):
         assert fields[needed] == access_log.FIELDS[needed], needed

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from infra.access_log import access_log_format
 from localcloud.apigateway.stage_logs import (
     StageLogWriter, log_group_of, logs_at, render_access_line)
@@ -19,6 +21,43 @@ def test_the_programs_access_format_renders_to_one_json_line():
     assert record["caller"] == "-"
     assert record["errorMessage"] == 'say "hi"'  # escaped, so the line stays JSON
     assert "\n" not in line
+
+
+# A signature mismatch's message, as API Gateway words it: it quotes the canonical request,
+# whose signed headers may hold quotes (an If-Match ETag), over several lines.
+MISMATCH = ("The request signature we calculated does not match the signature you provided."
+            "\n\nThe Canonical String for this request should have been\n'DELETE\n/dev/users/1"
+            '\n\nhost:api\nif-match:"1"\n\nhost;if-match\nabc\'\n')
+
+
+def test_plain_variables_are_inserted_as_they_are_and_missing_ones_as_a_dash():
+    line = render_access_line('$context.status $context.identity.sourceIp "$context.path" '
+                              "[$context.identity.caller] $context.error.messageString",
+                              {"status": 403, "identity.sourceIp": "10.0.0.1",
+                               "path": '/dev/a"b', "identity.caller": ""})
+    assert line == '403 10.0.0.1 "/dev/a"b" [-] "-"'
+
+
+def test_the_quoted_message_variable_is_a_json_string_of_the_message():
+    line = render_access_line("$context.error.messageString",
+                              {"error.message": MISMATCH})
+    assert json.loads(line) == MISMATCH
+    assert "\n" not in line
+
+
+def test_a_format_that_quotes_the_message_itself_breaks_on_a_quote():
+    old = '{"requestId":"$context.requestId","errorMessage":"$context.error.message"}'
+    context = {"requestId": "r-1", "error.message": MISMATCH}
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(render_access_line(old, context))
+    shipped = json.loads(render_access_line(access_log_format(), context))
+    assert shipped["requestId"] == "r-1" and shipped["errorMessage"] == MISMATCH
+
+
+def test_a_request_without_an_error_logs_a_dash_as_its_message():
+    record = json.loads(render_access_line(access_log_format(), {"requestId": "r-2",
+                                                                 "status": 200}))
+    assert record["errorMessage"] == "-" and record["status"] == "200"
 
 
 def test_the_group_is_read_from_the_destination_arn():
