@@ -223,6 +223,98 @@ def test_put_unknown_user_is_404_even_with_if_match(call, table, table_items):
     assert table_items(table) == {}
 
 
+# --- If-Match (and any field) sent on several lines -------------------------------------
+
+@pytest.fixture
+def seed_user(admin, table):
+    """seed_user(id, version): store a user directly, at any version; returns its item."""
+    def seed(user_id: str, version: int = 1) -> dict:
+        item = {"id": {"S": user_id}, "name": {"S": "Seed"}, "email": {"S": "seed@example.com"},
+                "createdAt": {"S": "2024-01-01T00:00:00.000Z"},
+                "updatedAt": {"S": "2024-01-01T00:00:00.000Z"}, "version": {"N": str(version)}}
+        admin.put_item(TableName=table, Item=item)
+        return item
+    return seed
+
+
+AT_SIX = "66666666-0000-4000-8000-000000000006"
+SUCCESS = {"PUT": 200, "DELETE": 204}
+
+
+@pytest.mark.parametrize("lines, outcome", [
+    (['"6"', '"999"'], "success"), (['"999"', '"6"'], "success"),
+    (['', '"6"'], "success"), (['"6"', ' '], "success"),
+    (['"5"', '"7"'], 412), (['"7"', '"5"'], 412), (['"5"', 'W/"6"'], 412),
+    (['"6"', 'abc'], 400), (['abc', '"6"'], 400),
+    (['"6"', '*'], 400), (['*', '"6"'], 400), (['*', '*'], 400),
+])
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+def test_if_match_lines_are_one_list_whatever_their_order(call, seed_user, table, table_items,
+                                                         method, lines, outcome):
+    """RFC 9110 5.3: repeated field lines are one value, the lines joined by commas in order;
+    If-Match is `*` or a list of entity tags (13.1.1). So the user at version 6 matches
+    whichever line names "6", and one malformed line makes the whole field malformed."""
+    seed_user(AT_SIX, version=6)
+    before = table_items(table)
+    reply = call(method, f"/users/{AT_SIX}", body={"name": "N", "email": "n@example.com"},
+                 headers={**JSON, "If-Match": lines})
+    if outcome == "success":
+        assert reply.status == SUCCESS[method], reply
+        if method == "PUT":
+            assert table_items(table)[AT_SIX]["version"] == {"N": "7"}
+        else:
+            assert AT_SIX not in table_items(table)
+    else:
+        assert_rejected(reply, outcome, "If-Match")
+        assert table_items(table) == before
+
+
+@pytest.mark.parametrize("keys, status", [
+    ({"If-Match": ['"999"'], "if-match": ['"6"']}, 200),
+    ({"if-match": ['"6"'], "IF-MATCH": ['"999"']}, 200),
+    ({"If-Match": ['"5"'], "if-match": ['"7"']}, 412),
+    ({"If-Match": ['"6"'], "if-match": ["abc"]}, 400),
+])
+def test_if_match_keys_that_differ_only_in_case_are_one_field(call, seed_user, event, keys,
+                                                              status):
+    """Field names are case-insensitive (RFC 9110 5.1); the event may key each casing apart."""
+    seed_user(AT_SIX, version=6)
+    ev = event("PUT", f"/users/{AT_SIX}", body={"name": "N", "email": "n@example.com"},
+               headers=JSON)
+    ev["multiValueHeaders"].update(keys)
+    ev["headers"].update({name: values[-1] for name, values in keys.items()})
+    reply = handler_module.handler(ev, None)
+    assert reply["statusCode"] == status, reply
+
+
+@pytest.mark.parametrize("single, multi, status", [
+    ('"6"', ['"5"'], 412),  # `headers` holds a line that multiValueHeaders does not
+    ('"5"', ['"5"', '"6"'], 200),  # `headers` holds only the last line
+])
+def test_multi_value_headers_hold_every_line_and_win_over_headers(call, seed_user, event, single,
+                                                                  multi, status):
+    seed_user(AT_SIX, version=6)
+    ev = event("PUT", f"/users/{AT_SIX}", body={"name": "N", "email": "n@example.com"},
+               headers=JSON)
+    ev["headers"]["If-Match"], ev["multiValueHeaders"]["If-Match"] = single, multi
+    assert handler_module.handler(ev, None)["statusCode"] == status
+
+
+@pytest.mark.parametrize("lines", [["application/json", "text/plain"],
+                                   ["text/plain", "application/json"]])
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+def test_content_type_on_two_lines_is_415_whatever_their_order(call, seed_user, table,
+                                                               table_items, method, lines):
+    """Content-Type is one media type; two lines are one value that names none (415)."""
+    seed_user(AT_SIX)
+    before = table_items(table)
+    path = "/users" if method == "POST" else f"/users/{AT_SIX}"
+    reply = call(method, path, body={"name": "A", "email": "a@example.com"},
+                 headers={"Content-Type": lines})
+    assert_rejected(reply, 415, "Content-Type: application/json")
+    assert table_items(table) == before
+
+
 # --- delete -----------------------------------------------------------------------------
 
 def test_delete_is_204_with_an_empty_body_and_the_user_is_gone(call, create, table, table_items):
