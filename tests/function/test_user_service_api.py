@@ -87,7 +87,9 @@ def test_name_is_trimmed_and_100_characters_are_allowed(call):
 
 
 def test_unicode_names_round_trip(call):
-    name = "Zoë Ωmega 李小龍 👩‍💻"
+    # Visible letters of many scripts, a combining mark (U+0308), a no-break space
+    # (U+00A0) and an emoji with its variation selector (U+FE0F) are all kept as sent.
+    name = "Zoë Ωmega 李小龍 אדה Zoe\u0308\u00a0Ada \U0001F680 \u2764\ufe0f"
     created = call("POST", "/users", body={"name": name, "email": "z@example.com"}, headers=JSON)
     assert created.status == 201
     fetched = call("GET", f"/users/{created.json['id']}")
@@ -543,6 +545,61 @@ def test_bad_bodies_are_400_and_write_nothing(call, create, table, table_items, 
     path = "/users" if method == "POST" else f"/users/{user['id']}"
     assert_rejected(call(method, path, body=body, headers=JSON), status, word)
     assert table_items(table) == before
+
+
+# Every character a name or email refuses, with the code point the answer must name.
+REFUSED_CHARACTERS = [
+    # Unicode format characters (category Cf): invisible, they change what is displayed.
+    ("\u202e", "U+202E"),  # RIGHT-TO-LEFT OVERRIDE
+    ("\u202d", "U+202D"),  # LEFT-TO-RIGHT OVERRIDE
+    ("\u2066", "U+2066"),  # LEFT-TO-RIGHT ISOLATE
+    ("\u200f", "U+200F"),  # RIGHT-TO-LEFT MARK
+    ("\u061c", "U+061C"),  # ARABIC LETTER MARK
+    ("\ufeff", "U+FEFF"),  # ZERO WIDTH NO-BREAK SPACE (the byte order mark)
+    ("\u200b", "U+200B"),  # ZERO WIDTH SPACE
+    ("\u200d", "U+200D"),  # ZERO WIDTH JOINER (which also joins emoji sequences)
+    ("\u00ad", "U+00AD"),  # SOFT HYPHEN
+    ("\U000e0041", "U+E0041"),  # TAG LATIN CAPITAL LETTER A
+    # The line and paragraph separators.
+    ("\u2028", "U+2028"),
+    ("\u2029", "U+2029"),
+    # Control characters (C0, DEL, C1).
+    ("\x00", "U+0000"), ("\t", "U+0009"), ("\n", "U+000A"), ("\r", "U+000D"),
+    ("\x1b", "U+001B"), ("\x7f", "U+007F"), ("\x85", "U+0085"), ("\x9f", "U+009F"),
+    # Lone surrogates: not Unicode text at all.
+    ("\ud800", "U+D800"), ("\udfff", "U+DFFF"),
+]
+
+
+@pytest.mark.parametrize("char, code_point", REFUSED_CHARACTERS,
+                         ids=[code for _, code in REFUSED_CHARACTERS])
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+def test_a_name_with_an_invisible_or_control_character_is_400_naming_it_and_where(
+        call, create, table, table_items, method, char, code_point):
+    user = create()
+    before = table_items(table)
+    path = "/users" if method == "POST" else f"/users/{user['id']}"
+    reply = call(method, path, body={"name": f"Ada{char}Lovelace", "email": "a@example.com"},
+                 headers=JSON)
+    assert_rejected(reply, 400, '"name"', code_point, "character 4")
+    assert table_items(table) == before
+
+
+@pytest.mark.parametrize("char, code_point", REFUSED_CHARACTERS,
+                         ids=[code for _, code in REFUSED_CHARACTERS])
+def test_an_email_with_an_invisible_or_control_character_is_400_naming_it(call, table,
+                                                                          table_items, char,
+                                                                          code_point):
+    reply = call("POST", "/users", body={"name": "E", "email": f"ada{char}@example.com"},
+                 headers=JSON)
+    assert_rejected(reply, 400, '"email"', code_point, "character 4")
+    assert table_items(table) == {}
+
+
+def test_the_position_counts_characters_not_bytes_or_utf16_units(call):
+    reply = call("POST", "/users", body={"name": "\U0001F680\u00e9\u202e", "email": "a@example.com"},
+                 headers=JSON)
+    assert_rejected(reply, 400, "U+202E", "character 3")
 
 
 @pytest.mark.parametrize("email", BAD_EMAILS)
