@@ -4,14 +4,16 @@ from __future__ import annotations
 import base64
 import json
 import re
+import uuid
 from datetime import datetime, timezone
+from types import SimpleNamespace
 
 import pytest
 from botocore.stub import Stubber
 
 from infra.policies import HANDLER_DYNAMODB_ACTIONS
 from user_service import handler as handler_module
-from user_service import store
+from user_service import routes, store
 
 JSON = {"Content-Type": "application/json"}
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -37,6 +39,18 @@ def assert_rejected(reply, status: int, *words: str) -> None:
     assert isinstance(reply.message, str) and reply.message
     for word in words:
         assert word.lower() in reply.message.lower(), (word, reply.message)
+
+
+@pytest.fixture
+def seed_user(admin, table):
+    """seed_user(id, version): store a user directly, at any version; returns its item."""
+    def seed(user_id: str, version: int = 1) -> dict:
+        item = {"id": {"S": user_id}, "name": {"S": "Seed"}, "email": {"S": "seed@example.com"},
+                "createdAt": {"S": "2024-01-01T00:00:00.000Z"},
+                "updatedAt": {"S": "2024-01-01T00:00:00.000Z"}, "version": {"N": str(version)}}
+        admin.put_item(TableName=table, Item=item)
+        return item
+    return seed
 
 
 # --- create -----------------------------------------------------------------------------
@@ -117,6 +131,65 @@ def test_base64_encoded_body_is_decoded(call, table, table_items):
                  headers=JSON, base64_body=True)
     assert reply.status == 201, reply
     assert table_items(table)[reply.json["id"]]["name"] == {"S": "B64"}
+
+
+@pytest.fixture
+def scripted_ids(monkeypatch):
+    """scripted_ids(ids): the user ids the handler draws next, in order; returns the list of
+    those it drew. Only the handler's draws are scripted (moto draws uuids too)."""
+    def script(ids: list[str]) -> list[str]:
+        pending, drawn = list(ids), []
+
+        def uuid4() -> uuid.UUID:
+            drawn.append(pending.pop(0))
+            return uuid.UUID(drawn[-1])
+        monkeypatch.setattr(routes, "uuid", SimpleNamespace(uuid4=uuid4))
+        return drawn
+    return script
+
+
+TAKEN = ["aaaaaaaa-0000-4000-8000-00000000000" + str(i) for i in (1, 2, 3)]
+FREE = "bbbbbbbb-0000-4000-8000-000000000004"
+
+
+def test_a_create_never_overwrites_a_taken_id_and_retries_with_another(
+        call, seed_user, table, table_items, scripted_ids):
+    seed_user(TAKEN[0], version=3)
+    existing = table_items(table)[TAKEN[0]]
+    drawn = scripted_ids([TAKEN[0], FREE])
+    reply = call("POST", "/users", body={"name": "Newcomer", "email": "new@example.com"},
+                 headers=JSON)
+    assert reply.status == 201, reply
+    assert reply.json["id"] == FREE and reply.headers["location"] == f"/test/users/{FREE}"
+    assert drawn == [TAKEN[0], FREE]
+    items = table_items(table)
+    assert items[TAKEN[0]] == existing  # the earlier user, untouched
+    assert set(items) == {TAKEN[0], FREE}
+    assert (items[FREE]["name"], items[FREE]["version"]) == ({"S": "Newcomer"}, {"N": "1"})
+
+
+def test_a_create_gives_up_after_three_taken_ids_with_a_logged_500(
+        call, seed_user, table, table_items, scripted_ids, capsys):
+    for user_id in TAKEN:
+        seed_user(user_id, version=2)
+    before = table_items(table)
+    drawn = scripted_ids([*TAKEN, FREE])  # a fourth draw would be free: it never comes
+    capsys.readouterr()
+    reply = call("POST", "/users", body={"name": "Newcomer", "email": "new@example.com"},
+                 headers=JSON)
+    assert reply.status == 500
+    assert reply.message == "Could not allocate a new user id; try again."
+    assert drawn == TAKEN
+    assert table_items(table) == before
+    (line,) = log_lines(capsys.readouterr().out)
+    assert (line["status"], line["errorCode"], line["level"]) == (500, "IdCollision", "ERROR")
+
+
+def test_post_with_unknown_query_parameters_is_400_and_writes_nothing(call, table, table_items):
+    reply = call("POST", "/users", body={"name": "Q", "email": "q@example.com"}, headers=JSON,
+                 query={"x": "1", "limit": "5"})
+    assert_rejected(reply, 400, '"x"', '"limit"', "accepts: none")
+    assert table_items(table) == {}
 
 
 # --- read -------------------------------------------------------------------------------
@@ -217,27 +290,21 @@ def test_a_weak_if_match_is_412_and_says_weak_tags_never_match(call, create):
     assert_rejected(reply, 412, "weak", "W/")
 
 
-def test_put_unknown_user_is_404_even_with_if_match(call, table, table_items):
-    for headers in (JSON, {**JSON, "If-Match": '"1"'}):
-        reply = call("PUT", f"/users/{UNKNOWN_ID}", body={"name": "N", "email": "n@example.com"},
-                     headers=headers)
-        assert_rejected(reply, 404, UNKNOWN_ID)
-    assert table_items(table) == {}
+@pytest.mark.parametrize("if_match", [None, '"1"', "*", 'W/"1"', '"2", "3"'])
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+def test_an_unknown_user_is_404_even_with_if_match(call, create, table, table_items, method,
+                                                   if_match):
+    """RFC 9110 13.2.1: without the condition the answer would be 404, so it is ignored."""
+    create()
+    before = table_items(table)
+    headers = JSON if if_match is None else {**JSON, "If-Match": if_match}
+    reply = call(method, f"/users/{UNKNOWN_ID}", body={"name": "N", "email": "n@example.com"},
+                 headers=headers)
+    assert_rejected(reply, 404, UNKNOWN_ID)
+    assert table_items(table) == before
 
 
 # --- If-Match (and any field) sent on several lines -------------------------------------
-
-@pytest.fixture
-def seed_user(admin, table):
-    """seed_user(id, version): store a user directly, at any version; returns its item."""
-    def seed(user_id: str, version: int = 1) -> dict:
-        item = {"id": {"S": user_id}, "name": {"S": "Seed"}, "email": {"S": "seed@example.com"},
-                "createdAt": {"S": "2024-01-01T00:00:00.000Z"},
-                "updatedAt": {"S": "2024-01-01T00:00:00.000Z"}, "version": {"N": str(version)}}
-        admin.put_item(TableName=table, Item=item)
-        return item
-    return seed
-
 
 AT_SIX = "66666666-0000-4000-8000-000000000006"
 SUCCESS = {"PUT": 200, "DELETE": 204}
