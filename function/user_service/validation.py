@@ -10,6 +10,7 @@ import base64
 import binascii
 import json
 import re
+import unicodedata
 
 from .responses import HttpError, bad_request, etag
 
@@ -23,8 +24,19 @@ SERVER_FIELDS = ("id", "createdAt", "updatedAt", "version")
 
 # Ids are what uuid.uuid4() prints; anything else cannot name a user we created.
 _USER_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
-# Controls break log viewers and CSV exports; lone surrogates cannot be stored as UTF-8.
-_FORBIDDEN_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# Characters no name or email may hold, by Unicode general category, and why: controls
+# (Cc) and line or paragraph separators (Zl, Zp: U+2028, U+2029) break log viewers and
+# CSV exports; format characters (Cf: bidirectional overrides such as U+202E,
+# zero-width characters, U+FEFF) are invisible and change what is displayed, so a name
+# could pass for another; lone surrogates (Cs) are not Unicode text and cannot be
+# stored as UTF-8.
+_REFUSED_CATEGORIES = {
+    "Cc": "control characters",
+    "Cf": "invisible format characters, which change how text is displayed",
+    "Zl": "line or paragraph separators",
+    "Zp": "line or paragraph separators",
+    "Cs": "lone surrogates, which are not valid Unicode",
+}
 # Deliberately simple: one @, a dot-atom local part, and a dotted DNS domain.
 _EMAIL = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
@@ -156,15 +168,24 @@ def parse_json(raw: bytes) -> object:
         raise bad_request(f"The body is not valid JSON{where}; send an object like {_EXAMPLE}.") from None
 
 
+def _check_characters(field: str, value: str) -> None:
+    """A 400 naming the first refused character: its code point and its position."""
+    for position, char in enumerate(value, start=1):
+        what = _REFUSED_CATEGORIES.get(unicodedata.category(char))
+        if what is not None:
+            name = unicodedata.name(char, "")
+            shown = f"U+{ord(char):04X}" + (f" {name}" if name else "")
+            raise bad_request(f'"{field}" may not contain {what}: it has {shown} at '
+                              f"character {position}. Remove it.")
+
+
 def _check_text(field: str, value: object, max_chars: int) -> str:
     if not isinstance(value, str):
         raise bad_request(f'"{field}" must be a string, not {_type_name(value)}.')
-    if _FORBIDDEN_CHARS.search(value):
-        raise bad_request(f'"{field}" contains control characters or invalid Unicode; '
-                          "remove them.")
-    if len(value) > max_chars:
+    if len(value) > max_chars:  # first: it bounds the character check's work
         raise bad_request(f'"{field}" is {len(value)} characters long; '
                           f"the most allowed is {max_chars}.")
+    _check_characters(field, value)
     return value
 
 

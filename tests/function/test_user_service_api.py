@@ -4,14 +4,16 @@ from __future__ import annotations
 import base64
 import json
 import re
+import uuid
 from datetime import datetime, timezone
+from types import SimpleNamespace
 
 import pytest
 from botocore.stub import Stubber
 
 from infra.policies import HANDLER_DYNAMODB_ACTIONS
 from user_service import handler as handler_module
-from user_service import store
+from user_service import routes, store
 
 JSON = {"Content-Type": "application/json"}
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
@@ -37,6 +39,18 @@ def assert_rejected(reply, status: int, *words: str) -> None:
     assert isinstance(reply.message, str) and reply.message
     for word in words:
         assert word.lower() in reply.message.lower(), (word, reply.message)
+
+
+@pytest.fixture
+def seed_user(admin, table):
+    """seed_user(id, version): store a user directly, at any version; returns its item."""
+    def seed(user_id: str, version: int = 1) -> dict:
+        item = {"id": {"S": user_id}, "name": {"S": "Seed"}, "email": {"S": "seed@example.com"},
+                "createdAt": {"S": "2024-01-01T00:00:00.000Z"},
+                "updatedAt": {"S": "2024-01-01T00:00:00.000Z"}, "version": {"N": str(version)}}
+        admin.put_item(TableName=table, Item=item)
+        return item
+    return seed
 
 
 # --- create -----------------------------------------------------------------------------
@@ -87,7 +101,9 @@ def test_name_is_trimmed_and_100_characters_are_allowed(call):
 
 
 def test_unicode_names_round_trip(call):
-    name = "Zoë Ωmega 李小龍 👩‍💻"
+    # Visible letters of many scripts, a combining mark (U+0308), a no-break space
+    # (U+00A0) and an emoji with its variation selector (U+FE0F) are all kept as sent.
+    name = "Zoë Ωmega 李小龍 אדה Zoe\u0308\u00a0Ada \U0001F680 \u2764\ufe0f"
     created = call("POST", "/users", body={"name": name, "email": "z@example.com"}, headers=JSON)
     assert created.status == 201
     fetched = call("GET", f"/users/{created.json['id']}")
@@ -115,6 +131,65 @@ def test_base64_encoded_body_is_decoded(call, table, table_items):
                  headers=JSON, base64_body=True)
     assert reply.status == 201, reply
     assert table_items(table)[reply.json["id"]]["name"] == {"S": "B64"}
+
+
+@pytest.fixture
+def scripted_ids(monkeypatch):
+    """scripted_ids(ids): the user ids the handler draws next, in order; returns the list of
+    those it drew. Only the handler's draws are scripted (moto draws uuids too)."""
+    def script(ids: list[str]) -> list[str]:
+        pending, drawn = list(ids), []
+
+        def uuid4() -> uuid.UUID:
+            drawn.append(pending.pop(0))
+            return uuid.UUID(drawn[-1])
+        monkeypatch.setattr(routes, "uuid", SimpleNamespace(uuid4=uuid4))
+        return drawn
+    return script
+
+
+TAKEN = ["aaaaaaaa-0000-4000-8000-00000000000" + str(i) for i in (1, 2, 3)]
+FREE = "bbbbbbbb-0000-4000-8000-000000000004"
+
+
+def test_a_create_never_overwrites_a_taken_id_and_retries_with_another(
+        call, seed_user, table, table_items, scripted_ids):
+    seed_user(TAKEN[0], version=3)
+    existing = table_items(table)[TAKEN[0]]
+    drawn = scripted_ids([TAKEN[0], FREE])
+    reply = call("POST", "/users", body={"name": "Newcomer", "email": "new@example.com"},
+                 headers=JSON)
+    assert reply.status == 201, reply
+    assert reply.json["id"] == FREE and reply.headers["location"] == f"/test/users/{FREE}"
+    assert drawn == [TAKEN[0], FREE]
+    items = table_items(table)
+    assert items[TAKEN[0]] == existing  # the earlier user, untouched
+    assert set(items) == {TAKEN[0], FREE}
+    assert (items[FREE]["name"], items[FREE]["version"]) == ({"S": "Newcomer"}, {"N": "1"})
+
+
+def test_a_create_gives_up_after_three_taken_ids_with_a_logged_500(
+        call, seed_user, table, table_items, scripted_ids, capsys):
+    for user_id in TAKEN:
+        seed_user(user_id, version=2)
+    before = table_items(table)
+    drawn = scripted_ids([*TAKEN, FREE])  # a fourth draw would be free: it never comes
+    capsys.readouterr()
+    reply = call("POST", "/users", body={"name": "Newcomer", "email": "new@example.com"},
+                 headers=JSON)
+    assert reply.status == 500
+    assert reply.message == "Could not allocate a new user id; try again."
+    assert drawn == TAKEN
+    assert table_items(table) == before
+    (line,) = log_lines(capsys.readouterr().out)
+    assert (line["status"], line["errorCode"], line["level"]) == (500, "IdCollision", "ERROR")
+
+
+def test_post_with_unknown_query_parameters_is_400_and_writes_nothing(call, table, table_items):
+    reply = call("POST", "/users", body={"name": "Q", "email": "q@example.com"}, headers=JSON,
+                 query={"x": "1", "limit": "5"})
+    assert_rejected(reply, 400, '"x"', '"limit"', "accepts: none")
+    assert table_items(table) == {}
 
 
 # --- read -------------------------------------------------------------------------------
@@ -215,12 +290,98 @@ def test_a_weak_if_match_is_412_and_says_weak_tags_never_match(call, create):
     assert_rejected(reply, 412, "weak", "W/")
 
 
-def test_put_unknown_user_is_404_even_with_if_match(call, table, table_items):
-    for headers in (JSON, {**JSON, "If-Match": '"1"'}):
-        reply = call("PUT", f"/users/{UNKNOWN_ID}", body={"name": "N", "email": "n@example.com"},
-                     headers=headers)
-        assert_rejected(reply, 404, UNKNOWN_ID)
-    assert table_items(table) == {}
+@pytest.mark.parametrize("if_match", [None, '"1"', "*", 'W/"1"', '"2", "3"'])
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+def test_an_unknown_user_is_404_even_with_if_match(call, create, table, table_items, method,
+                                                   if_match):
+    """RFC 9110 13.2.1: without the condition the answer would be 404, so it is ignored."""
+    create()
+    before = table_items(table)
+    headers = JSON if if_match is None else {**JSON, "If-Match": if_match}
+    reply = call(method, f"/users/{UNKNOWN_ID}", body={"name": "N", "email": "n@example.com"},
+                 headers=headers)
+    assert_rejected(reply, 404, UNKNOWN_ID)
+    assert table_items(table) == before
+
+
+# --- If-Match (and any field) sent on several lines -------------------------------------
+
+AT_SIX = "66666666-0000-4000-8000-000000000006"
+SUCCESS = {"PUT": 200, "DELETE": 204}
+
+
+@pytest.mark.parametrize("lines, outcome", [
+    (['"6"', '"999"'], "success"), (['"999"', '"6"'], "success"),
+    (['', '"6"'], "success"), (['"6"', ' '], "success"),
+    (['"5"', '"7"'], 412), (['"7"', '"5"'], 412), (['"5"', 'W/"6"'], 412),
+    (['"6"', 'abc'], 400), (['abc', '"6"'], 400),
+    (['"6"', '*'], 400), (['*', '"6"'], 400), (['*', '*'], 400),
+])
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+def test_if_match_lines_are_one_list_whatever_their_order(call, seed_user, table, table_items,
+                                                         method, lines, outcome):
+    """RFC 9110 5.3: repeated field lines are one value, the lines joined by commas in order;
+    If-Match is `*` or a list of entity tags (13.1.1). So the user at version 6 matches
+    whichever line names "6", and one malformed line makes the whole field malformed."""
+    seed_user(AT_SIX, version=6)
+    before = table_items(table)
+    reply = call(method, f"/users/{AT_SIX}", body={"name": "N", "email": "n@example.com"},
+                 headers={**JSON, "If-Match": lines})
+    if outcome == "success":
+        assert reply.status == SUCCESS[method], reply
+        if method == "PUT":
+            assert table_items(table)[AT_SIX]["version"] == {"N": "7"}
+        else:
+            assert AT_SIX not in table_items(table)
+    else:
+        assert_rejected(reply, outcome, "If-Match")
+        assert table_items(table) == before
+
+
+@pytest.mark.parametrize("keys, status", [
+    ({"If-Match": ['"999"'], "if-match": ['"6"']}, 200),
+    ({"if-match": ['"6"'], "IF-MATCH": ['"999"']}, 200),
+    ({"If-Match": ['"5"'], "if-match": ['"7"']}, 412),
+    ({"If-Match": ['"6"'], "if-match": ["abc"]}, 400),
+])
+def test_if_match_keys_that_differ_only_in_case_are_one_field(call, seed_user, event, keys,
+                                                              status):
+    """Field names are case-insensitive (RFC 9110 5.1); the event may key each casing apart."""
+    seed_user(AT_SIX, version=6)
+    ev = event("PUT", f"/users/{AT_SIX}", body={"name": "N", "email": "n@example.com"},
+               headers=JSON)
+    ev["multiValueHeaders"].update(keys)
+    ev["headers"].update({name: values[-1] for name, values in keys.items()})
+    reply = handler_module.handler(ev, None)
+    assert reply["statusCode"] == status, reply
+
+
+@pytest.mark.parametrize("single, multi, status", [
+    ('"6"', ['"5"'], 412),  # `headers` holds a line that multiValueHeaders does not
+    ('"5"', ['"6"', '"5"'], 200),  # `headers` holds only the last line, as API Gateway sends it
+])
+def test_multi_value_headers_hold_every_line_and_win_over_headers(call, seed_user, event, single,
+                                                                  multi, status):
+    seed_user(AT_SIX, version=6)
+    ev = event("PUT", f"/users/{AT_SIX}", body={"name": "N", "email": "n@example.com"},
+               headers=JSON)
+    ev["headers"]["If-Match"], ev["multiValueHeaders"]["If-Match"] = single, multi
+    assert handler_module.handler(ev, None)["statusCode"] == status
+
+
+@pytest.mark.parametrize("lines", [["application/json", "text/plain"],
+                                   ["text/plain", "application/json"]])
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+def test_content_type_on_two_lines_is_415_whatever_their_order(call, seed_user, table,
+                                                               table_items, method, lines):
+    """Content-Type is one media type; two lines are one value that names none (415)."""
+    seed_user(AT_SIX)
+    before = table_items(table)
+    path = "/users" if method == "POST" else f"/users/{AT_SIX}"
+    reply = call(method, path, body={"name": "A", "email": "a@example.com"},
+                 headers={"Content-Type": lines})
+    assert_rejected(reply, 415, "Content-Type: application/json")
+    assert table_items(table) == before
 
 
 # --- delete -----------------------------------------------------------------------------
@@ -451,6 +612,61 @@ def test_bad_bodies_are_400_and_write_nothing(call, create, table, table_items, 
     path = "/users" if method == "POST" else f"/users/{user['id']}"
     assert_rejected(call(method, path, body=body, headers=JSON), status, word)
     assert table_items(table) == before
+
+
+# Every character a name or email refuses, with the code point the answer must name.
+REFUSED_CHARACTERS = [
+    # Unicode format characters (category Cf): invisible, they change what is displayed.
+    ("\u202e", "U+202E"),  # RIGHT-TO-LEFT OVERRIDE
+    ("\u202d", "U+202D"),  # LEFT-TO-RIGHT OVERRIDE
+    ("\u2066", "U+2066"),  # LEFT-TO-RIGHT ISOLATE
+    ("\u200f", "U+200F"),  # RIGHT-TO-LEFT MARK
+    ("\u061c", "U+061C"),  # ARABIC LETTER MARK
+    ("\ufeff", "U+FEFF"),  # ZERO WIDTH NO-BREAK SPACE (the byte order mark)
+    ("\u200b", "U+200B"),  # ZERO WIDTH SPACE
+    ("\u200d", "U+200D"),  # ZERO WIDTH JOINER (which also joins emoji sequences)
+    ("\u00ad", "U+00AD"),  # SOFT HYPHEN
+    ("\U000e0041", "U+E0041"),  # TAG LATIN CAPITAL LETTER A
+    # The line and paragraph separators.
+    ("\u2028", "U+2028"),
+    ("\u2029", "U+2029"),
+    # Control characters (C0, DEL, C1).
+    ("\x00", "U+0000"), ("\t", "U+0009"), ("\n", "U+000A"), ("\r", "U+000D"),
+    ("\x1b", "U+001B"), ("\x7f", "U+007F"), ("\x85", "U+0085"), ("\x9f", "U+009F"),
+    # Lone surrogates: not Unicode text at all.
+    ("\ud800", "U+D800"), ("\udfff", "U+DFFF"),
+]
+
+
+@pytest.mark.parametrize("char, code_point", REFUSED_CHARACTERS,
+                         ids=[code for _, code in REFUSED_CHARACTERS])
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+def test_a_name_with_an_invisible_or_control_character_is_400_naming_it_and_where(
+        call, create, table, table_items, method, char, code_point):
+    user = create()
+    before = table_items(table)
+    path = "/users" if method == "POST" else f"/users/{user['id']}"
+    reply = call(method, path, body={"name": f"Ada{char}Lovelace", "email": "a@example.com"},
+                 headers=JSON)
+    assert_rejected(reply, 400, '"name"', code_point, "character 4")
+    assert table_items(table) == before
+
+
+@pytest.mark.parametrize("char, code_point", REFUSED_CHARACTERS,
+                         ids=[code for _, code in REFUSED_CHARACTERS])
+def test_an_email_with_an_invisible_or_control_character_is_400_naming_it(call, table,
+                                                                          table_items, char,
+                                                                          code_point):
+    reply = call("POST", "/users", body={"name": "E", "email": f"ada{char}@example.com"},
+                 headers=JSON)
+    assert_rejected(reply, 400, '"email"', code_point, "character 4")
+    assert table_items(table) == {}
+
+
+def test_the_position_counts_characters_not_bytes_or_utf16_units(call):
+    reply = call("POST", "/users", headers=JSON,
+                 body={"name": "\U0001F680\u00e9\u202e", "email": "a@example.com"})
+    assert_rejected(reply, 400, "U+202E", "character 3")
 
 
 @pytest.mark.parametrize("email", BAD_EMAILS)
@@ -695,5 +911,6 @@ def test_the_handler_calls_exactly_the_granted_dynamodb_actions(call, create, mo
     call("GET", "/users")
     call("PUT", f"/users/{user['id']}", body={"name": "Z", "email": "z@example.com"}, headers=JSON)
     call("DELETE", f"/users/{user['id']}")
-    granted = {action.split(":", 1)[1] for action in HANDLER_DYNAMODB_ACTIONS}
-    assert module_operations() == granted
+    used = {"GetItem", "PutItem", "DeleteItem", "Scan"}
+    assert module_operations() == used
+    assert set(HANDLER_DYNAMODB_ACTIONS) == {f"dynamodb:{action}" for action in used}
