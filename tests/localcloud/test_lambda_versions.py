@@ -111,6 +111,32 @@ def test_a_version_is_published_only_when_code_or_configuration_changed(cloud, p
     assert Function().update(cloud, name, inputs, {**inputs, "timeout": 20})["version"] == "2"
 
 
+def test_a_deleted_version_s_number_is_never_given_again(emulator, cloud, published, upload):
+    """Lambda numbers versions from the function's own counter: after a version is deleted
+    (promotion prunes unused ones) the next one gets a new number, and each number keeps
+    serving its own code."""
+    name, current, _, _ = published
+    lam = emulator.client("lambda")
+
+    def publish(number: int) -> str:
+        nonlocal current
+        new = {**current, "s3Key": upload(versioned_zip(number), f"{name}-{number}")}
+        version = Function().update(cloud, name, current, new)["version"]
+        current = new
+        return version
+
+    assert [publish(2), publish(3)] == ["2", "3"]
+    lam.delete_function(FunctionName=name, Qualifier="2")
+    assert publish(4) == "4"
+    lam.delete_function(FunctionName=name, Qualifier="4")  # the newest
+    assert publish(5) == "5"
+    listed = [v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]]
+    assert listed == ["$LATEST", "1", "3", "5"]
+    for number in (1, 3, 5):
+        assert lam.get_function_configuration(FunctionName=name, Qualifier=str(number))[
+            "CodeSha256"] == archives.code_sha256(versioned_zip(number))
+
+
 def test_an_unpublished_function_serves_latest(emulator, cloud, tmp_path):
     name = f"u{suffix()}-user-service"
     (tmp_path / "app.py").write_bytes(b"def handler(event, context):\n    return 1\n")
