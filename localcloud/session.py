@@ -14,7 +14,7 @@ from localcloud.engine.deployer import DeployResult, deploy_stack
 from localcloud.emulator import ACCOUNT_ID, HOST, Emulator, PortInUse, make_client
 from localcloud.apigateway.gateway import Gateway
 from localcloud.awslambda.invoker import Invoker
-from localcloud.engine.kinds import Cloud, DeployError
+from localcloud.kinds import Cloud, DeployError
 from localcloud.engine.stackfiles import known_stacks, read_stack_config
 from localcloud.engine.state import DEFAULT_STATE_DIR, AlreadyRunning, Session, StateStore
 

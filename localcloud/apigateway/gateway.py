@@ -51,9 +51,9 @@ from localcloud.apigateway import auth, snapshots
 from localcloud.apigateway.server import GatewayServer, ServerLimits
 from localcloud.apigateway.stage_logs import StageLogWriter
 from localcloud.apigateway.throttling import TOO_MANY_REQUESTS, StageThrottles
-from localcloud.iam import evaluation as iam_eval
+from localcloud import policy as iam_eval
 from localcloud.emulator import ACCOUNT_ID, REGION
-from localcloud.awslambda.invoker import FunctionNotFound, Invoker, InvokerError
+from localcloud.invocation import FunctionInvoker, FunctionNotFound, InvokerError
 
 log = logging.getLogger("localcloud.apigateway.gateway")
 
@@ -242,7 +242,8 @@ class Gateway:
     (the first API that has it serves it).
     """
 
-    def __init__(self, endpoint_url: str, state_dir: str | os.PathLike, invoker: Invoker, *,
+    def __init__(self, endpoint_url: str, state_dir: str | os.PathLike,
+                 invoker: FunctionInvoker, *,
                  host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, region: str = REGION,
                  account_id: str = ACCOUNT_ID, rest_api_id: str | None = None,
                  execution_log_size: int = 10_000,

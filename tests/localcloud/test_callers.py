@@ -14,7 +14,7 @@ from botocore.awsrequest import AWSRequest
 from localcloud import control_plane
 from localcloud.apigateway import auth
 from localcloud.emulator import ACCOUNT_ID, REGION
-from localcloud.engine.kinds import Cloud, DeployError
+from localcloud.kinds import Cloud, DeployError
 from localcloud.engine.registry import KINDS
 from localcloud.iam import callers
 from localcloud.iam.resources import Policy
