@@ -15,7 +15,7 @@ from localcloud.emulator import ACCOUNT_ID, HOST, Emulator, PortInUse, make_clie
 from localcloud.apigateway.gateway import Gateway
 from localcloud.awslambda.invoker import Invoker
 from localcloud.awslambda.versions import number_versions_as_lambda_does
-from localcloud.engine.kinds import Cloud, DeployError
+from localcloud.kinds import Cloud, DeployError
 from localcloud.engine.stackfiles import known_stacks, read_stack_config
 from localcloud.engine.state import DEFAULT_STATE_DIR, AlreadyRunning, Session, StateStore
 

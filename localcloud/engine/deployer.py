@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from localcloud.iam import callers
 from localcloud.engine.program import ProgramRun, current_options, run_program
 from localcloud.engine.registry import KINDS
-from localcloud.engine.kinds import Cloud, DeployError
+from localcloud.kinds import Cloud, DeployError
 from localcloud.engine.stackfiles import read_stack_config
 from localcloud.engine.state import ResourceRecord, StackState, StateStore, resource_key
 

@@ -21,12 +21,12 @@ from contextlib import redirect_stderr, redirect_stdout
 import pytest
 
 from infra import archive, openapi, routes
+from infra.signing import signed_headers
 from promotion import commands
 from promotion.__main__ import main
 from promotion.backends import BackendError
 from promotion.decisions import HISTORY, PIN_KEYS, Refusal
 from promotion.local_backend import LocalBackend
-from localcloud.iam.callers import signed_headers
 
 PROFILE = routes.Route("GET", "/users/{id}/profile")
 VERSIONED_HANDLER = '''

@@ -10,12 +10,12 @@ import pytest
 
 from infra.archive import build_zip
 from localcloud.awslambda import archives
-from localcloud.awslambda.invoker import FunctionNotFound
+from localcloud.invocation import FunctionNotFound
 from infra.policies import LAMBDA_POLICY_LIMIT_BYTES
 from localcloud.awslambda.resources import Alias, Function, Permission
 from localcloud.control_plane import BotoPlane, InProcessPlane, NotFound
 from localcloud.emulator import ACCOUNT_ID, REGION
-from localcloud.engine.kinds import DeployError
+from localcloud.kinds import DeployError
 from localcloud.s3.resources import Bucket, BucketObjectv2
 
 from .builders import (app_zip, call, cloud_for, create_api, deploy_stage, function_inputs,

@@ -354,3 +354,10 @@ def test_steps_applied_reads_the_resources_summary():
     assert steps_applied(REFUSED_OUTPUT.splitlines()) == 0
     assert steps_applied(["Resources:", "    + 2 created", "    +-1 replaced", "    - 1 deleted",
                           "    3 unchanged", "", "Duration: 5s"]) == 4
+
+
+def test_the_backend_works_in_the_pulumi_project_by_default():
+    from promotion.automation_backend import PulumiBackend
+    project = Path(__file__).resolve().parents[2]  # tests/promotion/ -> the repository
+    assert (project / "Pulumi.yaml").is_file()
+    assert PulumiBackend(report=lambda line: None, env={}).work_dir == project
