@@ -30,8 +30,9 @@ if config.pinned:
     # A promoted stage runs the archive its source uploaded, never this checkout's code.
     code_hash, upload = config.promoted_code_hash, None
 else:
-    files = archive.read_handler_files()
-    code_hash, upload = archive.code_hash(files), archive.write_build_zip(files)
+    # The archive is named by its own bytes: a build that differs gets a key of its own.
+    built = archive.build_zip(archive.read_handler_files())
+    code_hash, upload = archive.code_hash(built), archive.write_build_zip(built)
 account_id = aws.get_caller_identity_output().account_id
 # Every ARN the program writes is in the region's partition: aws, aws-us-gov or aws-cn.
 region_partition = aws.get_partition_output()

@@ -47,8 +47,9 @@ def _rss_mb() -> float | None:
 
 
 def main() -> dict:
+    from infra.signing import signed_headers
     from localcloud.emulator import REGION
-    from localcloud.iam.callers import signed_headers, stage_credentials
+    from localcloud.iam.callers import stage_credentials
     from localcloud.session import LocalCloud
 
     with tempfile.TemporaryDirectory() as state, LocalCloud(Path(state), gateway_port=0) as cloud:

@@ -27,8 +27,9 @@ from pathlib import Path
 
 import yaml
 
+from infra.signing import signed_headers
 from localcloud.emulator import REGION
-from localcloud.iam.callers import signed_headers, stage_credentials
+from localcloud.iam.callers import stage_credentials
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # What `tasks.py run` needs of a checkout (tests and docs are not part of a run).

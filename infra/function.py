@@ -1,5 +1,6 @@
-"""The stage's Lambda function: its log group, its own least-privilege role, its code kept
-by content hash, an immutable version per code, and the alias the stage invokes."""
+"""The stage's Lambda function: its log group, its own least-privilege role, its archive
+kept under the hash of its bytes, an immutable version per code, and the alias the stage
+invokes."""
 from __future__ import annotations
 
 import json
@@ -26,10 +27,10 @@ class UsersFunctionArgs:
     log_retention_days: int
     memory_mb: int
     timeout_seconds: int
-    code_hash: str  # the code this stage runs (archive.code_hash of its files)
+    code_hash: str  # the archive this stage runs: the SHA-256 of its zip (archive.code_hash)
     artifact_bucket: pulumi.Input[str]
-    # This checkout's archive, uploaded under its hash; None on a promoted stage, which
-    # deploys the object the stage it was promoted from uploaded.
+    # This checkout's archive (whose bytes hash to code_hash), uploaded under that hash;
+    # None on a promoted stage, which deploys the object its source stage uploaded.
     upload: Path | None
     # A version to serve instead of the one published for code_hash (a rollback's pin).
     pinned_version: str | None
@@ -79,14 +80,15 @@ class UsersFunction(pulumi.ComponentResource):
             opts=child,
         )
         # Kept when replaced or when the stack goes: a promoted stage, and every rollback,
-        # deploys these bytes again without any checkout.
+        # deploys these bytes again without any checkout. Its key is the hash of its bytes,
+        # so every stage that declares it uploads the same bytes.
         self.archive_object = None if args.upload is None else aws.s3.BucketObjectv2(
             f"{name}-archive",
             bucket=args.artifact_bucket,
             key=key,
             source=pulumi.FileAsset(str(args.upload)),
             content_type="application/zip",
-            # Every stage with this code declares the same object: no per-stack tags, so
+            # Every stage with these bytes declares the same object: no per-stack tags, so
             # their updates do not fight over it.
             tags={"service": naming.SERVICE, "codeHash": args.code_hash},
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),

@@ -105,6 +105,7 @@ def artifact_bucket_name(account_id: str, region: str) -> str:
 
 
 def archive_key(code_hash: str) -> str:
-    """Where a function archive is kept, by the hash of its files: a stage that is
-    promoted deploys the very object the stage it was promoted from uploaded."""
+    """Where a function archive is kept, by the SHA-256 of its own bytes: an object is
+    never overwritten with other bytes, and a stage that is promoted deploys the very
+    object the stage it was promoted from uploaded."""
     return f"archives/{code_hash}.zip"

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from localcloud.cli import run_command
 from localcloud.engine.deployer import DeployResult, deploy_stack
-from localcloud.engine.kinds import DeployError
+from localcloud.kinds import DeployError
 from localcloud.engine.stackfiles import StackFileError, check_stack_files, known_stacks
 from localcloud.engine.state import DEFAULT_STATE_DIR
-from localcloud.logs.tail import LogFollower, StageLogs, TailedStack
+from localcloud.tail import LogFollower, StageLogs, TailedStack
 from localcloud.session import DEFAULT_GATEWAY_PORT, LocalCloud, running_cloud
 
 # Signals that stop `up`, as Ctrl-C does (whatever the caller's shell set them to).

@@ -10,7 +10,7 @@ from typing import Callable
 import pulumi
 
 from localcloud.emulator import PortInUse
-from localcloud.engine.kinds import DeployError
+from localcloud.kinds import DeployError
 from localcloud.engine.stackfiles import StackFileError
 from localcloud.engine.state import AlreadyRunning
 

@@ -14,7 +14,8 @@ from localcloud.engine.deployer import DeployResult, deploy_stack
 from localcloud.emulator import ACCOUNT_ID, HOST, Emulator, PortInUse, make_client
 from localcloud.apigateway.gateway import Gateway
 from localcloud.awslambda.invoker import Invoker
-from localcloud.engine.kinds import Cloud, DeployError
+from localcloud.awslambda.versions import number_versions_as_lambda_does
+from localcloud.kinds import Cloud, DeployError
 from localcloud.engine.stackfiles import known_stacks, read_stack_config
 from localcloud.engine.state import DEFAULT_STATE_DIR, AlreadyRunning, Session, StateStore
 
@@ -50,6 +51,7 @@ class LocalCloud:
         if not self.store.lock.acquire():
             raise AlreadyRunning(already_running_message(self.store))
         try:
+            number_versions_as_lambda_does()  # moto's server runs in this process
             endpoint = self.emulator.start()
             self.emulator.reset()  # moto's backends are per process, shared by its servers
             region = region_of(deploy_order(known_stacks())[0])

@@ -16,8 +16,10 @@ import boto3
 import yaml
 from botocore.exceptions import BotoCoreError
 
-from localcloud.engine.stackfiles import REPO_ROOT
 from promotion.backends import Backend, BackendError, UpdateFailed
+
+# The Pulumi project (Pulumi.yaml and the stack files) is the repository's root.
+REPO_ROOT = Path(__file__).resolve().parents[1]
 
 PASSPHRASE_VARS = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE")
 # The engine's closing summary of an update: "Resources:" then "+ 1 created", "~ 2 updated"...

@@ -6,6 +6,7 @@ import json
 from datetime import datetime, timezone
 from typing import Callable
 
+from infra.naming import archive_key
 from promotion import decisions
 from promotion.backends import Backend, BackendError, UpdateFailed
 from promotion.decisions import Pins, Refusal
@@ -27,6 +28,7 @@ def promote(backend: Backend, source: str, target: str, skip_smoke: bool = False
     if change is None:
         report(f"{target} already serves what {source} serves; nothing to promote")
         return
+    refuse_unless_source_runs_its_archive(backend, source, source_outputs, change.pins)
     if not skip_smoke:
         problem = backend.smoke_check(source, source_outputs)
         if problem:
@@ -34,7 +36,20 @@ def promote(backend: Backend, source: str, target: str, skip_smoke: bool = False
                           f"changed. Fix {source} first, or pass --skip-smoke to promote anyway")
         report(f"smoke check: {source} answers 200")
     report(change.summary)
-    apply(backend, change, report, same_code_as=source)
+    apply(backend, change, report, check_code=True)
+
+
+def refuse_unless_source_runs_its_archive(backend: Backend, source: str, outputs: dict,
+                                          pins: Pins) -> None:
+    """The target is checked against the pinned code hash after its update; that proves it
+    runs the source's bytes only if the source itself runs the archive that hash names."""
+    mismatch = decisions.code_mismatch(backend.served_code(source, outputs), pins.code_hash)
+    if mismatch:
+        raise Refusal(f"{source} does not run the archive its codeHash output names "
+                      f"({mismatch}); nothing was changed. It was deployed by an earlier "
+                      "version of this program (which named archives by their files), or its "
+                      f"function was changed outside it: deploy {source} again "
+                      f"({backend.deploy_hint.format(stack=source)}), then promote")
 
 
 def rollback(backend: Backend, stack: str, to: str | None, report: Report = print) -> None:
@@ -63,10 +78,10 @@ def history(backend: Backend, stack: str, report: Report = print) -> None:
 
 
 def apply(backend: Backend, change: decisions.ConfigChange, report: Report,
-          same_code_as: str | None = None) -> None:
-    """Write the new pins, update, check the stage (and, promoting, that it runs the very
-    bytes `same_code_as` runs); on any failure leave the stack in a state the message
-    names, with its previous pins where they can be deployed again."""
+          check_code: bool = False) -> None:
+    """Write the new pins, update, check the stage (and, with `check_code`, that its alias
+    runs the very bytes the pinned code hash names); on any failure leave the stack in a
+    state the message names, with its previous pins where they can be deployed again."""
     stack = change.stack
     before = backend.config(stack)
     # The version the alias serves now: a restore points it back at exactly that one,
@@ -82,14 +97,15 @@ def apply(backend: Backend, change: decisions.ConfigChange, report: Report,
     if problem:
         raise BackendError(f"{stack} was updated but fails its smoke check ({problem}); "
                            + restore(backend, change, before, served))
-    if same_code_as:
-        ours = backend.served_code(stack, outputs)
-        theirs = backend.served_code(same_code_as, backend.outputs(same_code_as))
-        if ours != theirs:
+    if check_code and change.pins is not None:
+        mismatch = decisions.code_mismatch(backend.served_code(stack, outputs),
+                                           change.pins.code_hash)
+        if mismatch:
             raise BackendError(
-                f"{stack} was updated but does not run the bytes {same_code_as} runs "
-                f"(CodeSha256 {ours} against {theirs}): the archive in the artifacts bucket was "
-                "uploaded again with other bytes since; " + restore(backend, change, before, served))
+                f"{stack} was updated but does not run the pinned archive ({mismatch}): "
+                f"{archive_key(change.pins.code_hash)} in the artifacts bucket holds other "
+                "bytes than its name says (it was replaced outside this program); "
+                + restore(backend, change, before, served))
     history = decisions.record_version(change.history, str(outputs.get("functionVersion") or ""))
     if history is not None:
         backend.set_config(stack, {decisions.HISTORY: json.dumps(list(history))})

@@ -11,6 +11,7 @@ import json
 import re
 from dataclasses import dataclass
 
+from infra.archive import lambda_code_sha256
 from infra.config import FIELD_KEYS
 
 # The program's own config keys (infra/config.py reads them).
@@ -251,6 +252,19 @@ def plan_release(stack: str, config: dict[str, str]) -> ConfigChange:
         raise Refusal(f"{stack} has no pins: it already serves its own checkout's code")
     return ConfigChange(stack, None, (), f"release {stack}: its pins are removed, it deploys "
                         "its own checkout again")
+
+
+def code_mismatch(served_code_sha256: str, code_hash: str) -> str | None:
+    """None when Lambda's CodeSha256 of what an alias serves is the archive named by
+    `code_hash` (the hex SHA-256 of its zip); otherwise what differs."""
+    try:
+        expected = lambda_code_sha256(code_hash)
+    except ValueError:
+        return f"{code_hash!r} is not the SHA-256 of an archive"
+    if served_code_sha256 == expected:
+        return None
+    return (f"its alias serves CodeSha256 {served_code_sha256}, and the archive "
+            f"{code_hash[:12]}… has CodeSha256 {expected}")
 
 
 def record_version(history: tuple[dict, ...], version: str) -> tuple[dict, ...] | None:

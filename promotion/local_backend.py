@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from localcloud.engine.deployer import deploy_stack
-from localcloud.engine.kinds import Cloud
+from localcloud.kinds import Cloud
 from localcloud.engine.stackfiles import read_stack_config
 from localcloud.engine.state import StateStore
 from localcloud.iam.callers import credentials_path, stage_credentials

@@ -5,7 +5,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
-from localcloud.iam.callers import signed_headers
+from infra.signing import signed_headers
 
 
 def smoke_check(stage_url: str, credentials, region: str, timeout: float = 10.0) -> str | None:

@@ -47,7 +47,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 
-from localcloud.iam import evaluation as iam_eval
+from localcloud import policy as iam_eval
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICE = "execute-api"

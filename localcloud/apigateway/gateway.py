@@ -1,5 +1,6 @@
 """Serves the REST API's stages the way API Gateway does (HTTP itself is
-:mod:`localcloud.apigateway.server`'s: waitress in front of :meth:`Gateway.handle_request`).
+:mod:`localcloud.http.server`'s: waitress in front of :meth:`Gateway.handle_request`, with
+API Gateway's limits and answers, :data:`REQUEST_RULES`).
 
 A request ``/{stage}/{path}`` is served from the *snapshot* of the deployment the stage
 points at (see :mod:`localcloud.apigateway.snapshots`), never from the API's latest edits:
@@ -48,12 +49,12 @@ from botocore.utils import normalize_url_path
 
 from localcloud import control_plane
 from localcloud.apigateway import auth, snapshots
-from localcloud.apigateway.server import GatewayServer, ServerLimits
 from localcloud.apigateway.stage_logs import StageLogWriter
 from localcloud.apigateway.throttling import TOO_MANY_REQUESTS, StageThrottles
-from localcloud.iam import evaluation as iam_eval
+from localcloud import policy as iam_eval
 from localcloud.emulator import ACCOUNT_ID, REGION
-from localcloud.awslambda.invoker import FunctionNotFound, Invoker, InvokerError
+from localcloud.http.server import HttpServer, Refusal, RequestRules, ServerLimits
+from localcloud.invocation import FunctionInvoker, FunctionNotFound, InvokerError
 
 log = logging.getLogger("localcloud.apigateway.gateway")
 
@@ -65,6 +66,22 @@ MISSING_TOKEN = (403, {"message": "Missing Authentication Token"},
 INTERNAL_ERROR = (500, {"message": "Internal server error"}, "InternalServerErrorException")
 BAD_GATEWAY = (502, {"message": "Internal server error"}, "InternalServerErrorException")
 TIMED_OUT = (504, {"message": "Endpoint request timed out"}, None)
+
+# What reaches a stage at all, and how API Gateway answers the rest (the front door's rules).
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+MAX_HEADER_BYTES = 64 * 1024       # request line and headers together
+MAX_HEADERS = 100
+METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
+REQUEST_RULES = RequestRules(
+    methods=METHODS,
+    unknown_method=Refusal(MISSING_TOKEN[0], MISSING_TOKEN[1]["message"],
+                           (("x-amzn-ErrorType", MISSING_TOKEN[2]),)),
+    max_body_bytes=MAX_BODY_BYTES,
+    body_too_large=(f"the body is larger than API Gateway's "
+                    f"{MAX_BODY_BYTES // (1024 * 1024)} MB limit"),
+    max_header_bytes=MAX_HEADER_BYTES,
+    max_headers=MAX_HEADERS,
+    internal_error=Refusal(INTERNAL_ERROR[0], INTERNAL_ERROR[1]["message"]))
 
 INVALID_PERMISSIONS = ("Execution failed due to configuration error: "
                        "Invalid permissions on Lambda function")
@@ -242,7 +259,8 @@ class Gateway:
     (the first API that has it serves it).
     """
 
-    def __init__(self, endpoint_url: str, state_dir: str | os.PathLike, invoker: Invoker, *,
+    def __init__(self, endpoint_url: str, state_dir: str | os.PathLike,
+                 invoker: FunctionInvoker, *,
                  host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, region: str = REGION,
                  account_id: str = ACCOUNT_ID, rest_api_id: str | None = None,
                  execution_log_size: int = 10_000,
@@ -262,7 +280,7 @@ class Gateway:
         self._throttles = StageThrottles()
         self._stage_logs = StageLogWriter(self._plane)
         self.server_limits = server_limits
-        self._server: GatewayServer | None = None
+        self._server: HttpServer | None = None
 
     # --- lifecycle ----------------------------------------------------------------
 
@@ -277,11 +295,13 @@ class Gateway:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> str:
-        """Bind and serve in a background thread (see server.py); returns the base URL."""
+        """Bind and serve in a background thread (see localcloud.http.server); returns the
+        base URL."""
         if self._server is not None:
             return self.url
-        self._server = GatewayServer(self.handle_request, self.host, self.requested_port,
-                                     self.server_limits)
+        self._server = HttpServer(self.handle_request, REQUEST_RULES, self.host,
+                                  self.requested_port, self.server_limits,
+                                  name="localcloud-gateway")
         self._server.start()
         log.info("gateway serving on %s", self.url)
         return self.url

@@ -8,8 +8,8 @@ import json
 from infra.naming import STAGE_VARIABLE_VALUE
 from infra.openapi import import_warnings
 from localcloud.apigateway import snapshots
-from localcloud.iam import evaluation as iam_eval
-from localcloud.engine.kinds import DeployError, Kind, patch_value, tags_of
+from localcloud import policy as iam_eval
+from localcloud.kinds import DeployError, Kind, patch_value, tags_of
 
 # API Gateway's default quota of stages per REST API.
 MAX_STAGES_PER_API = 10

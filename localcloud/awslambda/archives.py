@@ -6,16 +6,16 @@ Layout: ``{state_dir}/archives/{filename-safe CodeSha256}.zip``.
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 from pathlib import Path
 
+from infra import archive
 from localcloud.atomic import write_atomic
 
 
 def code_sha256(zip_bytes: bytes) -> str:
     """The CodeSha256 Lambda reports for this archive: base64 of its SHA-256 digest."""
-    return base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode("ascii")
+    return archive.lambda_code_sha256(archive.code_hash(zip_bytes))
 
 
 def _archive_name(sha: str) -> str:

@@ -32,27 +32,20 @@ import threading
 import time
 import uuid
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from localcloud import control_plane
 from localcloud.awslambda import archives
-from localcloud.iam import evaluation as iam_eval
+from localcloud import policy as iam_eval
 from localcloud.emulator import ACCOUNT_ID, REGION, fake_credentials_env
+from localcloud.invocation import FunctionNotFound, InvokeResult, InvokerError
 
 log = logging.getLogger("localcloud.awslambda.invoker")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INIT_TIMEOUT = 10.0  # seconds; Lambda's limit for the init phase
-
-
-class InvokerError(Exception):
-    """The invoke could not be attempted (not an error of the function's code)."""
-
-
-class FunctionNotFound(InvokerError):
-    pass
 
 
 class CodeNotFound(InvokerError):
@@ -72,30 +65,6 @@ class CallRecord:
     principal: str  # the assumed-role ARN
     operation: str = ""
     timestamp_ms: int = 0
-
-
-@dataclass(frozen=True)
-class InvokeResult:
-    function_name: str
-    request_id: str
-    status: str  # "ok", "error" (function error) or "timeout"
-    payload: Any = None  # the handler's return value when status == "ok"
-    error: dict | None = None  # {errorMessage, errorType, stackTrace} otherwise
-    logs: list[str] = field(default_factory=list)  # START, output lines, END, REPORT
-    duration_ms: float = 0.0
-    cold_start: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    @property
-    def function_error(self) -> bool:
-        return self.status == "error"
-
-    @property
-    def timed_out(self) -> bool:
-        return self.status == "timeout"
 
 
 class _WorkerDied(Exception):

@@ -12,7 +12,7 @@ from infra.archive import build_zip
 from infra.policies import LAMBDA_POLICY_LIMIT_BYTES, resource_policy_size
 from localcloud.awslambda import archives
 from localcloud.control_plane import function_arn, policy_of_qualifier, split_qualifier
-from localcloud.engine.kinds import DeployError, Kind, archive_files, error_code, tags_of
+from localcloud.kinds import DeployError, Kind, archive_files, error_code, tags_of
 
 _VERSION_PATTERN = re.compile(r"\$LATEST|[0-9]+")
 # What Lambda compares to decide whether PublishVersion has anything new to publish.

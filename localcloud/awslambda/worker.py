@@ -19,7 +19,7 @@ The function never sees the protocol: before its code is imported, descriptor 1 
 pointed at stderr, descriptor 0 at /dev/null, and ``sys.stdout``/``sys.stderr`` and the
 root logger write into the log capture instead. A hook on boto3's default session (and
 on every botocore session created later) checks each AWS call against the role's
-policies with :mod:`localcloud.iam.evaluation` and answers a denied call with an
+policies with :mod:`localcloud.policy` and answers a denied call with an
 ``AccessDenied(Exception)`` error response, as AWS would, without sending it.
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ import time
 import traceback
 import uuid
 
-from localcloud.iam import evaluation as iam_eval
+from localcloud import policy as iam_eval
 
 _PARAMS_KEY = "localcloud.api_params"
 

@@ -1,7 +1,7 @@
 """DynamoDB resource kinds: the users table."""
 from __future__ import annotations
 
-from localcloud.engine.kinds import DeployError, Kind, tags_of
+from localcloud.kinds import DeployError, Kind, tags_of
 
 class Table(Kind):
     replace_on = ("name", "hashKey", "rangeKey", "attributes")

@@ -18,7 +18,7 @@ from localcloud.iam import callers
 from localcloud.engine.partition_check import partition_problem
 from localcloud.engine.program import ProgramRun, current_options, run_program
 from localcloud.engine.registry import KINDS
-from localcloud.engine.kinds import Cloud, DeployError
+from localcloud.kinds import Cloud, DeployError
 from localcloud.engine.stackfiles import known_stacks, project_name, read_stack_config
 from localcloud.engine.state import ResourceRecord, StackState, StateStore, resource_key
 

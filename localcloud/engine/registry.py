@@ -4,8 +4,8 @@ from __future__ import annotations
 from localcloud.apigateway import resources as apigateway
 from localcloud.awslambda import resources as awslambda
 from localcloud.dynamodb import resources as dynamodb
-from localcloud.engine.kinds import Kind
 from localcloud.iam import resources as iam
+from localcloud.kinds import Kind
 from localcloud.logs import resources as logs
 from localcloud.s3 import resources as s3
 

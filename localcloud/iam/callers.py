@@ -24,10 +24,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
@@ -193,23 +190,3 @@ def stage_credentials(state_dir: str | Path, stage: str) -> Credentials | None:
     """The credentials of a stage's local caller (its profile in the credentials file)."""
     found = read_credentials(state_dir).get(stage)
     return Credentials(*found) if found else None
-
-
-def sigv4_url(url: str) -> str:
-    """The URL with its query in SigV4's canonical encoding (RFC 3986 unreserved characters
-    only). botocore signs a URL's query as it stands while API Gateway re-encodes it, so a
-    query with e.g. `!` must be sent in this form to match its signature."""
-    parts = urlsplit(url)
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    return parts._replace(query=urlencode(pairs, quote_via=quote, safe="-_.~")).geturl()
-
-
-def signed_headers(url: str, credentials: Credentials, region: str, method: str = "GET",
-                   body: bytes | None = None, headers: Mapping[str, str] | None = None
-                   ) -> dict[str, str]:
-    """The headers of a SigV4-signed request for execute-api, signed by botocore. `url`
-    must already carry its query in SigV4's encoding (`sigv4_url`): what is signed is what
-    is sent."""
-    request = AWSRequest(method=method, url=url, data=body or b"", headers=dict(headers or {}))
-    SigV4Auth(credentials, "execute-api", region).add_auth(request)
-    return dict(request.headers.items())

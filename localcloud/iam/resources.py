@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from localcloud.engine.kinds import DeployError, Kind, tags_of
+from localcloud.kinds import DeployError, Kind, tags_of
 from localcloud.iam import callers
 
 class Role(Kind):

@@ -1,7 +1,7 @@
 """CloudWatch Logs resource kinds: log groups."""
 from __future__ import annotations
 
-from localcloud.engine.kinds import Kind, tags_of
+from localcloud.kinds import Kind, tags_of
 
 class LogGroup(Kind):
     replace_on = ("name",)

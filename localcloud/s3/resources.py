@@ -10,7 +10,7 @@ from pathlib import Path
 import pulumi
 from botocore.exceptions import ClientError
 
-from localcloud.engine.kinds import DeployError, Kind, error_code, tags_of
+from localcloud.kinds import DeployError, Kind, error_code, tags_of
 
 
 def bucket_arn(bucket: str) -> str:

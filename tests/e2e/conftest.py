@@ -19,7 +19,8 @@ import pytest
 import requests
 from botocore.credentials import Credentials
 
-from localcloud.iam.callers import signed_headers, sigv4_url, stage_credentials
+from infra.signing import signed_headers, sigv4_url
+from localcloud.iam.callers import stage_credentials
 from localcloud.engine.stackfiles import known_stacks
 from localcloud.session import LocalCloud
 

@@ -9,7 +9,7 @@ import pytest
 
 from infra import openapi
 from infra.config import ConfigError
-from localcloud.engine.kinds import DeployError
+from localcloud.kinds import DeployError
 from tests.e2e.conftest import call
 
 

@@ -9,7 +9,7 @@ import urllib.request
 
 import pytest
 
-from localcloud.iam.callers import signed_headers
+from infra.signing import signed_headers
 from tests.e2e.conftest import REGION, call, create_user, profile
 
 STAGES = ("dev", "test", "prod")

@@ -7,23 +7,26 @@ These tests need the program's and the local cloud's side of the contract (alias
 archives, SigV4 profiles); they fail until those branches are merged."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
 import shutil
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
 
 from infra import archive, openapi, routes
+from infra.signing import signed_headers
 from promotion import commands
 from promotion.__main__ import main
 from promotion.backends import BackendError
 from promotion.decisions import HISTORY, PIN_KEYS, Refusal
 from promotion.local_backend import LocalBackend
-from localcloud.iam.callers import signed_headers
 
 PROFILE = routes.Route("GET", "/users/{id}/profile")
 VERSIONED_HANDLER = '''
@@ -212,3 +215,50 @@ def test_a_failed_update_puts_the_pins_back(cloud, backend, monkeypatch):
     assert (served(cloud, "prod"), cloud.store.config_overrides("prod")) == before
     with pytest.raises(Refusal, match="prod has no history to roll back in"):
         commands.rollback(backend, "prod", None, report=lambda line: None)
+
+
+def lambda_code_sha256(zip_bytes: bytes) -> str:
+    """What Lambda reports as CodeSha256: the base64 of the zip's SHA-256 digest."""
+    return base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()
+
+
+def test_builds_from_two_machines_get_two_keys_and_prod_runs_the_very_bytes_test_ran(
+        cloud, checkout, monkeypatch):
+    """dev is built on this machine; test, from the same files, on another (Windows'
+    create_system, another deflate level): other bytes, so another key, and neither
+    overwrites the other; prod then runs test's bytes exactly."""
+    checkout("two-machines")
+    cloud.deploy("dev")
+    dev_hash = cloud.store.load("dev").outputs["codeHash"]
+    bucket = cloud.store.load("dev").outputs["artifactBucket"]
+    s3, lam = cloud.cloud("dev").client("s3"), cloud.cloud("dev").client("lambda")
+
+    def stored(code_hash: str) -> bytes:
+        return s3.get_object(Bucket=bucket, Key=f"archives/{code_hash}.zip")["Body"].read()
+    dev_bytes = stored(dev_hash)
+    assert hashlib.sha256(dev_bytes).hexdigest() == dev_hash
+
+    built_here = archive.build_zip
+    monkeypatch.setattr(archive, "build_zip", lambda files: built_here(
+        files, create_system=0, compress_level=1))
+    cloud.deploy("test")
+    test_hash = cloud.store.load("test").outputs["codeHash"]
+    test_bytes = stored(test_hash)
+    assert hashlib.sha256(test_bytes).hexdigest() == test_hash != dev_hash
+    # The same files, other bytes: two objects, the first one untouched.
+    unzipped = [zipfile.ZipFile(io.BytesIO(b)) for b in (dev_bytes, test_bytes)]
+    assert {n: unzipped[0].read(n) for n in unzipped[0].namelist()} == \
+        {n: unzipped[1].read(n) for n in unzipped[1].namelist()}
+    assert {info.create_system for info in unzipped[1].infolist()} == {0}
+    listed = {o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="archives/")["Contents"]}
+    assert {f"archives/{dev_hash}.zip", f"archives/{test_hash}.zip"} <= listed
+    assert stored(dev_hash) == dev_bytes
+    assert lam.get_function(FunctionName="dev-user-service:live")["Configuration"][
+        "CodeSha256"] == lambda_code_sha256(dev_bytes)
+
+    ok(cloud, "promote", "--from", "test", "--to", "prod")
+    assert served(cloud, "prod")[1] == test_hash
+    assert lam.get_function(FunctionName="user-service:live")["Configuration"][
+        "CodeSha256"] == lambda_code_sha256(test_bytes)
+    assert behaviour(cloud, "prod")[1] == "two-machines"
+    assert stored(dev_hash) == dev_bytes

@@ -5,7 +5,7 @@ import pytest
 
 from infra import routes
 from localcloud.engine.deployer import EmulatorProvider
-from localcloud.engine.kinds import DeployError
+from localcloud.kinds import DeployError
 from localcloud.engine.state import ResourceRecord, StackState
 from tests.e2e.conftest import call
 

@@ -300,7 +300,7 @@ def call(gw, method: str, path: str, body: bytes | str | None = None,
 
 def cloud_for(emulator, state_dir):
     """The `Cloud` a kind deploys into: this emulator and state dir (no gateway served)."""
-    from localcloud.engine.kinds import Cloud
+    from localcloud.kinds import Cloud
 
     return Cloud(endpoint_url=emulator.endpoint_url, region=REGION, account_id=ACCOUNT_ID,
                  state_dir=state_dir, gateway_url="http://127.0.0.1:9")

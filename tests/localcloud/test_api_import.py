@@ -10,7 +10,7 @@ from infra import openapi
 from infra.routes import ROUTES
 from localcloud.apigateway import snapshots
 from localcloud.apigateway.resources import RestApi
-from localcloud.engine.kinds import Cloud, DeployError
+from localcloud.kinds import Cloud, DeployError
 from tests.localcloud.builders import URI, cloud_for, suffix
 
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from localcloud.apigateway.resources import MAX_STAGES_PER_API, Stage
-from localcloud.engine.kinds import Cloud, DeployError
+from localcloud.kinds import Cloud, DeployError
 from tests.localcloud.builders import cloud_for, create_api, suffix
 
 

@@ -14,7 +14,7 @@ from botocore.awsrequest import AWSRequest
 from localcloud import control_plane
 from localcloud.apigateway import auth
 from localcloud.emulator import ACCOUNT_ID, REGION
-from localcloud.engine.kinds import Cloud, DeployError
+from localcloud.kinds import Cloud, DeployError
 from localcloud.engine.registry import KINDS
 from localcloud.iam import callers
 from localcloud.iam.resources import Policy
@@ -197,7 +197,7 @@ def test_replacing_a_stages_policy_lets_go_of_its_local_caller(cloud):
 
 
 def test_a_query_is_sent_as_sigv4_encodes_it():
-    from localcloud.iam.callers import sigv4_url
+    from infra.signing import sigv4_url
     assert sigv4_url("http://127.0.0.1:1/dev/users?nextToken=a!b*&limit=5") == \
         "http://127.0.0.1:1/dev/users?nextToken=a%21b%2A&limit=5"
     assert sigv4_url("http://127.0.0.1:1/dev/users") == "http://127.0.0.1:1/dev/users"

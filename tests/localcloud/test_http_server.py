@@ -1,4 +1,5 @@
-"""The gateway's HTTP front door over raw sockets: smuggling probes, idle floods, limits."""
+"""The HTTP front door over raw sockets, in front of the gateway: smuggling probes, idle
+floods, limits; and in front of another service, with that service's rules."""
 from __future__ import annotations
 
 import json
@@ -10,9 +11,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from localcloud.apigateway import server
 from localcloud.apigateway.gateway import Gateway
-from localcloud.apigateway.server import ServerLimits
+from localcloud.http import server
+from localcloud.http.server import ServerLimits
 from localcloud.awslambda.invoker import Invoker
 
 from .builders import Function, call, create_api, deploy_function, deploy_stage, grant_invoke, suffix
@@ -131,7 +132,7 @@ def test_a_lone_http09_request_line_is_answered_at_once(gateway, users):
 
 def test_body_over_10_mb_is_413(gateway, users):
     head = (f"PUT /{users.stage}/users/big HTTP/1.1\r\nHost: x\r\n"
-            f"Content-Length: {server.MAX_BODY_BYTES + 1}\r\n\r\n").encode()
+            f"Content-Length: {10 * 1024 * 1024 + 1}\r\n\r\n").encode()
     answer = exchange_until_closed(gateway.port, head)
     assert statuses(answer) == [413]
     assert b"10 MB" in answer
@@ -145,10 +146,11 @@ def test_body_over_10_mb_is_413(gateway, users):
     ("2.0", {}, False, 0, 505),
     ("1.1", {"CONTENT_LENGTH": "3"}, True, 2, 400),
     ("1.0", {"TRANSFER_ENCODING": "chunked"}, False, 1, 400),
-    ("1.1", {}, False, server.MAX_HEADERS + 1, 431),
+    ("1.1", {}, False, 100, None),
+    ("1.1", {}, False, 101, 431),
 ])
 def test_framing_refusal(version, headers, chunked, fields, status):
-    refusal = server.framing_refusal(version, headers, chunked, fields)
+    refusal = server.framing_refusal(version, headers, chunked, fields, max_headers=100)
     assert (refusal.status if refusal else None) == status
 
 
@@ -172,6 +174,58 @@ def test_repeated_headers_reach_the_event_as_separate_values(gateway, emulator, 
     event = json.loads(answer.partition(b"\r\n\r\n")[2])["event"]
     assert event["multiValueHeaders"]["X-Custom"] == ["one"]
     assert event["multiValueHeaders"]["x-custom"] == ["two"]
+
+
+# --- another service behind the front door ---------------------------------------------------
+
+@dataclass
+class Reply:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def test_the_front_door_serves_by_the_rules_the_service_gives():
+    # Nothing of API Gateway's is the front door's own: another service, other answers.
+    rules = server.RequestRules(
+        methods=("GET",), unknown_method=server.Refusal(405, "only GET here", (("Allow", "GET"),)),
+        max_body_bytes=8, body_too_large="over 8 bytes", max_header_bytes=4096, max_headers=5,
+        internal_error=server.Refusal(500, "it broke"))
+    handled = []
+
+    def handle(method, target, headers, body, *, source_ip, protocol):
+        handled.append((method, target, body))
+        if target == "/boom":
+            raise RuntimeError("boom")
+        return Reply(200, [("X-Seen", "yes")], b"ok")
+
+    def exchange(head: str, body: bytes = b"") -> tuple[int, bytes, bytes]:
+        answer = exchange_until_closed(front.port, head.encode() + b"\r\n" + body)
+        [status] = statuses(answer)
+        head_bytes, _, body_bytes = answer.partition(b"\r\n\r\n")
+        return status, head_bytes, body_bytes
+
+    front = server.HttpServer(handle, rules, "127.0.0.1", 0, ServerLimits(threads=2),
+                              name="other-service")
+    front.start()
+    try:
+        status, head, body = exchange("GET /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n")
+        assert (status, body) == (200, b"ok")
+        assert b"\r\nX-Seen: yes" in head and b"\r\nServer: other-service" in head
+        status, head, body = exchange("DELETE /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n")
+        assert (status, json.loads(body)) == (405, {"message": "only GET here"})
+        assert b"\r\nAllow: GET" in head
+        status, _, body = exchange("GET /a HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n",
+                                   b"123456789")
+        assert (status, json.loads(body)) == (413, {"message": "over 8 bytes"})
+        six_fields = "".join(f"X-{i}: y\r\n" for i in range(6))
+        status, _, body = exchange("GET /a HTTP/1.1\r\n" + six_fields)
+        assert (status, json.loads(body)) == (431, {"message": "more than 5 header fields"})
+        status, _, body = exchange("GET /boom HTTP/1.1\r\nHost: x\r\nConnection: close\r\n")
+        assert (status, json.loads(body)) == (500, {"message": "it broke"})
+    finally:
+        front.stop()
+    assert handled == [("GET", "/a", b""), ("GET", "/boom", b"")]
 
 
 # --- idle connections ------------------------------------------------------------------------

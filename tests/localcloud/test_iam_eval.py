@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from localcloud.iam import evaluation as iam_eval
-from localcloud.iam.evaluation import (
+from localcloud import policy as iam_eval
+from localcloud.policy import (
     ALLOW, EXPLICIT_DENY, IMPLICIT_DENY, evaluate_identity, lambda_invoke_allowed, map_call,
 )
 

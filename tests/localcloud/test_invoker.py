@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from localcloud.awslambda import archives
-from localcloud.awslambda.invoker import FunctionNotFound
+from localcloud.invocation import FunctionNotFound
 
 from .builders import BROKEN_IMPORT, app_zip, deploy_function, make_zip, table_arn
 

@@ -10,12 +10,12 @@ import pytest
 
 from infra.archive import build_zip
 from localcloud.awslambda import archives
-from localcloud.awslambda.invoker import FunctionNotFound
+from localcloud.invocation import FunctionNotFound
 from infra.policies import LAMBDA_POLICY_LIMIT_BYTES
 from localcloud.awslambda.resources import Alias, Function, Permission
 from localcloud.control_plane import BotoPlane, InProcessPlane, NotFound
 from localcloud.emulator import ACCOUNT_ID, REGION
-from localcloud.engine.kinds import DeployError
+from localcloud.kinds import DeployError
 from localcloud.s3.resources import Bucket, BucketObjectv2
 
 from .builders import (app_zip, call, cloud_for, create_api, deploy_stage, function_inputs,
@@ -109,6 +109,32 @@ def test_a_version_is_published_only_when_code_or_configuration_changed(cloud, p
     name, inputs, _, _ = published
     assert Function().update(cloud, name, inputs, dict(inputs))["version"] == "1"
     assert Function().update(cloud, name, inputs, {**inputs, "timeout": 20})["version"] == "2"
+
+
+def test_a_deleted_version_s_number_is_never_given_again(emulator, cloud, published, upload):
+    """Lambda numbers versions from the function's own counter: after a version is deleted
+    (promotion prunes unused ones) the next one gets a new number, and each number keeps
+    serving its own code."""
+    name, current, _, _ = published
+    lam = emulator.client("lambda")
+
+    def publish(number: int) -> str:
+        nonlocal current
+        new = {**current, "s3Key": upload(versioned_zip(number), f"{name}-{number}")}
+        version = Function().update(cloud, name, current, new)["version"]
+        current = new
+        return version
+
+    assert [publish(2), publish(3)] == ["2", "3"]
+    lam.delete_function(FunctionName=name, Qualifier="2")
+    assert publish(4) == "4"
+    lam.delete_function(FunctionName=name, Qualifier="4")  # the newest
+    assert publish(5) == "5"
+    listed = [v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]]
+    assert listed == ["$LATEST", "1", "3", "5"]
+    for number in (1, 3, 5):
+        assert lam.get_function_configuration(FunctionName=name, Qualifier=str(number))[
+            "CodeSha256"] == archives.code_sha256(versioned_zip(number))
 
 
 def test_an_unpublished_function_serves_latest(emulator, cloud, tmp_path):

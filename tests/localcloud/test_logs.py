@@ -7,7 +7,7 @@ import sys
 import time
 
 from localcloud.engine.state import ResourceRecord, StackState
-from localcloud.logs.tail import LogCursor, format_event, log_groups
+from localcloud.tail import LogCursor, format_event, log_groups
 
 
 def record(type_: str, id_: str, inputs: dict | None = None) -> ResourceRecord:

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from localcloud.engine.deployer import deploy_stack
-from localcloud.engine.kinds import Cloud, DeployError
+from localcloud.kinds import Cloud, DeployError
 from localcloud.engine.partition_check import arns_of, partition_problem
 from localcloud.engine.stackfiles import REPO_ROOT
 from localcloud.engine.state import StateStore
@@ -39,7 +39,7 @@ DEPLOY = """
 import sys
 from pathlib import Path
 from localcloud.engine.deployer import EmulatorProvider, root_cause
-from localcloud.engine.kinds import Cloud
+from localcloud.kinds import Cloud
 from localcloud.engine.program import run_program
 from localcloud.engine.state import StackState, StateStore
 endpoint, work, name, table = sys.argv[1:]

@@ -7,7 +7,7 @@ import pulumi
 import pytest
 from botocore.exceptions import ClientError
 
-from localcloud.engine.kinds import DeployError
+from localcloud.kinds import DeployError
 from localcloud.engine.registry import KINDS
 from localcloud.s3.resources import Bucket, BucketObjectv2, BucketPublicAccessBlock
 

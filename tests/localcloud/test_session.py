@@ -24,7 +24,7 @@ from localcloud.__main__ import print_result
 from localcloud.cli import run_command
 from localcloud.emulator import PortInUse
 from localcloud.engine.deployer import DeployResult
-from localcloud.engine.kinds import DeployError
+from localcloud.kinds import DeployError
 from localcloud.engine.stackfiles import name_clashes
 from localcloud.engine.state import Session, StateStore
 from localcloud.session import LocalCloud

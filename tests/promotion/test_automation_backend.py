@@ -4,6 +4,8 @@ exact command lines, the original stack selected again, each failure of `up` map
 what it left behind, AWS calls made with the stack's own aws:profile and aws:region."""
 from __future__ import annotations
 
+import base64
+import hashlib
 import http.server
 import io
 import json
@@ -22,7 +24,7 @@ from promotion.__main__ import main
 from promotion.automation_backend import steps_applied
 from promotion.decisions import HISTORY, PINNED_CODE, PINNED_DEPLOYMENT, PINNED_VERSION
 
-A, B, OLD = "a" * 64, "b" * 64, "0" * 64
+A, OLD = "a" * 64, "0" * 64
 REGION, PROFILE = "us-west-2", "ops"  # not the ambient ones: the calls must use the stack's
 PARTIAL_OUTPUT = """Updating (prod)
  ~  aws:apigateway:Stage prod updating (0s) [diff: ~deployment]
@@ -79,9 +81,14 @@ def stage_server():
 
 def handler_zip(number: int) -> bytes:
     code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("handler.py", f"def handler(e, c): return {number}")
+    with zipfile.ZipFile(code, "w") as archive:  # one timestamp: the same bytes every call
+        archive.writestr(zipfile.ZipInfo("handler.py", date_time=(1980, 1, 1, 0, 0, 0)),
+                         f"def handler(e, c): return {number}")
     return code.getvalue()
+
+
+# Test's code hash: the SHA-256 of the archive test's alias serves.
+B = hashlib.sha256(handler_zip(8)).hexdigest()
 
 
 @pytest.fixture
@@ -258,10 +265,30 @@ def test_a_promoted_target_that_runs_other_bytes_than_the_source_is_put_back(cli
     aws["lambda"].update_alias(FunctionName="user-service", Name="live", FunctionVersion="7")
     code, out, err = cli.run("promote", "--from", "test", "--to", "prod")
     assert code == 1
-    assert "prod was updated but does not run the bytes test runs (CodeSha256 " in err
+    # Version 7's archive, not the one the pin names (independently: base64 of its SHA-256).
+    version_7 = base64.b64encode(hashlib.sha256(handler_zip(7)).digest()).decode()
+    assert (f"prod was updated but does not run the pinned archive (its alias serves "
+            f"CodeSha256 {version_7}, and the archive {B[:12]}… has CodeSha256 ") in err
     assert "it was rolled back to its previous pins" in err
     ups = [c for c in cli.calls() if c["args"][1:2] == ["up"]]
     assert len(ups) == 2  # the promotion, then the restore
+
+
+def test_a_source_that_does_not_run_the_archive_its_code_hash_names_is_refused(cli, aws):
+    # As a stack deployed before archives were named by their bytes: its codeHash is the
+    # hash of its files, not of the zip its alias serves.
+    state = cli.state()
+    state["stacks"]["test"]["outputs"]["codeHash"] = "b" * 64
+    cli.write(state)
+    before = json.loads(json.dumps(state["stacks"]["prod"]))
+    code, out, err = cli.run("promote", "--from", "test", "--to", "prod")
+    assert code == 1 and "Traceback" not in err
+    assert "test does not run the archive its codeHash output names" in err
+    assert "nothing was changed" in err and "deploy test again (pulumi up -s test)" in err
+    assert not [c for c in cli.calls() if c["args"][1:2] == ["up"]
+                or c["args"][1:3] == ["config", "set-all"]]
+    assert cli.state()["stacks"]["prod"] == before
+    assert Stage.seen == []  # refused before the smoke check too
 
 
 def test_a_target_failing_its_smoke_check_is_put_back(cli):
@@ -327,3 +354,10 @@ def test_steps_applied_reads_the_resources_summary():
     assert steps_applied(REFUSED_OUTPUT.splitlines()) == 0
     assert steps_applied(["Resources:", "    + 2 created", "    +-1 replaced", "    - 1 deleted",
                           "    3 unchanged", "", "Duration: 5s"]) == 4
+
+
+def test_the_backend_works_in_the_pulumi_project_by_default():
+    from promotion.automation_backend import PulumiBackend
+    project = Path(__file__).resolve().parents[2]  # tests/promotion/ -> the repository
+    assert (project / "Pulumi.yaml").is_file()
+    assert PulumiBackend(report=lambda line: None, env={}).work_dir == project

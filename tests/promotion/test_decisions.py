@@ -6,7 +6,8 @@ import json
 import pytest
 
 from promotion.decisions import (HISTORY, PINNED_CODE, PINNED_DEPLOYMENT, PINNED_VERSION,
-                                 PRODUCTION, Pins, Refusal, history_lines, plan_promotion,
+                                 PRODUCTION, Pins, Refusal, code_mismatch, history_lines,
+                                 plan_promotion,
                                  plan_release, plan_rollback, record_version, versions_to_prune)
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
@@ -197,3 +198,14 @@ def test_versions_in_the_history_the_alias_and_the_newest_five_are_kept():
     assert versions_to_prune(published, history, "5") == ["1", "3", "6"]
     assert versions_to_prune(published, history, "11", keep_newest=0) == [
         str(v) for v in (1, 3, 5, 6, 7, 8, 9, 10)]
+
+
+def test_the_served_code_is_compared_with_the_pinned_hash_itself():
+    # sha256("abc"), as hex and as Lambda's base64 CodeSha256 (written down independently).
+    pinned = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    assert code_mismatch("ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=", pinned) is None
+    other = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="  # sha256("")
+    assert code_mismatch(other, pinned) == (
+        f"its alias serves CodeSha256 {other}, and the archive ba7816bf8f01… has CodeSha256 "
+        "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=")
+    assert "is not the SHA-256 of an archive" in code_mismatch(other, "x" * 64)

@@ -1,25 +1,27 @@
-"""The gateway's HTTP front door: waitress reads and frames requests, this module hands
-each one to :meth:`Gateway.handle_request` and writes its answer back.
+"""An HTTP front door: waitress reads and frames requests, this module hands each one to
+a handler and writes its answer back. It knows nothing of the service behind it: the
+service says, in :class:`RequestRules`, which requests reach its handler (methods, sizes)
+and how the front door answers the others.
 
 waitress does the protocol (request line, headers, Content-Length, chunked bodies,
 keep-alive, pipelining) with a bounded pool of worker threads and an asyncore loop that
 holds idle connections without a thread each, closing them after ``channel_timeout``.
 
 On top of it we refuse, before anything runs, the few requests waitress would serve but
-that are ambiguous (the stuff request smuggling is made of) or that API Gateway refuses:
+that are ambiguous (the stuff request smuggling is made of) or that the rules refuse:
 
 * ``Content-Length`` together with ``Transfer-Encoding`` (waitress prefers the coding),
   and ``Transfer-Encoding`` on an HTTP/1.0 request (waitress ignores it there);
 * a request line without a version (HTTP/0.9) or with a version other than 1.0/1.1
   (waitress would answer both as HTTP/1.0);
-* more than :data:`MAX_HEADERS` header fields.
+* more than ``max_headers`` header fields.
 
 Those checks need the parsed header block, which a WSGI app never sees (waitress drops
 ``Transfer-Encoding`` and rewrites ``Content-Length`` of a chunked body), so they sit
 in a parser subclass; waitress then answers them like its own parse errors: the
 error response, and the connection closed with whatever was pipelined behind it.
 Every refusal has a JSON body ``{"message": ...}``. Response header names are written
-as the function spelled them (waitress would re-case them), as API Gateway does.
+as the handler spelled them (waitress would re-case them).
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import Callable, Iterable, Protocol, Sequence
 
 from waitress import wasyncore
 from waitress.adjustments import Adjustments
@@ -39,25 +41,26 @@ from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher, WSGITask, hop_by_hop
 from waitress.utilities import Error, RequestEntityTooLarge
 
-if TYPE_CHECKING:
-    from localcloud.apigateway.gateway import GatewayResponse
+log = logging.getLogger("localcloud.http.server")
 
-log = logging.getLogger("localcloud.apigateway.server")
-
-MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-MAX_HEADER_BYTES = 64 * 1024       # request line and headers together
-MAX_HEADERS = 100
-METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
-
-# The header pairs as the client sent them (name case and repeats kept), for the event.
+# The header pairs as the client sent them (name case and repeats kept), for the handler.
 HEADERS_KEY = "localcloud.headers"
 
-Handler = Callable[..., "GatewayResponse"]  # Gateway.handle_request
+
+class Response(Protocol):
+    """What a handler returns: the service's own response type, with these three."""
+    status: int
+    headers: Sequence[tuple[str, str]]
+    body: bytes
+
+
+# handle(method, target, header pairs, body, *, source_ip, protocol) -> Response
+Handler = Callable[..., Response]
 
 
 @dataclass(frozen=True)
 class ServerLimits:
-    """What one gateway may hold at once."""
+    """What one server may hold at once."""
     threads: int = 16               # requests served at the same time
     connection_limit: int = 1000    # open connections; past it new ones wait in the backlog
     channel_timeout: float = 30.0   # seconds a connection may sit idle (or half-sent)
@@ -69,12 +72,28 @@ class ServerLimits:
 
 @dataclass(frozen=True)
 class Refusal:
+    """An answer of the front door's own: the status, a JSON body ``{"message": ...}``
+    and any headers besides its Content-Type."""
     status: int
     message: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class RequestRules:
+    """Which requests reach the handler, and how the others are answered: the service
+    behind the front door says."""
+    methods: tuple[str, ...]   # a request with any other method gets `unknown_method`
+    unknown_method: Refusal
+    max_body_bytes: int
+    body_too_large: str        # the message of the 413 for a body over max_body_bytes
+    max_header_bytes: int      # the request line and headers together
+    max_headers: int           # header fields; past them, 431
+    internal_error: Refusal    # the answer when the handler raises
 
 
 def framing_refusal(version: str, headers: dict[str, str], chunked: bool,
-                    field_count: int) -> Refusal | None:
+                    field_count: int, max_headers: int) -> Refusal | None:
     """Why a parsed request head must not be served, or None.
 
     ``headers`` are waitress's (upper case, ``_`` for ``-``, repeats joined), after it
@@ -91,8 +110,8 @@ def framing_refusal(version: str, headers: dict[str, str], chunked: bool,
     if "TRANSFER_ENCODING" in headers:  # only left there on HTTP/1.0, which has no codings
         return Refusal(400, "Transfer-Encoding is not allowed on an HTTP/1.0 request; "
                             "send Content-Length")
-    if field_count > MAX_HEADERS:
-        return Refusal(431, f"more than {MAX_HEADERS} header fields")
+    if field_count > max_headers:
+        return Refusal(431, f"more than {max_headers} header fields")
     return None
 
 
@@ -136,6 +155,11 @@ def json_body(message: str) -> bytes:
     return json.dumps({"message": message}).encode("utf-8")
 
 
+def refusal_response(refusal: Refusal) -> tuple[int, list[tuple[str, str]], bytes]:
+    return (refusal.status, [("Content-Type", "application/json"), *refusal.headers],
+            json_body(refusal.message))
+
+
 # --- waitress, extended --------------------------------------------------------------
 
 class _JsonError(Error):
@@ -151,10 +175,9 @@ class _JsonError(Error):
                 json_body(self.body))
 
     @classmethod
-    def of(cls, error: Error) -> "_JsonError":
+    def of(cls, error: Error, rules: RequestRules) -> "_JsonError":
         if isinstance(error, RequestEntityTooLarge) and "max_body" in str(error.body):
-            return cls(413, f"the body is larger than API Gateway's "
-                            f"{MAX_BODY_BYTES // (1024 * 1024)} MB limit")
+            return cls(413, rules.body_too_large)
         return cls(error.code, f"{error.reason}: {error.body}")
 
 
@@ -162,11 +185,16 @@ class _Parser(HTTPRequestParser):
     header_pairs: list[tuple[str, str]] = []
     _refusal: Refusal | None = None
 
+    def __init__(self, adj: Adjustments, rules: RequestRules) -> None:
+        super().__init__(adj)
+        self.rules = rules
+
     def parse_header(self, header_plus: bytes) -> None:
         super().parse_header(header_plus)
         self.header_pairs = raw_header_pairs(header_plus)
         fields = len(get_header_lines(header_plus.partition(b"\r\n")[2]))
-        self._refusal = framing_refusal(self.version, self.headers, self.chunked, fields)
+        self._refusal = framing_refusal(self.version, self.headers, self.chunked, fields,
+                                        self.rules.max_headers)
 
     def received(self, data: bytes) -> int:
         consumed = super().received(data)
@@ -175,13 +203,13 @@ class _Parser(HTTPRequestParser):
             # rather than at the idle timeout.
             line, newline, _ = self.header_plus.lstrip().partition(b"\r\n")
             if newline and is_http09_request_line(line):
-                self._refusal = framing_refusal("", {}, False, 0)
+                self._refusal = framing_refusal("", {}, False, 0, self.rules.max_headers)
         if self.error is None and self._refusal is not None:
             self.error = _JsonError(self._refusal.status, self._refusal.message)
             self.completed = True
             self.expect_continue = False
         elif self.error is not None and not isinstance(self.error, _JsonError):
-            self.error = _JsonError.of(self.error)
+            self.error = _JsonError.of(self.error, self.rules)
         return consumed
 
 
@@ -210,15 +238,19 @@ class _Task(WSGITask):
         return environ
 
     def build_response_header(self) -> bytes:
-        # API Gateway keeps the function's spelling of a header name (ETag,
-        # x-amzn-RequestId); waitress capitalizes each word, so spell them back.
+        # The handler's spelling of a header name is kept (ETag, not Etag); waitress
+        # capitalizes each word, so spell them back.
         spelled = {waitress_spelling(name): name for name, _ in reversed(self.response_headers)}
         return respell_header_names(super().build_response_header(), spelled)
 
 
 class _Channel(HTTPChannel):
-    parser_class = _Parser
     task_class = _Task
+
+    def parser_class(self, adj: Adjustments) -> _Parser:
+        # waitress makes each request's parser with `self.parser_class(self.adj)`: give it
+        # the rules of the app this channel's server serves.
+        return _Parser(adj, self.server.application.rules)
 
 
 class _WaitressServer(TcpWSGIServer):
@@ -227,35 +259,32 @@ class _WaitressServer(TcpWSGIServer):
 
 # --- the WSGI app ----------------------------------------------------------------------
 
-class GatewayApp:
+class HandlerApp:
     """WSGI: a request -> ``handle(method, target, headers, body, source_ip, protocol)``."""
 
-    def __init__(self, handle: Handler) -> None:
+    def __init__(self, handle: Handler, rules: RequestRules) -> None:
         self.handle = handle
+        self.rules = rules
 
     def __call__(self, environ: dict, start_response) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
         try:
             status, headers, body = self._serve(environ, method)
         except Exception:  # noqa: BLE001 -- the client gets JSON, the log the traceback
-            log.exception("gateway: error while serving %s %s", method,
-                          environ.get("REQUEST_URI"))
-            status, headers, body = (500, [("Content-Type", "application/json")],
-                                     json_body("Internal server error"))
+            log.exception("error while serving %s %s", method, environ.get("REQUEST_URI"))
+            status, headers, body = refusal_response(self.rules.internal_error)
         # Hop-by-hop headers are the server's to set (waitress refuses them from an app).
         out = [(_latin1(name), _latin1(value)) for name, value in headers
                if name.lower() not in hop_by_hop and name.lower() != "content-length"]
         if status < 200 or status in (204, 304):
-            body = b""  # these have no body in HTTP, whatever the function returned
+            body = b""  # these have no body in HTTP, whatever the handler returned
         out.append(("Content-Length", str(len(body))))
         start_response(status_line(status), out)
         return [b""] if method == "HEAD" else [body]
 
     def _serve(self, environ: dict, method: str) -> tuple[int, list[tuple[str, str]], bytes]:
-        if method not in METHODS:
-            return (403, [("Content-Type", "application/json"),
-                          ("x-amzn-ErrorType", "MissingAuthenticationTokenException")],
-                    json_body("Missing Authentication Token"))
+        if method not in self.rules.methods:
+            return refusal_response(self.rules.unknown_method)
         body = environ["wsgi.input"].read()
         response = self.handle(method, environ["REQUEST_URI"], list(environ[HEADERS_KEY]), body,
                                source_ip=environ["REMOTE_ADDR"],
@@ -265,29 +294,31 @@ class GatewayApp:
 
 # --- the server and its thread -------------------------------------------------------
 
-class GatewayServer:
-    """waitress serving :class:`GatewayApp` on ``host:port`` (0: any free port) from a
-    background thread; ``stop()`` closes the socket and every connection, and joins."""
+class HttpServer:
+    """waitress serving :class:`HandlerApp` on ``host:port`` (0: any free port) from a
+    background thread; ``stop()`` closes the socket and every connection, and joins.
+    ``name`` is the server's: its ``Server`` header and its thread's name."""
 
-    def __init__(self, handle: Handler, host: str, port: int,
-                 limits: ServerLimits = ServerLimits()) -> None:
+    def __init__(self, handle: Handler, rules: RequestRules, host: str, port: int,
+                 limits: ServerLimits = ServerLimits(), name: str = "localcloud-http") -> None:
         self.limits = limits
+        self.name = name
         self._map: dict = {}
         self._dispatcher = ThreadedTaskDispatcher()
         adjustments = Adjustments(
-            host=host, port=port, ident="localcloud-gateway",
+            host=host, port=port, ident=name,
             threads=limits.threads, connection_limit=limits.connection_limit,
             channel_timeout=limits.channel_timeout, cleanup_interval=limits.cleanup_interval,
-            max_request_header_size=MAX_HEADER_BYTES,
-            max_request_body_size=MAX_BODY_BYTES + 1,  # waitress refuses at >=
+            max_request_header_size=rules.max_header_bytes,
+            max_request_body_size=rules.max_body_bytes + 1,  # waitress refuses at >=
             inbuf_overflow=64 * 1024,  # a body past this waits in a temporary file, not RAM
             asyncore_use_poll=True,  # select() stops at file descriptor 1024
             clear_untrusted_proxy_headers=False,  # X-Forwarded-* reach the event as sent
             log_socket_errors=False)
         # Binds now, so a port in use fails here, in the caller's thread.
         try:
-            self._server = _WaitressServer(GatewayApp(handle), map=self._map, adj=adjustments,
-                                           dispatcher=self._dispatcher)
+            self._server = _WaitressServer(HandlerApp(handle, rules), map=self._map,
+                                           adj=adjustments, dispatcher=self._dispatcher)
         except BaseException:
             wasyncore.close_all(self._map, ignore_all=True)  # the socket it made
             raise
@@ -297,8 +328,7 @@ class GatewayServer:
 
     def start(self) -> None:
         self._dispatcher.set_thread_count(self.limits.threads)
-        self._thread = threading.Thread(target=self._loop, name="localcloud-gateway",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
@@ -306,7 +336,7 @@ class GatewayServer:
             while not self._stopping.is_set():
                 wasyncore.loop(timeout=1.0, map=self._map, use_poll=True, count=1)
         except Exception:  # noqa: BLE001 -- reported; stop() still cleans up
-            log.exception("gateway: the server loop failed")
+            log.exception("%s: the server loop failed", self.name)
         finally:
             wasyncore.close_all(self._map, ignore_all=True)
             self._dispatcher.shutdown(timeout=self.limits.shutdown_timeout)
