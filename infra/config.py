@@ -315,13 +315,12 @@ def _reference_problems(c: StageConfig) -> list[tuple[str, str]]:
     refused = stack_references.reference_problem(reference, c.organization, c.project)
     if refused:
         backend = stack_references.backend_of(c.organization)
-        fix = (f"on this backend every stack is in organization "
-               f"'{stack_references.DIY_ORGANIZATION}': use the owner stack's name, e.g. dev, "
-               f"or {example}" if backend is stack_references.DIY
-               else "use the owner stack's name, e.g. dev, or its full name, e.g. "
-                    f"{example}")
+        note = (f"on this backend every stack is in organization "
+                f"'{stack_references.DIY_ORGANIZATION}'; "
+                if refused == stack_references.DIY_ORGANIZATION_ONLY else "")
         return [(key, f"is {c.api_stack!r}, a reference the {backend.name} backend refuses "
-                      f"(\"{refused}\"); {fix}")]
+                      f"(\"{refused}\"); {note}use the owner stack's name, e.g. dev, or its "
+                      f"full name, e.g. {example}")]
     if reference == c.own_reference:
         return [(key, f"is {c.api_stack!r}, this very stack: name the stack that owns the "
                       "shared REST API (apiOwner: true), e.g. dev")]

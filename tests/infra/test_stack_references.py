@@ -123,7 +123,9 @@ def test_on_diy_another_organization_is_refused_before_anything_is_declared(dev_
     assert "user-service:apiStack is 'acme/user-service/dev'" in message
     assert "DIY (pulumi login --local) backend refuses" in message
     assert "\"organization name must be 'organization'\"" in message
-    assert "use the owner stack's name, e.g. dev, or organization/user-service/dev" in message
+    assert ("on this backend every stack is in organization 'organization'; use the owner "
+            "stack's name, e.g. dev, or its full name, e.g. organization/user-service/dev") \
+        in message
     assert CountingMocks.declared == []  # not even the reference was read
 
 
