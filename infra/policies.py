@@ -35,7 +35,7 @@ def assume_role_policy(service: str) -> dict:
     }
 
 
-def function_role_policy(table_arn: str, log_group_arn: str, tracing: bool) -> dict:
+def function_role_policy(table_arn: str, log_group_arn: str, tracing: bool = False) -> dict:
     """The inline policy of one stage's function role; a traced function may also send
     its trace segments to X-Ray."""
     tracing_statements = [{
