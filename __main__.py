@@ -26,11 +26,6 @@ problems = openapi.document_problems(openapi.api_document(ROUTES, "uri", config.
 if problems:
     raise ConfigError("the API definition (infra/routes.py, infra/openapi.py) would be refused "
                       "by API Gateway:\n  - " + "\n  - ".join(problems))
-too_large = policy_size_problem(config.region, config.function_name, ALIAS, config.stage,
-                                config.allow_test_invoke)
-if too_large:
-    raise ConfigError(too_large)
-
 if config.pinned:
     # A promoted stage runs the archive its source uploaded, never this checkout's code.
     code_hash, upload = config.promoted_code_hash, None
@@ -39,24 +34,29 @@ else:
     built = archive.build_zip(archive.read_handler_files())
     code_hash, upload = archive.code_hash(built), archive.write_build_zip(built)
 account_id = aws.get_caller_identity_output().account_id
+# Every ARN the program writes is in the region's partition: aws, aws-us-gov or aws-cn.
+region_partition = aws.get_partition_output()
 name = config.stage
 pins = stack_outputs.pins_of(config.promoted_deployment_id, config.promoted_code_hash,
                              config.promoted_function_version)
 
 
 async def referenced_outputs() -> dict:
-    """Other stacks' outputs this stack builds on, checked before anything is declared."""
+    """Other stacks' outputs this stack builds on, checked before anything is declared.
+    Every reference is fully qualified (organization/project/stack): Pulumi Cloud takes
+    no other form, and the DIY backend takes it too."""
     owner: dict = {}
     if not config.api_owner:
-        owner = await pulumi.StackReference(config.api_stack).outputs.future() or {}
-        problem = stack_outputs.owner_output_problem(owner, config.api_stack, config.stack,
+        reference = config.api_stack_reference
+        owner = await pulumi.StackReference(reference).outputs.future() or {}
+        problem = stack_outputs.owner_output_problem(owner, reference, config.stack,
                                                      config.production)
         if problem:
             raise ConfigError(problem)
     if config.production:
         # The stack's own last outputs: a checkout without the pins must not undo a promotion.
         last = await pulumi.StackReference(f"{config.stack}-last-update",
-                                           stack_name=pulumi.get_stack()).outputs.future()
+                                           stack_name=config.own_reference).outputs.future()
         problem = stack_outputs.dropped_pins_problem(last or {}, pins, config.stack)
         if problem:
             raise ConfigError(problem)
@@ -80,19 +80,20 @@ async def check_pinned_archive(owner: dict) -> None:
             f"promote --from test --to {config.stack}), or correct promotedCodeHash")
 
 
-def declare_shared_api() -> tuple[dict, list]:
+def declare_shared_api(partition: str, dns_suffix: str) -> tuple[dict, list]:
     """The owner's shared resources, as the outputs other stacks read of it."""
     artifacts = ArtifactBucket("artifacts", ArtifactBucketArgs(
         region=config.region, account_id=account_id, tags={"service": "user-service"}))
     api = SharedApi("shared-api", SharedApiArgs(
-        region=config.region, account_id=account_id, authorization=config.api_authorization,
-        tags={"service": "user-service"}))
+        partition=partition, region=config.region, account_id=account_id,
+        authorization=config.api_authorization, tags={"service": "user-service"},
+        dns_suffix=dns_suffix))
     # Stages may log only once the account's CloudWatch role is set.
     stage_after = [api.rest_api]
     if config.api_gateway_cloudwatch_role:
         stage_after.append(ApiGatewayAccount("apigateway-account", ApiGatewayAccountArgs(
-            region=config.region, account_id=account_id, rest_api_id=api.rest_api.id,
-            tags={"service": "user-service"})))
+            partition=partition, region=config.region, account_id=account_id,
+            rest_api_id=api.rest_api.id, tags={"service": "user-service"})))
     pulumi.export("rootResourceId", api.rest_api.root_resource_id)
     return {
         "restApiId": api.rest_api.id,
@@ -127,6 +128,7 @@ def declare_stage(owner: dict, stage_after: list) -> None:
         upload=upload,
         pinned_version=config.promoted_function_version,
         tags=config.tags,
+        tracing=config.api_xray_tracing,  # the stage's traces go on into the function
     ))
 
     # The grant exists before the stage can send anything to the alias.
@@ -186,10 +188,15 @@ def declare_stage(owner: dict, stage_after: list) -> None:
 
 
 async def main() -> None:
+    partition = await region_partition.future()
+    too_large = policy_size_problem(partition.partition, config.region, config.function_name,
+                                    ALIAS, config.stage, config.allow_test_invoke)
+    if too_large:
+        raise ConfigError(too_large)
     owner = await referenced_outputs()
     stage_after: list = []
     if config.api_owner:
-        owner, stage_after = declare_shared_api()
+        owner, stage_after = declare_shared_api(partition.partition, partition.dns_suffix)
     declare_stage(owner, stage_after)
 
 

@@ -14,6 +14,7 @@ from infra.naming import SERVICE
 
 @dataclass(frozen=True)
 class SharedApiArgs:
+    partition: str  # aws.get_partition_output()'s, for the integration URI's ARNs
     region: str
     account_id: pulumi.Input[str]
     authorization: str  # AWS_IAM (SigV4 callers) or NONE
@@ -33,7 +34,8 @@ class SharedApi(pulumi.ComponentResource):
         routes = args.routes or api_routes.ROUTES
         self.document = pulumi.Output.from_input(args.account_id).apply(
             lambda account: openapi.api_document(
-                routes, api_routes.integration_uri(args.region, account), args.authorization,
+                routes, api_routes.integration_uri(args.region, account, partition=args.partition),
+                args.authorization,
                 region=args.region, dns_suffix=args.dns_suffix))
         self.definition_hash = self.document.apply(openapi.document_hash)
 

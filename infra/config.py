@@ -3,6 +3,12 @@
 `parse_stage_config` is pure (tests call it directly); `load_stage_config` is the only
 place in the program that reads `pulumi.Config`. Defaults live in Pulumi.yaml, which the
 Pulumi CLI applies before the program runs (and tests/local cloud apply the same way).
+
+The CLI also checks each value against the type Pulumi.yaml declares before the program
+runs (pulumi/pulumi pkg/workspace/config.go, validateStackConfigValue, and
+sdk/go/common/workspace/project.go, ValidateConfigValue), and hands the program strings: a
+`boolean` is exactly "true" or "false", an `integer` is what Go's strconv.Atoi parses. The
+parsers here accept exactly that much, so a value passes here if and only if it passes there.
 """
 from __future__ import annotations
 
@@ -13,15 +19,16 @@ from typing import Callable, Mapping
 
 import pulumi
 
-from infra import naming
+from infra import naming, partitions, stack_references
 
 PROJECT = "user-service"
 
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
                       1827, 2192, 2557, 2922, 3288, 3653)
-REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
-STACK_REFERENCE = re.compile(r"([A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+")
+# strconv.Atoi: an optional sign and ASCII digits, within a 64-bit int.
+ATOI = re.compile(r"[+-]?[0-9]+")
+INT64 = range(-2**63, 2**63)
 # API Gateway's integration timeout is 29 s: a longer function timeout only hides 504s.
 MAX_TIMEOUT_SECONDS = 29
 DEPLOYMENT_ID = re.compile(r"[A-Za-z0-9]{1,32}")
@@ -46,7 +53,7 @@ class StageConfig:
     api_owner: bool
     api_stack: str | None
     log_retention_days: int
-    throttling_rate_limit: float
+    throttling_rate_limit: int
     throttling_burst_limit: int
     allow_test_invoke: bool
     deletion_protection: bool
@@ -66,6 +73,21 @@ class StageConfig:
     promoted_function_version: str | None = None
     # The deployments this stage has served, oldest first (kept by promotion/rollback).
     deployment_history: tuple[dict, ...] = ()
+    # Where the stack lives: pulumi.get_organization() (on the DIY backend always
+    # "organization") and pulumi.get_project(); stack references are qualified with them.
+    organization: str = stack_references.DIY_ORGANIZATION
+    project: str = PROJECT
+
+    @property
+    def api_stack_reference(self) -> str | None:
+        """The owner stack's name as every backend resolves it (org/project/stack)."""
+        return (stack_references.qualified(self.api_stack, self.organization, self.project)
+                if self.api_stack else None)
+
+    @property
+    def own_reference(self) -> str:
+        """This stack's own name, fully qualified (prod reads its last outputs through it)."""
+        return stack_references.qualified(self.stack, self.organization, self.project)
 
     @property
     def function_name(self) -> str:
@@ -101,17 +123,16 @@ def _text(raw: str) -> str:
 
 
 def _bool(raw: str) -> bool:
-    lowered = raw.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    raise ValueError("must be true or false")
+    if raw in ("true", "false"):
+        return raw == "true"
+    raise ValueError("must be true or false (Pulumi.yaml declares it boolean)")
 
 
 def _int(raw: str) -> int:
-    try:
-        return int(raw.strip())
-    except ValueError:
-        raise ValueError("must be a whole number") from None
+    if ATOI.fullmatch(raw) and int(raw) in INT64:
+        return int(raw)
+    raise ValueError("must be a whole number, written without spaces, dots or exponents "
+                     "(Pulumi.yaml declares it integer)")
 
 
 def _history(raw: str) -> tuple[dict, ...]:
@@ -127,13 +148,6 @@ def _history(raw: str) -> tuple[dict, ...]:
     return tuple(entries)
 
 
-def _float(raw: str) -> float:
-    try:
-        return float(raw.strip())
-    except ValueError:
-        raise ValueError("must be a number") from None
-
-
 # Config key -> (dataclass field, parser). aws:region is the AWS provider's own key.
 KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
     f"{PROJECT}:stage": ("stage", _text),
@@ -143,7 +157,7 @@ KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
     f"{PROJECT}:apiOwner": ("api_owner", _bool),
     f"{PROJECT}:apiStack": ("api_stack", _text),
     f"{PROJECT}:logRetentionDays": ("log_retention_days", _int),
-    f"{PROJECT}:throttlingRateLimit": ("throttling_rate_limit", _float),
+    f"{PROJECT}:throttlingRateLimit": ("throttling_rate_limit", _int),
     f"{PROJECT}:throttlingBurstLimit": ("throttling_burst_limit", _int),
     f"{PROJECT}:allowTestInvoke": ("allow_test_invoke", _bool),
     f"{PROJECT}:deletionProtection": ("deletion_protection", _bool),
@@ -164,9 +178,13 @@ KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
 FIELD_KEYS = {field: key for key, (field, _) in KEYS.items()}
 
 
-def parse_stage_config(values: Mapping[str, str | None], stack: str) -> StageConfig:
+def parse_stage_config(values: Mapping[str, str | None], stack: str,
+                       organization: str = stack_references.DIY_ORGANIZATION,
+                       project: str = PROJECT) -> StageConfig:
     """Turn raw config strings into a StageConfig, or raise one ConfigError listing
-    every problem, each naming the key, the stack file and what is allowed."""
+    every problem, each naming the key, the stack file and what is allowed. `organization`
+    and `project` are where the stack lives (pulumi.get_organization(), get_project()):
+    the stack references are checked against the rules of the backend that implies."""
     problems: list[tuple[str, str]] = []
     parsed: dict[str, object] = {}
     for key, (field, parse) in KEYS.items():
@@ -183,7 +201,7 @@ def parse_stage_config(values: Mapping[str, str | None], stack: str) -> StageCon
         for optional in ("api_stack", "promoted_deployment_id", "promoted_code_hash",
                          "promoted_function_version"):
             parsed[optional] = parsed[optional] or None
-        config = StageConfig(stack=stack, **parsed)
+        config = StageConfig(stack=stack, organization=organization, project=project, **parsed)
         problems = _consistency_problems(config)
         if not problems:
             return config
@@ -212,8 +230,10 @@ def _consistency_problems(c: StageConfig) -> list[tuple[str, str]]:
     if c.production and c.name_prefix:
         problem("name_prefix", f"is {c.name_prefix!r}, but a production stack must have an "
                                "empty prefix (namePrefix: \"\") so its names are the bare ones")
-    if not REGION.fullmatch(c.region):
-        problem("region", f"is {c.region!r}, which is not an AWS region name (e.g. us-east-1)")
+    if partitions.partition_of(c.region) is None:
+        problem("region", f"is {c.region!r}, which is in no AWS partition (botocore knows "
+                          f"{', '.join(partitions.known_partitions())}); use an AWS region "
+                          "name, e.g. us-east-1, us-gov-west-1 or cn-north-1")
     if c.api_owner and c.api_stack:
         problem("api_stack", f"is {c.api_stack!r}, but apiOwner is true: a stack either owns "
                              "the shared REST API or references its owner, not both")
@@ -221,12 +241,8 @@ def _consistency_problems(c: StageConfig) -> list[tuple[str, str]]:
         problem("api_stack", "is empty and apiOwner is false: set apiOwner: true in the one "
                              "stack that owns the shared REST API, or apiStack to that stack's "
                              "name (e.g. dev)")
-    if c.api_stack and not STACK_REFERENCE.fullmatch(c.api_stack):
-        problem("api_stack", f"is {c.api_stack!r}; use the owner stack's name, e.g. dev "
-                             "(or fully qualified: my-org/user-service/dev)")
-    if c.api_stack and c.api_stack.rsplit("/", 1)[-1] == c.stack:
-        problem("api_stack", f"is {c.api_stack!r}, this very stack: name the stack that owns "
-                             "the shared REST API (apiOwner: true), e.g. dev")
+    if c.api_stack:
+        found.extend(_reference_problems(c))
     if c.api_gateway_cloudwatch_role and not c.api_owner:
         problem("api_gateway_cloudwatch_role", "is true, but only the stack that owns the "
                 "shared REST API (apiOwner: true) may set API Gateway's account-wide "
@@ -288,10 +304,35 @@ def _consistency_problems(c: StageConfig) -> list[tuple[str, str]]:
     return found
 
 
+def _reference_problems(c: StageConfig) -> list[tuple[str, str]]:
+    """apiStack is a plain stack name or a full one; the reference it makes must resolve on
+    the backend the stack runs on, and must not be this very stack."""
+    key, reference = FIELD_KEYS["api_stack"], c.api_stack_reference
+    example = f"{c.organization}/{c.project}/dev"
+    if c.api_stack.count("/") not in (0, 2):
+        return [(key, f"is {c.api_stack!r}; use the owner stack's name, e.g. dev (qualified "
+                      f"with this organization and project), or its full name, e.g. {example}")]
+    refused = stack_references.reference_problem(reference, c.organization, c.project)
+    if refused:
+        backend = stack_references.backend_of(c.organization)
+        note = (f"on this backend every stack is in organization "
+                f"'{stack_references.DIY_ORGANIZATION}'; "
+                if refused == stack_references.DIY_ORGANIZATION_ONLY else "")
+        return [(key, f"is {c.api_stack!r}, a reference the {backend.name} backend refuses "
+                      f"(\"{refused}\"); {note}use the owner stack's name, e.g. dev, or its "
+                      f"full name, e.g. {example}")]
+    if reference == c.own_reference:
+        return [(key, f"is {c.api_stack!r}, this very stack: name the stack that owns the "
+                      "shared REST API (apiOwner: true), e.g. dev")]
+    return []
+
+
 def load_stage_config() -> StageConfig:
-    """Read every key once from the stack's configuration."""
+    """Read every key once from the stack's configuration; the stack references are
+    checked against the backend the program runs on."""
     values: dict[str, str | None] = {}
     for key in KEYS:
         namespace, name = key.split(":", 1)
         values[key] = pulumi.Config(namespace).get(name)
-    return parse_stage_config(values, pulumi.get_stack())
+    return parse_stage_config(values, pulumi.get_stack(), pulumi.get_organization(),
+                              pulumi.get_project())
