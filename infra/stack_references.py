@@ -143,7 +143,9 @@ DIY: Backend = _Diy("DIY (pulumi login --local)")
 
 def backend_of(organization: str) -> Backend:
     """The backend a program runs on, told by `pulumi.get_organization()`: `organization`
-    on the DIY backend, the stack's own organization on Pulumi Cloud."""
+    on the DIY backend, the stack's own organization on Pulumi Cloud. (A Pulumi Cloud
+    organization named `organization` is taken for DIY: its stacks may then reference only
+    their own organization's.)"""
     return DIY if organization == DIY_ORGANIZATION else PULUMI_CLOUD
 
 
