@@ -305,13 +305,13 @@ def _consistency_problems(c: StageConfig) -> list[tuple[str, str]]:
 
 
 def _reference_problems(c: StageConfig) -> list[tuple[str, str]]:
-    """apiStack is a plain stack name or a full one; the reference it makes must resolve on
-    the backend the stack runs on, and must not be this very stack."""
+    """apiStack is a plain stack name or a full one. A reference the current backend would
+    refuse is refused here with that backend's own message; one it would take in another
+    form (DIY's `organization/dev`) is refused too, since only a full name resolves on both
+    backends; and it must not be this very stack."""
     key, reference = FIELD_KEYS["api_stack"], c.api_stack_reference
-    example = f"{c.organization}/{c.project}/dev"
-    if c.api_stack.count("/") not in (0, 2):
-        return [(key, f"is {c.api_stack!r}; use the owner stack's name, e.g. dev (qualified "
-                      f"with this organization and project), or its full name, e.g. {example}")]
+    fix = (f"use the owner stack's name, e.g. dev, or its full name, e.g. "
+           f"{c.organization}/{c.project}/dev")
     refused = stack_references.reference_problem(reference, c.organization, c.project)
     if refused:
         backend = stack_references.backend_of(c.organization)
@@ -319,8 +319,10 @@ def _reference_problems(c: StageConfig) -> list[tuple[str, str]]:
                 f"'{stack_references.DIY_ORGANIZATION}'; "
                 if refused == stack_references.DIY_ORGANIZATION_ONLY else "")
         return [(key, f"is {c.api_stack!r}, a reference the {backend.name} backend refuses "
-                      f"(\"{refused}\"); {note}use the owner stack's name, e.g. dev, or its "
-                      f"full name, e.g. {example}")]
+                      f"(\"{refused}\"); {note}{fix}")]
+    if not stack_references.fully_qualified(reference):
+        return [(key, f"is {c.api_stack!r}, which is not a full <organization>/<project>/"
+                      f"<stack> name (Pulumi Cloud takes no other form); {fix}")]
     if reference == c.own_reference:
         return [(key, f"is {c.api_stack!r}, this very stack: name the stack that owns the "
                       "shared REST API (apiOwner: true), e.g. dev")]

@@ -26,7 +26,10 @@ class Partition:
 @lru_cache(maxsize=1)
 def _partitions() -> tuple[tuple[re.Pattern, Partition], ...]:
     data = create_loader().load_data("partitions")
-    return tuple((re.compile(p["regionRegex"]), Partition(p["id"], p["outputs"]["dnsSuffix"]))
+    # The patterns are written for the SDKs' regex engines (Go's, JavaScript's), where \w and
+    # \d are ASCII only; Python's would also take e.g. "us-éast-1" or Arabic digits.
+    return tuple((re.compile(p["regionRegex"], re.ASCII),
+                  Partition(p["id"], p["outputs"]["dnsSuffix"]))
                  for p in data["partitions"])
 
 

@@ -33,7 +33,7 @@ CLOUD_NEEDS_FULL_NAME = (
 DIY_ORGANIZATION_ONLY = "organization name must be 'organization'"
 DIY_EMPTY_NAME = "stack name must not be empty"
 
-_NAME_CHARACTERS = re.compile(r"[A-Za-z0-9_.-]*")
+_NAME_BYTES = re.compile(rb"[A-Za-z0-9_.-]*")
 
 
 class ReferenceRefused(Exception):
@@ -45,31 +45,41 @@ def unknown_stack(name: str) -> str:
     return f"unknown stack {json.dumps(name, ensure_ascii=False)}"
 
 
-def _go_char(char: str) -> str:
-    """Go's %q of one byte: a single-quoted character literal."""
-    return "'\\''" if char == "'" else "'\\\\'" if char == "\\" else f"'{char}'"
+def _go_quoted_byte(byte: int) -> str:
+    """Go's %q of one byte: strconv.QuoteRune of that byte taken as a rune."""
+    char = chr(byte)
+    escapes = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r",
+               "\t": "\\t", "\v": "\\v", "'": "\\'", "\\": "\\\\"}
+    if char in escapes:
+        return f"'{escapes[char]}'"
+    if byte < 0x20 or byte == 0x7F:
+        return f"'\\x{byte:02x}'"
+    return f"'{char}'" if char.isprintable() else f"'\\u{byte:04x}'"
 
 
 def stack_name_problem(name: str) -> str | None:
-    """tokens.ParseStackName's refusal of a stack name, or None."""
-    if name == "":
+    """tokens.ParseStackName's refusal of a stack name, or None. Go measures and indexes
+    the name in UTF-8 bytes."""
+    raw = name.encode()
+    if raw == b"":
         return "a stack name may not be empty"
-    if len(name) > 100:
+    if len(raw) > 100:
         return "a stack name cannot exceed 100 characters"
-    valid = _NAME_CHARACTERS.match(name).end()
-    if valid != len(name):
+    valid = _NAME_BYTES.match(raw).end()
+    if valid != len(raw):
         return ("a stack name may only contain alphanumeric, hyphens, underscores, or periods: "
-                f"invalid character {_go_char(name[valid])} at position {valid}")
+                f"invalid character {_go_quoted_byte(raw[valid])} at position {valid}")
     return None
 
 
 def project_name_problem(name: str) -> str | None:
     """tokens.ValidateProjectName's refusal of a project name, or None."""
-    if name == "":
+    raw = name.encode()
+    if raw == b"":
         return "project names may not be empty"
-    if len(name) > 100:
+    if len(raw) > 100:
         return "project names are limited to 100 characters"
-    if not _NAME_CHARACTERS.fullmatch(name):
+    if not _NAME_BYTES.fullmatch(raw):
         return "project names may only contain alphanumerics, hyphens, underscores, and periods"
     return None
 
@@ -97,10 +107,14 @@ class _PulumiCloud(Backend):
     def parse(self, reference: str, current_project: str) -> str:
         if reference.count("/") != 2:
             raise ReferenceRefused(CLOUD_NEEDS_FULL_NAME)
-        problem = stack_name_problem(reference.rsplit("/", 1)[-1])
+        # ParseStackReference: an empty project is the current one; an empty organization
+        # is the user's default one, which a program cannot see (kept empty: no stack here
+        # is named so, and the program sends no such name).
+        organization, project, stack = reference.split("/")
+        problem = stack_name_problem(stack)
         if problem:
             raise ReferenceRefused(problem)
-        return reference
+        return f"{organization}/{project or current_project}/{stack}"
 
 
 class _Diy(Backend):
@@ -129,7 +143,9 @@ DIY: Backend = _Diy("DIY (pulumi login --local)")
 
 def backend_of(organization: str) -> Backend:
     """The backend a program runs on, told by `pulumi.get_organization()`: `organization`
-    on the DIY backend, the stack's own organization on Pulumi Cloud."""
+    on the DIY backend, the stack's own organization on Pulumi Cloud. (A Pulumi Cloud
+    organization named `organization` is taken for DIY: its stacks may then reference only
+    their own organization's.)"""
     return DIY if organization == DIY_ORGANIZATION else PULUMI_CLOUD
 
 
@@ -137,6 +153,13 @@ def qualified(name: str, organization: str, project: str) -> str:
     """The name a StackReference is given: a plain stack name in this organization and
     project; a name with slashes as it is (the backend's rules then judge it)."""
     return name if "/" in name else f"{organization}/{project}/{name}"
+
+
+def fully_qualified(reference: str) -> bool:
+    """`organization/project/stack` with every part given: the one form that Pulumi Cloud
+    and the DIY backend both resolve, and to the same stack."""
+    parts = reference.split("/")
+    return len(parts) == 3 and all(parts)
 
 
 def reference_problem(reference: str, organization: str, project: str) -> str | None:

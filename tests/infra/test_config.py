@@ -135,7 +135,8 @@ def test_a_region_in_any_partition_is_accepted(region):
     assert parse_stage_config(config_of("test", **{"aws:region": region}), "test").region == region
 
 
-@pytest.mark.parametrize("region", ["Virginia", "us-east-1a", "xx-east-1", "us-gov-west", ""])
+@pytest.mark.parametrize("region", ["Virginia", "us-east-1a", "xx-east-1", "us-gov-west", "",
+                                    "us-éast-1", "us-east-١"])
 def test_a_region_in_no_known_partition_names_aws_region_and_the_fix(region):
     message = problems("test", **{"aws:region": region})
     assert f"aws:region is {region!r}, which is in no AWS partition" in message

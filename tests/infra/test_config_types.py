@@ -182,7 +182,8 @@ def test_the_loader_refuses_a_value_for_its_type_exactly_when_the_engine_does(ke
 # --- what the promotion tool writes --------------------------------------------------------
 
 def promotion_writes() -> list[dict[str, str | None]]:
-    """The values a promote and a rollback write (`pulumi config set`: strings)."""
+    """What the promotion tool writes (`pulumi config set --plaintext`: strings): a promote,
+    a rollback, the version an update published, the pins put back after a failure."""
     test = {"deploymentId": "abc123", "codeHash": "e" * 64, "functionVersion": "4"}
     promote = decisions.plan_promotion(
         "test", "prod", test, read_stack_config("test"), {}, read_stack_config("prod"),
@@ -195,7 +196,13 @@ def promotion_writes() -> list[dict[str, str | None]]:
     rollback = decisions.plan_rollback(
         "prod", served, {**promoted, decisions.HISTORY: json.dumps(history)},
         {"abc123", "def456"}, None, "2026-11-23T00:00:00Z")
-    return [promote.values(), rollback.values()]
+    # After an update: the version it published, filled into the newest entry.
+    recorded = decisions.record_version(promote.history, "7")
+    assert recorded is not None
+    # After a failed update: the pins as they were, put back.
+    restored = decisions.previous_values(promoted)
+    return [promote.values(), rollback.values(), {decisions.HISTORY: json.dumps(list(recorded))},
+            restored]
 
 
 def test_every_value_the_promotion_tool_writes_passes_the_engine_and_the_loader():
@@ -203,5 +210,10 @@ def test_every_value_the_promotion_tool_writes_passes_the_engine_and_the_loader(
         refused = [key for key, text in written.items()
                    if text is not None and not engine_accepts(key, text)]
         assert refused == [], written
-        config = parse_stage_config({**read_stack_config("prod"), **written}, "prod")
-        assert config.promoted_deployment_id == "abc123"
+        # The loader takes it too (None: the key is removed, Pulumi.yaml's default applies).
+        kept = {key: text for key, text in written.items() if text is not None}
+        config = parse_stage_config({**read_stack_config("prod"), **kept}, "prod")
+        if decisions.PINNED_DEPLOYMENT in kept:
+            assert config.promoted_deployment_id == kept[decisions.PINNED_DEPLOYMENT]
+        if decisions.HISTORY in kept:
+            assert list(config.deployment_history) == json.loads(kept[decisions.HISTORY])

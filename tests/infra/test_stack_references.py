@@ -69,6 +69,23 @@ def test_diy_takes_a_plain_name_or_the_organization_organization_only():
 
 @pytest.mark.parametrize("backend", [stack_references.PULUMI_CLOUD, stack_references.DIY],
                          ids=lambda b: b.name)
+def test_stack_names_are_judged_in_utf8_bytes_as_go_does(backend):
+    # tokens.ParseStackName: len() and the failing position count bytes, and %q quotes the
+    # failing byte taken as a rune ("é" is 0xC3 0xA9: 0xC3 is "Ã").
+    def refusal(stack: str) -> str:
+        with pytest.raises(stack_references.ReferenceRefused) as refused:
+            backend.parse(f"organization/user-service/{stack}", "user-service")
+        return str(refused.value)
+    assert refusal("dév") == ("a stack name may only contain alphanumeric, hyphens, "
+                              "underscores, or periods: invalid character 'Ã' at position 1")
+    assert refusal("é" * 51) == "a stack name cannot exceed 100 characters"  # 102 bytes
+    assert refusal("a\tb").endswith("invalid character '\\t' at position 1")
+    assert refusal("it's").endswith("invalid character '\\'' at position 2")
+    assert backend.parse("organization/user-service/" + "d" * 100, "user-service")
+
+
+@pytest.mark.parametrize("backend", [stack_references.PULUMI_CLOUD, stack_references.DIY],
+                         ids=lambda b: b.name)
 def test_a_missing_stack_is_unknown_and_one_never_updated_has_no_outputs(backend):
     existing = {"organization/user-service/dev": {}}
     assert backend.outputs("organization/user-service/dev", "user-service", existing) == {}
@@ -129,13 +146,42 @@ def test_on_diy_another_organization_is_refused_before_anything_is_declared(dev_
     assert CountingMocks.declared == []  # not even the reference was read
 
 
-def test_a_two_part_name_is_refused_on_both_backends():
-    for world in BACKEND_WORLDS:
+def test_a_name_pulumi_cloud_refuses_stops_with_its_own_message_before_anything_is_declared():
+    CountingMocks.declared = []
+    for value in ("acme/dev", "acme/user-service/dev/x", "acme/user-service/my stack"):
         with pytest.raises(ConfigError) as caught:
-            run_stack("test", world, {}, with_api_stack(f"{world.organization}/dev"))
-        assert (f"user-service:apiStack is '{world.organization}/dev'; use the owner stack's "
-                "name, e.g. dev") in str(caught.value)
-        assert f"{world.organization}/user-service/dev" in str(caught.value)
+            run_stack("test", CLOUD_WORLD, {}, with_api_stack(value), mocks_class=CountingMocks)
+        message = str(caught.value)
+        assert f"user-service:apiStack is '{value}', a reference the Pulumi Cloud backend " \
+               "refuses (" in message
+        assert message.endswith("use the owner stack's name, e.g. dev, or its full name, "
+                                 "e.g. acme/user-service/dev")
+    assert CountingMocks.declared == []
+    assert f'("{CLOUD_FORM}")' in cloud_refusal("acme/dev")
+    assert ('("a stack name may only contain alphanumeric, hyphens, underscores, or periods: '
+            "invalid character ' ' at position 2\")") in cloud_refusal("acme/user-service/my stack")
+
+
+def cloud_refusal(value: str) -> str:
+    with pytest.raises(ConfigError) as caught:
+        run_stack("test", CLOUD_WORLD, {}, with_api_stack(value))
+    return str(caught.value)
+
+
+@pytest.mark.parametrize("world, value", [(DIY_WORLD, "organization/dev"),
+                                          (DIY_WORLD, "organization//dev"),
+                                          (CLOUD_WORLD, "acme//dev")], ids=str)
+def test_a_name_the_backend_takes_but_that_is_not_full_is_refused(world, value):
+    # The backend itself resolves these (in the current project), but only a full name
+    # resolves on both backends alike.
+    assert world.backend.rules.parse(value, "user-service") \
+        == f"{world.organization}/user-service/dev"
+    with pytest.raises(ConfigError) as caught:
+        run_stack("test", world, {"dev": {}}, with_api_stack(value))
+    assert (f"user-service:apiStack is '{value}', which is not a full <organization>/"
+            "<project>/<stack> name (Pulumi Cloud takes no other form); use the owner "
+            f"stack's name, e.g. dev, or its full name, e.g. {world.organization}/"
+            "user-service/dev") in str(caught.value)
 
 
 def test_a_fully_qualified_owner_name_is_used_as_it_is(dev_outputs):
