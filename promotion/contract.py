@@ -227,8 +227,8 @@ class _Comparison:
         new_path, new_item, new_op = new
         where = f"{method} {new_path}"
         self.security(where, old_op, new_op)
-        self.parameters(where, old_path, new_path, self.old_parameters(old_item, old_op),
-                        self.new_parameters(new_item, new_op))
+        self.parameters(where, old_path, new_path, self._parameters(self.old, old_item, old_op),
+                        self._parameters(self.new, new_item, new_op))
         self.request_body(where, old_op.get("requestBody"), new_op.get("requestBody"))
         self.responses(where, old_op.get("responses") or {}, new_op.get("responses") or {})
 
@@ -255,7 +255,8 @@ class _Comparison:
 
     # --- parameters ------------------------------------------------------------------
 
-    def _parameters(self, refs: _Refs, item: dict, op: dict) -> dict[tuple[str, str], dict]:
+    @staticmethod
+    def _parameters(refs: _Refs, item: dict, op: dict) -> dict[tuple[str, str], dict]:
         # Path-item parameters apply to every operation; the operation's own override them.
         found = {}
         for param in [*(item.get("parameters") or []), *(op.get("parameters") or [])]:
@@ -263,12 +264,6 @@ class _Comparison:
             place, name = param.get("in"), str(param.get("name"))
             found[(place, name.lower() if place == "header" else name)] = param
         return found
-
-    def old_parameters(self, item, op):
-        return self._parameters(self.old, item, op)
-
-    def new_parameters(self, item, op):
-        return self._parameters(self.new, item, op)
 
     def parameters(self, where: str, old_path: str, new_path: str, old: dict, new: dict) -> None:
         # Path parameters are matched by their place in the path, whatever their names.
@@ -354,8 +349,8 @@ class _Comparison:
                     self.add(BREAKING, where, f"no longer sends {media}; an old client that "
                                               "reads it finds nothing")
             elif media not in old:
-                self.add(COMPATIBLE, where, f"now also {'accepts' if side == 'request' else 'sends'} "
-                                            f"{media}")
+                verb = "accepts" if side == "request" else "sends"
+                self.add(COMPATIBLE, where, f"now also {verb} {media}")
             else:
                 at = where if media == _JSON else f"{where} ({media})"
                 self.schema(at, side, (old[media] or {}).get("schema"),
@@ -373,7 +368,8 @@ class _Comparison:
             if status not in old:
                 self.add(COMPATIBLE, at, "new")
                 continue
-            old_response, new_response = self.old.resolve(old[status]), self.new.resolve(new[status])
+            old_response = self.old.resolve(old[status])
+            new_response = self.new.resolve(new[status])
             self.headers(at, old_response.get("headers") or {}, new_response.get("headers") or {})
             self.content(at, "response", old_response.get("content") or {},
                          new_response.get("content") or {})
@@ -389,7 +385,8 @@ class _Comparison:
             elif key not in old:
                 self.add(COMPATIBLE, at, "new")
             else:
-                old_header, new_header = self.old.resolve(old[key][1]), self.new.resolve(new[key][1])
+                old_header = self.old.resolve(old[key][1])
+                new_header = self.new.resolve(new[key][1])
                 self.required(at, "response", bool(old_header.get("required")),
                               bool(new_header.get("required")))
                 self.schema(at, "response", old_header.get("schema"), new_header.get("schema"), [])
@@ -461,7 +458,8 @@ class _Comparison:
 
     def changed(self, where: str, side: str, text: str) -> None:
         """Neither wider nor narrower: some old values are refused, some new ones unexpected."""
-        self.add(BREAKING, where, f"{text}; {_REFUSED_VALUE if side == 'request' else _UNEXPECTED_VALUE}")
+        reason = _REFUSED_VALUE if side == "request" else _UNEXPECTED_VALUE
+        self.add(BREAKING, where, f"{text}; {reason}")
 
     def types(self, where: str, side: str, old, new) -> None:
         if old == new:
@@ -620,7 +618,7 @@ def gate(old, new, *, old_label: str, new_label: str, allow_breaking: bool = Fal
     if unreadable:
         return Verdict(False, (*unreadable, "refused: the API contract cannot be checked; "
                                             "nothing was changed"))
-    changes = compare(*documents, old_label=old_label, new_label=new_label)
+    changes = _Comparison(*documents, old_label, new_label).run()
     breaking = [c for c in changes if c.kind == BREAKING]
     compatible = [c for c in changes if c.kind == COMPATIBLE]
     lines = [f"API contract: {new_label} against {old_label}"]

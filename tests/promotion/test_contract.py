@@ -79,8 +79,9 @@ def base() -> dict:
                         "version": {"type": "integer", "minimum": 1}}},
                 "UserPage": {
                     "type": "object", "required": ["items", "nextToken"],
-                    "properties": {"items": {"type": "array", "items": {"$ref": REF.format("User")}},
-                                   "nextToken": {"description": "null on the last page"}}},
+                    "properties": {
+                        "items": {"type": "array", "items": {"$ref": REF.format("User")}},
+                        "nextToken": {"description": "null on the last page"}}},
                 "Error": {"type": "object", "required": ["message"],
                           "properties": {"message": {"type": "string"}}},
             },
