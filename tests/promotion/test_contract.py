@@ -2,7 +2,6 @@
 side, and the lines it must give, written out in full."""
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 
