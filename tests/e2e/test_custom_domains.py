@@ -9,6 +9,9 @@ sets them for local runs."""
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
+import subprocess
 import urllib.error
 import urllib.request
 from urllib.parse import urlsplit
@@ -17,6 +20,7 @@ import pytest
 from botocore.credentials import Credentials
 
 from infra.signing import signed_headers
+from localcloud.__main__ import custom_domain_curl_lines
 from localcloud.engine.registry import KINDS
 from localcloud.iam.callers import domain_curl_line, stage_credentials
 from localcloud.kinds import DeployError
@@ -177,6 +181,30 @@ def test_the_printed_curl_line_signs_for_the_domain_and_connects_to_the_gateway(
     assert line == (f"curl --connect-to {TEST_DOMAIN}:80:127.0.0.1:{port} --aws-sigv4 "
                     f'"aws:amz:{REGION}:execute-api" --user "{credentials.access_key}:'
                     f'{credentials.secret_key}" http://{TEST_DOMAIN}/users')
+
+
+def curl_at_least(major: int, minor: int) -> str | None:
+    curl = shutil.which("curl")
+    version = subprocess.run([curl, "--version"], capture_output=True, text=True).stdout \
+        if curl else ""
+    parts = version.split()[1].split(".") if version else []
+    return curl if curl and tuple(int(p) for p in parts[:2]) >= (major, minor) else None
+
+
+def test_the_run_commands_domain_lines_answer_with_curl(domains):
+    # What `python -m localcloud up` prints for each domain, run as a user would.
+    cloud, results, _, _ = domains
+    lines = custom_domain_curl_lines(list(results.values()), cloud)
+    assert [line.split("--connect-to ")[1].split(":")[0] for line in lines] == [
+        TEST_DOMAIN, PROD_DOMAIN]
+    if curl_at_least(7, 75) is None:
+        pytest.skip("needs curl 7.75 or later (--aws-sigv4)")
+    for line in lines:
+        done = subprocess.run(shlex.split(line) + ["-s", "-w", "\n%{http_code}"],
+                              capture_output=True, text=True, timeout=30)
+        body, _, status = done.stdout.rpartition("\n")
+        assert status == "200", done.stdout + done.stderr
+        assert set(json.loads(body)) == {"items", "nextToken"}
 
 
 def test_a_second_stack_claiming_a_domain_is_refused_and_changes_nothing(domains):

@@ -98,6 +98,10 @@ def test_a_domain_name_exists_once_and_takes_only_a_certificate_of_its_region(em
     with pytest.raises(DeployError, match=r"Invalid certificate ARN: .*Certificate must be "
                                           r"in 'us-east-1'\."):
         DomainName().create(cloud, "d", domain_inputs(domain, other_region))
+    other_partition = certificate.replace("arn:aws:", "arn:aws-us-gov:").replace(
+        ":us-east-1:", ":us-gov-west-1:")
+    with pytest.raises(DeployError, match="Certificate must be in 'us-east-1'"):
+        DomainName().create(cloud, "d", domain_inputs(domain, other_partition))
     with pytest.raises(DeployError, match="ACM in us-east-1 has no such certificate"):
         DomainName().create(cloud, "d", domain_inputs(
             domain, REGION_CERTIFICATE + "00000000-0000-0000-0000-000000000000"))
