@@ -141,6 +141,8 @@ def test_the_function_sees_the_domain_and_the_path_as_sent(domains):
     created = on_domain(cloud, PROD_DOMAIN, "/v1/users", "POST",
                         {"name": "Grace", "email": "grace@example.com"}, sign="prod")
     assert created.status == 201, created.body
+    # The function's Location keeps the base path the client used.
+    assert created.headers["Location"] == f"/v1/users/{created.json()['id']}"
     log = cloud.cloud("prod").client("logs")
     events = log.filter_log_events(logGroupName="/aws/apigateway/user-service/prod/access")
     lines = [json.loads(e["message"]) for e in events["events"]]
