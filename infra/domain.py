@@ -50,9 +50,9 @@ class StageDomain(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.certificate, self.validation, self.validation_records = None, None, []
         self.alias_record = None
-        certificate_arn: pulumi.Input[str] = args.certificate_arn or ""
-        if args.hosted_zone_id:
-            certificate_arn = self._requested_certificate(name, args)
+        certificate_arn: pulumi.Input[str] = (
+            self._requested_certificate(name, args) if args.hosted_zone_id
+            else args.certificate_arn)
 
         self.domain = aws.apigateway.DomainName(
             f"{name}-domain-name",

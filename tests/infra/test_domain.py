@@ -137,3 +137,12 @@ def test_a_base_path_is_mapped_and_is_in_the_custom_url():
         assert run.one(MAPPING).inputs["basePath"] == "v1"
         assert run.outputs["customUrl"] == f"https://{DOMAIN[stack]}/v1"
 
+
+
+def test_no_domain_resource_declares_an_empty_value(certificate_runs, zone_runs):
+    # The root mapping leaves basePath out: an empty string would reach AWS as one.
+    from tests.infra.test_wiring import empty_values
+    for runs in (certificate_runs, zone_runs):
+        for run in runs.values():
+            for resource in run.resources:
+                assert list(empty_values(resource.inputs)) == [], resource.urn
