@@ -320,8 +320,10 @@ class DomainName(Kind):
             acm.describe_certificate(CertificateArn=arn)
         except acm.exceptions.ResourceNotFoundException:
             raise DeployError(f"{where}: BadRequestException: Invalid certificate ARN: {arn}; "
-                              f"ACM in {cloud.region} has no such certificate: import or "
-                              "request it there") from None
+                              f"ACM in {cloud.region} has no such certificate. The local "
+                              "cloud's emulator starts with none: import or request one in "
+                              "it, or give the stack a hostedZoneId of the emulator (see the "
+                              "README's custom domains on the local cloud)") from None
 
     def update(self, cloud, id_, old, i):
         # API Gateway patches a domain in place (certificate, security policy, tags);
