@@ -250,3 +250,22 @@ def test_two_stack_files_claiming_one_domain_are_refused_whatever_their_base_pat
         "`Pulumi.prod.yaml` and `Pulumi.test.yaml` both claim the domain `api.example.com`"]
     assert domain_clashes({"a": {f"{p}:domainName": "a.example.com"},
                            "b": {f"{p}:domainName": "b.example.com"}}, p) == []
+
+
+def test_the_run_command_refuses_stack_files_claiming_one_domain(tmp_path):
+    import shutil
+
+    from localcloud.engine.stackfiles import REPO_ROOT, StackFileError, check_stack_files
+
+    shutil.copy(REPO_ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    for stack in ("test", "prod"):
+        text = (REPO_ROOT / f"Pulumi.{stack}.yaml").read_text()
+        (tmp_path / f"Pulumi.{stack}.yaml").write_text(
+            text + "  user-service:domainName: api.example.com\n")
+    with pytest.raises(StackFileError, match="`Pulumi.prod.yaml` and `Pulumi.test.yaml` both "
+                                             "claim the domain `api.example.com`"):
+        check_stack_files(tmp_path)
+    (tmp_path / "Pulumi.test.yaml").write_text(
+        (REPO_ROOT / "Pulumi.test.yaml").read_text()
+        + "  user-service:domainName: api-test.example.com\n")
+    check_stack_files(tmp_path)
