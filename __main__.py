@@ -7,12 +7,13 @@ bucket are owned by one stack and referenced by the others.
 import pulumi
 import pulumi_aws as aws
 
-from infra import archive, naming, openapi, stack_outputs
+from infra import archive, domain_names, naming, openapi, stack_outputs
 from infra.api import SharedApi, SharedApiArgs
 from infra.api_account import ApiGatewayAccount, ApiGatewayAccountArgs
 from infra.artifacts import ArtifactBucket, ArtifactBucketArgs
 from infra.callers import StageCallerPolicy, StageCallerPolicyArgs
 from infra.config import ConfigError, load_stage_config
+from infra.domain import StageDomain, StageDomainArgs
 from infra.function import ALIAS, UsersFunction, UsersFunctionArgs
 from infra.permission import (StageInvokePermission, StageInvokePermissionArgs,
                               policy_size_problem)
@@ -80,6 +81,10 @@ async def check_pinned_archive(owner: dict) -> None:
             f"promote --from test --to {config.stack}), or correct promotedCodeHash")
 
 
+# The owner says whether the API's default endpoint is off; every stage re-exports it.
+ENDPOINT_OUTPUT = "disableExecuteApiEndpoint"
+
+
 def declare_shared_api(partition: str, dns_suffix: str) -> tuple[dict, list]:
     """The owner's shared resources, as the outputs other stacks read of it."""
     artifacts = ArtifactBucket("artifacts", ArtifactBucketArgs(
@@ -87,7 +92,7 @@ def declare_shared_api(partition: str, dns_suffix: str) -> tuple[dict, list]:
     api = SharedApi("shared-api", SharedApiArgs(
         partition=partition, region=config.region, account_id=account_id,
         authorization=config.api_authorization, tags={"service": "user-service"},
-        dns_suffix=dns_suffix))
+        dns_suffix=dns_suffix, disable_execute_api_endpoint=config.disable_execute_api_endpoint))
     # Stages may log only once the account's CloudWatch role is set.
     stage_after = [api.rest_api]
     if config.api_gateway_cloudwatch_role:
@@ -101,6 +106,7 @@ def declare_shared_api(partition: str, dns_suffix: str) -> tuple[dict, list]:
         "definitionHash": api.definition_hash,
         "artifactBucket": artifacts.bucket.bucket,
         "apiAuthorization": config.api_authorization,
+        ENDPOINT_OUTPUT: config.disable_execute_api_endpoint,
         stack_outputs.OWNER_MARKER: config.stack,
     }, stage_after
 
@@ -157,7 +163,30 @@ def declare_stage(owner: dict, stage_after: list) -> None:
         tags=config.tags,
         depends_on=[*stage_after, permission],
         pinned_deployment_id=config.promoted_deployment_id,
+        # API Gateway applies the default endpoint's setting when a stage is next updated:
+        # the owner's stage gets a new Deployment when it changes (true is the only value
+        # written, so an API that never had it keeps its deployments).
+        redeploy_triggers=({ENDPOINT_OUTPUT: "true"} if config.api_owner
+                           and config.disable_execute_api_endpoint else {}),
     ))
+
+    if config.domain_name:
+        domain = StageDomain(name, StageDomainArgs(
+            domain_name=config.domain_name,
+            rest_api_id=owner["restApiId"],
+            stage_name=stage.stage.stage_name,
+            certificate_arn=config.certificate_arn,
+            hosted_zone_id=config.hosted_zone_id,
+            base_path=config.base_path,
+            protect=config.production,
+            tags=config.tags,
+        ))
+        pulumi.export("customUrl", domain.url)
+    warning = domain_names.default_endpoint_warning(
+        config.stack, config.stage, config.api_owner, config.api_stack,
+        bool(owner.get(ENDPOINT_OUTPUT)), bool(config.domain_name))
+    if warning:
+        pulumi.log.warn(warning)
 
     callers = StageCallerPolicy(name, StageCallerPolicyArgs(
         policy_name=config.invoke_policy_name,
@@ -171,6 +200,7 @@ def declare_stage(owner: dict, stage_after: list) -> None:
     pulumi.export("definitionHash", owner["definitionHash"])
     pulumi.export("artifactBucket", owner["artifactBucket"])
     pulumi.export("apiAuthorization", owner["apiAuthorization"])
+    pulumi.export(ENDPOINT_OUTPUT, bool(owner.get(ENDPOINT_OUTPUT)))
     if config.api_owner:  # only the owner says so: another stage's re-exports are not an owner
         pulumi.export(stack_outputs.OWNER_MARKER, owner[stack_outputs.OWNER_MARKER])
     pulumi.export("stage", config.stage)

@@ -21,6 +21,8 @@ class SharedApiArgs:
     tags: dict[str, str]
     routes: tuple[api_routes.Route, ...] | None = None  # None: the API's ROUTES
     dns_suffix: str = openapi.AWS_DNS_SUFFIX  # the partition's (aws-cn: amazonaws.com.cn)
+    # Every stage answers on its custom domain only (403 on the execute-api endpoint).
+    disable_execute_api_endpoint: bool = False
 
 
 class SharedApi(pulumi.ComponentResource):
@@ -54,6 +56,11 @@ class SharedApi(pulumi.ComponentResource):
             fail_on_warnings=True,
             endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(
                 types="REGIONAL"),
+            # Set here only, never in the body's x-amazon-apigateway-endpoint-configuration
+            # (a body true against an argument false is a diff on every update), and always
+            # sent, false included: the argument is Optional+Computed, so leaving it out
+            # after a true would keep the endpoint off (terraform-provider-aws rest_api.go).
+            disable_execute_api_endpoint=args.disable_execute_api_endpoint,
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )

@@ -19,7 +19,7 @@ from typing import Callable, Mapping
 
 import pulumi
 
-from infra import naming, partitions, stack_references
+from infra import domain_names, naming, partitions, stack_references
 
 PROJECT = "user-service"
 
@@ -73,6 +73,14 @@ class StageConfig:
     promoted_function_version: str | None = None
     # The deployments this stage has served, oldest first (kept by promotion/rollback).
     deployment_history: tuple[dict, ...] = ()
+    # The stage's custom domain (REGIONAL): its certificate, given (certificateArn) or
+    # requested and validated by DNS in a Route 53 zone (hostedZoneId); None: no domain.
+    domain_name: str | None = None
+    certificate_arn: str | None = None
+    hosted_zone_id: str | None = None
+    base_path: str | None = None  # None: the stage answers at the domain's root
+    # Owner only: every stage of the shared API answers on its custom domain only.
+    disable_execute_api_endpoint: bool = False
     # Where the stack lives: pulumi.get_organization() (on the DIY backend always
     # "organization") and pulumi.get_project(); stack references are qualified with them.
     organization: str = stack_references.DIY_ORGANIZATION
@@ -174,6 +182,11 @@ KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
     f"{PROJECT}:promotedCodeHash": ("promoted_code_hash", _text),
     f"{PROJECT}:promotedFunctionVersion": ("promoted_function_version", _text),
     f"{PROJECT}:deploymentHistory": ("deployment_history", _history),
+    f"{PROJECT}:domainName": ("domain_name", _text),
+    f"{PROJECT}:certificateArn": ("certificate_arn", _text),
+    f"{PROJECT}:hostedZoneId": ("hosted_zone_id", _text),
+    f"{PROJECT}:basePath": ("base_path", _text),
+    f"{PROJECT}:disableExecuteApiEndpoint": ("disable_execute_api_endpoint", _bool),
 }
 FIELD_KEYS = {field: key for key, (field, _) in KEYS.items()}
 
@@ -199,7 +212,8 @@ def parse_stage_config(values: Mapping[str, str | None], stack: str,
             problems.append((key, f"is {raw!r}, but it {err}"))
     if not problems:
         for optional in ("api_stack", "promoted_deployment_id", "promoted_code_hash",
-                         "promoted_function_version"):
+                         "promoted_function_version", "domain_name", "certificate_arn",
+                         "hosted_zone_id", "base_path"):
             parsed[optional] = parsed[optional] or None
         config = StageConfig(stack=stack, organization=organization, project=project, **parsed)
         problems = _consistency_problems(config)
@@ -284,6 +298,7 @@ def _consistency_problems(c: StageConfig) -> list[tuple[str, str]]:
     if c.promoted_function_version and not FUNCTION_VERSION.fullmatch(c.promoted_function_version):
         problem("promoted_function_version", f"is {c.promoted_function_version!r}, which is not "
                 "a published Lambda version number (1, 2, ...)")
+    found.extend(_domain_problems(c))
     if c.production:
         if c.api_authorization != "AWS_IAM":
             problem("api_authorization", f"is {c.api_authorization!r}, but a production stack "
@@ -301,6 +316,49 @@ def _consistency_problems(c: StageConfig) -> list[tuple[str, str]]:
             if not getattr(c, field):
                 problem(field, "is false, but a production stack keeps its data protections; "
                                "set it to true")
+    return found
+
+
+def _domain_problems(c: StageConfig) -> list[tuple[str, str]]:
+    """The custom domain: a valid name, exactly one way to its certificate (given, in
+    the stack's own region and partition; or requested and validated in a hosted zone),
+    a base path API Gateway takes; and the default endpoint switched off only where the
+    API is declared."""
+    key, found = FIELD_KEYS, []
+    if c.disable_execute_api_endpoint and not c.api_owner:
+        found.append((key["disable_execute_api_endpoint"], "is true, but it is a setting of "
+                      "the shared REST API, and applies to every stage on it: set it in the "
+                      "owner stack's file (apiOwner: true), and remove it here"))
+    if not c.domain_name:
+        for field in ("certificate_arn", "hosted_zone_id", "base_path"):
+            if getattr(c, field):
+                found.append((key[field], f"is {getattr(c, field)!r}, but domainName is not "
+                                          "set: set user-service:domainName too, or remove it"))
+        return found
+    problem = domain_names.domain_name_problem(c.domain_name)
+    if problem:
+        found.append((key["domain_name"], problem))
+    if c.certificate_arn and c.hosted_zone_id:
+        found.append((key["certificate_arn"], "and hostedZoneId are both set; set one: "
+                      "certificateArn to use a certificate you have in ACM, or hostedZoneId "
+                      "to have the program request one and validate it by DNS in that zone"))
+    elif not c.certificate_arn and not c.hosted_zone_id:
+        found.append((key["domain_name"], f"is {c.domain_name!r}, but it needs a certificate: "
+                      f"set certificateArn (an ACM certificate in {c.region}) or hostedZoneId "
+                      "(the Route 53 zone of the domain: the program requests the certificate, "
+                      "validates it and creates the alias record)"))
+    if c.certificate_arn:
+        problem = domain_names.certificate_arn_problem(c.certificate_arn, c.region)
+        if problem:
+            found.append((key["certificate_arn"], problem))
+    if c.hosted_zone_id:
+        problem = domain_names.hosted_zone_id_problem(c.hosted_zone_id)
+        if problem:
+            found.append((key["hosted_zone_id"], problem))
+    if c.base_path:
+        problem = domain_names.base_path_problem(c.base_path)
+        if problem:
+            found.append((key["base_path"], problem))
     return found
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from infra.config import PROJECT
 from localcloud.engine.deployer import DeployResult, deploy_stack
 from localcloud.emulator import ACCOUNT_ID, HOST, Emulator, PortInUse, make_client
+from localcloud.apigateway.domain_store import keep_domain_mappings_as_api_gateway_does
 from localcloud.apigateway.gateway import Gateway
 from localcloud.awslambda.invoker import Invoker
 from localcloud.awslambda.versions import number_versions_as_lambda_does
@@ -52,6 +53,7 @@ class LocalCloud:
             raise AlreadyRunning(already_running_message(self.store))
         try:
             number_versions_as_lambda_does()  # moto's server runs in this process
+            keep_domain_mappings_as_api_gateway_does()
             endpoint = self.emulator.start()
             self.emulator.reset()  # moto's backends are per process, shared by its servers
             region = region_of(deploy_order(known_stacks())[0])

@@ -24,6 +24,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import urlsplit
 
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
@@ -102,14 +103,34 @@ def parse_credentials(text: str) -> dict[str, tuple[str, str]]:
     return profiles
 
 
-def curl_line(region: str, access_key_id: str, secret: str, stage_url: str) -> str:
-    """A curl (7.75 or later) command that signs a GET of the stage's /users."""
+def curl_line(region: str, access_key_id: str, secret: str, stage_url: str,
+              connect_to: str | None = None) -> str:
+    """A curl (7.75 or later) command that signs a GET of the stage's /users; with
+    `connect_to` (HOST:PORT:ADDRESS:PORT), curl connects to ADDRESS:PORT for the URL's
+    host, and signs and sends the URL's own host."""
     key = _checked_key_text(access_key_id, "access key id")
     secret = _checked_key_text(secret, "secret access key")
     if not re.fullmatch(r"https?://[A-Za-z0-9.:\[\]_~/-]+", stage_url):
         raise CallerError(f"not a stage URL: {stage_url!r}")
-    return (f'curl --aws-sigv4 "aws:amz:{region}:execute-api" --user "{key}:{secret}" '
+    if connect_to is not None and not re.fullmatch(r"[a-z0-9.-]+:[0-9]+:[0-9.]+:[0-9]+",
+                                                   connect_to):
+        raise CallerError(f"not a --connect-to argument: {connect_to!r}")
+    connect = f"--connect-to {connect_to} " if connect_to else ""
+    return (f'curl {connect}--aws-sigv4 "aws:amz:{region}:execute-api" --user "{key}:{secret}" '
             f"{stage_url.rstrip('/')}/users")
+
+
+def domain_curl_line(region: str, access_key_id: str, secret: str, custom_url: str,
+                     gateway_url: str) -> str:
+    """The curl line of a stage's custom domain on the local gateway: the domain's URL in
+    plain HTTP (the local gateway does not speak TLS), connected to the gateway's address
+    with --connect-to, so no hosts-file entry is needed."""
+    custom, gateway = urlsplit(custom_url), urlsplit(gateway_url)
+    if not custom.hostname or not gateway.hostname or not gateway.port:
+        raise CallerError(f"not a custom domain URL and a gateway URL: {custom_url!r}, "
+                          f"{gateway_url!r}")
+    return curl_line(region, access_key_id, secret, f"http://{custom.hostname}{custom.path}",
+                     connect_to=f"{custom.hostname}:80:{gateway.hostname}:{gateway.port}")
 
 
 # --- in the emulator ----------------------------------------------------------------------

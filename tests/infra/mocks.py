@@ -13,6 +13,11 @@ import pulumi
 from infra import partitions, stack_references
 
 ACCOUNT_ID = "123456789012"
+# Route 53 hosted zones that exist in the account: id -> the zone's name.
+HOSTED_ZONES = {"Z0123456789EXAMPLEZONE": "example.com"}
+# API Gateway's hosted zone for regional endpoints, which alias records name: us-east-1's
+# is aws-cdk's region-info value (apiGatewayRegionalHostedZoneId); the others are made up.
+REGIONAL_ZONE_IDS = {"us-east-1": "Z1UJRXOUMOOFQ8"}
 
 
 @dataclass(frozen=True)
@@ -44,13 +49,15 @@ def configured_region() -> str:
 
 class AwsMocks(pulumi.runtime.Mocks):
     def __init__(self, backend: BackendModel, stacks: dict[str, dict] | None = None,
-                 missing_objects: tuple[str, ...] = ()) -> None:
+                 missing_objects: tuple[str, ...] = (),
+                 hosted_zones: dict[str, str] | None = None) -> None:
         self.backend = backend
         # Every other stack that exists, by organization/project/stack -> its outputs ({}
         # for one created but never updated). The stack being updated exists too.
         self.stacks = stacks or {}
         # S3 keys that are not in the bucket (every other key a program asks for is).
         self.missing_objects = set(missing_objects)
+        self.hosted_zones = dict(HOSTED_ZONES if hosted_zones is None else hosted_zones)
 
     @property
     def region(self) -> str:
@@ -178,3 +185,48 @@ class AwsMocks(pulumi.runtime.Mocks):
 
     def _MethodSettings(self, name, inputs):
         return f"{inputs['restApi']}-{inputs['stageName']}-{inputs['methodPath']}", {}
+
+    # Custom domains: API Gateway's domain name and mapping, ACM, Route 53.
+    def _DomainName(self, name, inputs):
+        domain = inputs["domainName"]
+        zone = REGIONAL_ZONE_IDS.get(self.region) or "Z" + short_id("zone", self.region,
+                                                                     length=13).upper()
+        return domain, {
+            "arn": self.arn("apigateway", f"/domainnames/{domain}", account=False),
+            "regionalDomainName": (f"d-{short_id('domain', domain)}.execute-api."
+                                   f"{self.region}.{self.dns_suffix}"),
+            "regionalZoneId": zone, "certificateUploadDate": "2026-11-21T00:00:00Z"}
+
+    def _BasePathMapping(self, name, inputs):
+        # The provider's id: DOMAIN/BASEPATH, an empty base path left empty.
+        return f"{inputs['domainName']}/{inputs.get('basePath') or ''}", {}
+
+    def _Certificate(self, name, inputs):
+        domain = inputs["domainName"]
+        digest = hashlib.sha256(f"certificate|{domain}".encode()).hexdigest()
+        certificate_id = "-".join((digest[:8], digest[8:12], digest[12:16], digest[16:20],
+                                   digest[20:32]))
+        arn = self.arn("acm", f"certificate/{certificate_id}")
+        names = [domain, *(inputs.get("subjectAlternativeNames") or [])]
+        return arn, {"arn": arn, "status": "PENDING_VALIDATION", "domainValidationOptions": [
+            {"domainName": covered,
+             "resourceRecordName": f"_{short_id('record', covered, length=32)}.{covered}.",
+             "resourceRecordType": "CNAME",
+             "resourceRecordValue": f"_{short_id('value', covered, length=32)}."
+                                    f"{short_id('acm', length=10)}.acm-validations.aws."}
+            for covered in names]}
+
+    def _CertificateValidation(self, name, inputs):
+        return "2026-11-21 00:00:00 +0000 UTC", {"certificateArn": inputs["certificateArn"]}
+
+    def _Record(self, name, inputs):
+        zone_id = inputs["zoneId"]
+        if zone_id not in self.hosted_zones:
+            raise ValueError(f"NoSuchHostedZone: No hosted zone found with ID: {zone_id}")
+        # The provider's fqdn: the name in lower case without its final dot, with the
+        # zone's name appended unless it ends with it.
+        zone = self.hosted_zones[zone_id]
+        fqdn = inputs["name"].rstrip(".").lower()
+        if not fqdn.endswith(zone):
+            fqdn = f"{fqdn}.{zone}"
+        return f"{zone_id}_{inputs['name']}_{inputs['type']}", {"fqdn": fqdn}
