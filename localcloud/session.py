@@ -18,6 +18,7 @@ from localcloud.awslambda.versions import number_versions_as_lambda_does
 from localcloud.kinds import Cloud, DeployError
 from localcloud.engine.stackfiles import known_stacks, read_stack_config
 from localcloud.engine.state import DEFAULT_STATE_DIR, AlreadyRunning, Session, StateStore
+from localcloud.iam.callers import make_deployer
 
 DEFAULT_GATEWAY_PORT = 8080
 
@@ -62,6 +63,9 @@ class LocalCloud:
             # Only now, holding the lock and both ports: a new emulator is empty, so is
             # the state that describes it.
             self.store.clear()
+            # A new key for each run: profile `deployer`, in the state before it is
+            # announced as running.
+            make_deployer(self.emulator, self.store.dir)
             self.store.save_session(Session(endpoint_url=endpoint, gateway_url=self.gateway.url,
                                             pid=os.getpid()))
         except BaseException:
@@ -74,6 +78,7 @@ class LocalCloud:
         state), but keep this cloud's lock, ports and warm processes."""
         self.emulator.reset()
         self.store.clear()
+        make_deployer(self.emulator, self.store.dir)
         self.store.save_session(Session(endpoint_url=self.emulator.endpoint_url,
                                         gateway_url=self.gateway.url, pid=os.getpid()))
 
