@@ -15,12 +15,26 @@ from promotion.smoke import SmokeResult
 
 # A user, a role, or a role's session: the identities IAM policies are attached to.
 _ATTACHABLE = re.compile(r"arn:[a-z-]+:(?:iam|sts)::\d{12}:(user|role|assumed-role)/(.+)")
+# Roles IAM Identity Center makes for a permission set: IAM refuses to change them ("the
+# protected role ... is only modifiable by AWS"); their policies come from the permission set.
+_IDENTITY_CENTER_ROLE = "AWSReservedSSO_"
+
+
+def role_name(identity_arn: str | None) -> str | None:
+    """The IAM role an identity acts as (a role, or a role's session), else None."""
+    match = _ATTACHABLE.fullmatch(identity_arn or "")
+    if match is None or match.group(1) == "user":
+        return None
+    kind, rest = match.groups()
+    # role/[path/]NAME; assumed-role/NAME/SESSION (a session's ARN has no path)
+    return rest.rsplit("/", 1)[-1] if kind == "role" else rest.split("/", 1)[0]
 
 
 def attach_command(identity_arn: str | None, policy_arn: str, aws: str = "aws") -> str | None:
     """The AWS CLI command that gives the identity the policy: a user gets it, a role
     gets it (a role's session, `assumed-role/ROLE/SESSION`, acts with its role's
-    policies); None for anything else (root, a federated user, an unknown identity)."""
+    policies); None for anything else (root, a federated user, an unknown identity, a
+    role of IAM Identity Center)."""
     match = _ATTACHABLE.fullmatch(identity_arn or "")
     if match is None:
         return None
@@ -28,7 +42,9 @@ def attach_command(identity_arn: str | None, policy_arn: str, aws: str = "aws") 
     if kind == "user":  # user/[path/]NAME
         return f"{aws} iam attach-user-policy --user-name {rest.rsplit('/', 1)[-1]} " \
                f"--policy-arn {policy_arn}"
-    role = rest.rsplit("/", 1)[-1] if kind == "role" else rest.split("/", 1)[0]
+    role = role_name(identity_arn)
+    if role is None or role.startswith(_IDENTITY_CENTER_ROLE):
+        return None
     return f"{aws} iam attach-role-policy --role-name {role} --policy-arn {policy_arn}"
 
 
@@ -56,6 +72,12 @@ class Refused:
         command = attach_command(self.identity_arn, self.policy_arn, self.aws)
         if command:
             return f"attach {self.stack}'s invoke policy to it: `{command}`"
+        role = role_name(self.identity_arn)
+        if role and role.startswith(_IDENTITY_CENTER_ROLE):
+            name = self.policy_arn.rsplit("/", 1)[-1]
+            return (f"{role} is IAM Identity Center's role (IAM refuses to change it): add "
+                    f"the customer managed policy {name} ({self.policy_arn}) to the permission "
+                    "set it comes from")
         return f"attach {self.stack}'s invoke policy {self.policy_arn} to the user or role it is"
 
     def sentence(self) -> str:
