@@ -24,6 +24,7 @@ import pytest
 from infra import archive, openapi, routes
 from infra.signing import signed_headers
 from localcloud.iam.callers import read_credentials
+from tests.e2e.test_access_logs import access_lines
 from promotion import commands
 from promotion.__main__ import main
 from promotion.backends import BackendError
@@ -307,16 +308,25 @@ def test_the_deployer_is_refused_before_anything_changes_until_it_holds_the_invo
     cloud.deploy("test")
     policies = {stack: cloud.store.load(stack).outputs["invokePolicyArn"]
                 for stack in ("test", "prod")}
+    policies["api"] = cloud.store.load("prod").outputs["restApiId"]
 
     def state():
-        return ({stack: (cloud.store.load(stack).outputs, cloud.store.config_overrides(stack))
+        return ({stack: (cloud.store.load(stack).outputs, cloud.store.config_overrides(stack),
+                         [(r.key, r.id) for r in cloud.store.load(stack).resources])
                  for stack in ("test", "prod")}, behaviour(cloud, "prod"))
     before = state()
-    assert before[1][1] is None  # prod serves the repo's code, not the one test proved
+    assert before[1][1] != "proven-for-the-deployer"  # not yet the code test proved
 
     code, out, err = cli(cloud, "promote", "--from", "test", "--to", "prod",
                          "--smoke-profile", "deployer")
     assert code == 1 and "Traceback" not in err
+    # Both checks really reached the stages, signed as the deployer, and were refused by
+    # the gateway's IAM check (API Gateway masks the account in its message).
+    for stack in ("test", "prod"):
+        assert smoke_lines(cloud, stack)[-1] == (
+            "403", "-", "User: arn:aws:iam::********9012:user/localcloud-deployer is not "
+            "authorized to perform: execute-api:Invoke on resource: arn:aws:execute-api:"
+            f"us-east-1:********9012:{policies['api']}/{stack}/GET/users")
     assert state() == before
     assert "the smoke checks would be refused by test and prod, so nothing was changed" in err
     for stack in ("test", "prod"):
@@ -348,6 +358,16 @@ def test_the_deployer_is_refused_before_anything_changes_until_it_holds_the_invo
         assert (code, err) == (0, ""), err
         assert "smoke check: test answers 200" in out and "smoke check: prod answers 200" in out
         assert behaviour(cloud, "prod")[1] == "proven-for-the-deployer"
+        # prod's check after the update signed as the deployer too: prod's access log has
+        # the deployer's GET before the update and after it, then the test's own call.
+        deployer = ("200", "arn:aws:iam::123456789012:user/localcloud-deployer", "-")
+        caller = ("200", "arn:aws:iam::123456789012:user/localcloud-prod-caller", "-")
+        assert smoke_lines(cloud, "prod")[-3:] == [deployer, deployer, caller]
+        # A rollback checks and signs as the same identity.
+        out = ok(cloud, "rollback", "--stack", "prod", "--smoke-profile", "deployer")
+        assert "smoke check: prod answers 200" in out
+        assert smoke_lines(cloud, "prod")[-2:] == [deployer, deployer]
+        assert behaviour(cloud, "prod")[1] != "proven-for-the-deployer"
     finally:
         for arn in attached:
             iam.detach_user_policy(UserName="localcloud-deployer", PolicyArn=arn)
@@ -358,6 +378,14 @@ def test_the_deployer_is_refused_before_anything_changes_until_it_holds_the_invo
     cloud.deploy("test")
     ok(cloud, "promote", "--from", "test", "--to", "prod")
     assert behaviour(cloud, "prod")[1] == "proven-for-the-callers"
+
+
+def smoke_lines(cloud, stack: str) -> list[tuple[str, str, str]]:
+    """(status, signer's ARN, error message) of every GET /users in the stage's access log,
+    oldest first."""
+    lines = [json.loads(line) for line in access_lines(cloud, stack)]
+    return [(line["status"], line["userArn"], line["errorMessage"]) for line in lines
+            if line["httpMethod"] == "GET" and line["resourcePath"] == "/users"]
 
 
 def test_a_smoke_profile_the_local_credentials_file_lacks_is_refused_first(cloud):
