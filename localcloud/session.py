@@ -1,5 +1,6 @@
-"""A running local cloud: the emulator, the gateway in front of it, and the deploys of
-every stack of the real program into it.
+"""A running local cloud: the emulator, the gateway in front of it, the deploys of every
+stack of the real program into it, and its deployer (an IAM user with a new key each time
+the cloud starts, profile `deployer` in the state directory's credentials file).
 
 One local cloud runs per state directory (so per checkout): it holds the directory's lock
 from before it touches anything until it has stopped, so a second one refuses to start
