@@ -66,6 +66,9 @@ class Refused:
                 f"it: {self.arn_problem})")
 
     def fix(self) -> str:
+        if not self.result.lacks_permission:  # the key, session or signature, not a policy
+            return ("it does not accept these credentials (an unknown or inactive key, an "
+                    "expired session, a clock far off): renew them")
         if not self.policy_arn:
             return (f"{self.stack} exports no invokePolicyArn; deploy it with this program, "
                     "then attach that policy to the identity")

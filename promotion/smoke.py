@@ -3,8 +3,10 @@ method requires IAM authorization). botocore signs; urllib sends.
 
 With AWS_IAM on every method, API Gateway answers 403 before the function runs when the
 signer may not call the stage (no `execute-api:Invoke` on it: `User: arn:... is not
-authorized to perform: execute-api:Invoke on resource: ...`), or its key or signature is
-not accepted: a 403 is about the identity that signed, any other failure about the stage.
+authorized to perform: execute-api:Invoke on resource: ...`), or its key, session or
+signature is not accepted: such a 403 is about the identity that signed. Its 403 `Missing
+Authentication Token` is not: it answers that to a request matching no deployed stage,
+resource and method, before any identity is looked at. Any other failure is the stage's.
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from botocore.exceptions import BotoCoreError
 from infra.signing import signed_headers
 
 SMOKE_PATH = "/users?limit=1"
+NO_ROUTE = "Missing Authentication Token"           # no such stage, path or method
+NOT_AUTHORIZED = "is not authorized to perform"     # no policy allows the identity
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,13 @@ class SmokeResult:
     @property
     def identity_refused(self) -> bool:
         """API Gateway refused the identity that signed (not the stage failing)."""
-        return self.status == 403
+        return self.status == 403 and NO_ROUTE not in self.detail
+
+    @property
+    def lacks_permission(self) -> bool:
+        """Refused because no policy of the identity allows execute-api:Invoke here (not
+        because its credentials were not accepted)."""
+        return self.identity_refused and NOT_AUTHORIZED in self.detail
 
     def __str__(self) -> str:
         if self.status is None:

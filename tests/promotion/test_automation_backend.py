@@ -54,7 +54,7 @@ class Stage(http.server.BaseHTTPRequestHandler):
     Gateway's AccessDenied body to a key not allowed on the path's stage (`denied`), else
     the statuses queued for the stage (`answers`, one per request), else 200. Keeps each
     request's path and Authorization header."""
-    answers: dict[str, list[int]] = {}
+    answers: dict[str, list[int | tuple[int, str]]] = {}
     denied: dict[str, set[str]] = {}
     seen: list[tuple[str, str]] = []
     url = ""
@@ -70,10 +70,15 @@ class Stage(http.server.BaseHTTPRequestHandler):
             status = Stage.answers[prefix].pop(0)
         else:
             status = 200
-        body = json.dumps({"Message": f"User: arn:aws:iam::123456789012:user/someone is not "
-                           f"authorized to perform: execute-api:Invoke on resource: arn:aws:"
-                           f"execute-api:{REGION}:********9012:api{self.path}"}).encode() \
-            if status == 403 else b"[]"
+        if isinstance(status, tuple):  # (status, body): an answer of its own
+            status, body = status[0], status[1].encode()
+        elif status == 403:
+            body = json.dumps({"Message": f"User: arn:aws:iam::123456789012:user/someone is "
+                               f"not authorized to perform: execute-api:Invoke on resource: "
+                               f"arn:aws:execute-api:{REGION}:********9012:api{self.path}"}
+                              ).encode()
+        else:
+            body = b"[]"
         self.send_response(status)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -508,6 +513,41 @@ def test_a_target_failing_before_the_change_is_said_and_the_promotion_goes_on(cl
     assert (code, err) == (0, "")
     assert (f"smoke check: prod fails now (GET {Stage.url}/prod/users?limit=1: HTTP 500: []); "
             "going on: its check after the update decides") in out
+
+
+def test_a_stage_that_serves_no_such_path_is_the_stages_problem_not_the_identitys(cli):
+    """API Gateway answers 403 Missing Authentication Token to a path no deployed stage
+    serves, before it looks at who signed: no policy would mend that."""
+    no_route = (403, '{"message":"Missing Authentication Token"}')
+    Stage.answers = {"/test": [no_route]}
+    code, _, err = cli.run("promote", "--from", "test", "--to", "prod")
+    assert code == 1 and changes(cli) == []
+    assert (f"test does not answer the smoke check (GET {Stage.url}/test/users?limit=1: HTTP "
+            '403: {"message":"Missing Authentication Token"}); nothing was changed. Fix test '
+            "first, or pass --skip-smoke to promote anyway") in err
+    assert "refuses" not in err and "attach" not in err
+
+    test_d, _ = cli.deployments
+    state = cli.state()
+    state["stacks"]["prod"]["ups"] = [up_succeeds(cli, test_d, B, "9")]
+    cli.write(state)
+    Stage.answers = {"/prod": [no_route]}  # the target before the change: said, and on it goes
+    code, out, err = cli.run("promote", "--from", "test", "--to", "prod")
+    assert (code, err) == (0, "")
+    assert (f"smoke check: prod fails now (GET {Stage.url}/prod/users?limit=1: HTTP 403: "
+            '{"message":"Missing Authentication Token"}); going on') in out
+
+
+def test_credentials_a_stage_does_not_accept_are_told_apart_from_a_missing_policy(cli):
+    Stage.answers = {"/prod": [(403, '{"message":"The security token included in the '
+                                     'request is invalid."}')]}
+    code, _, err = cli.run("promote", "--from", "test", "--to", "prod")
+    assert code == 1 and changes(cli) == []
+    assert ("prod refuses arn:aws:iam::123456789012:user/ops (prod's aws:profile 'ops') (GET "
+            f"{Stage.url}/prod/users?limit=1: HTTP 403: "
+            '{"message":"The security token included in the request is invalid."}): it does '
+            "not accept these credentials") in err
+    assert "attach-user-policy" not in err
 
 
 def test_a_403_after_the_update_names_the_identity_and_puts_the_target_back(cli, aws):

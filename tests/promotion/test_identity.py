@@ -35,9 +35,13 @@ def test_the_attach_command_fits_the_identity(arn, command):
     assert attach_command(arn, POLICY) == command
 
 
-def refused(stack="prod", arn="arn:aws:iam::123456789012:user/ops", policy=POLICY, **kwargs):
+DENIED = '{"Message":"User: ... is not authorized to perform: execute-api:Invoke on ..."}'
+
+
+def refused(stack="prod", arn="arn:aws:iam::123456789012:user/ops", policy=POLICY,
+            body=DENIED, **kwargs):
     result = SmokeResult(f"https://x.execute-api.us-east-1.amazonaws.com/{stack}/users?limit=1",
-                         403, '{"Message":"User: ... is not authorized"}')
+                         403, body)
     return Refused(stack, result, arn, "prod's aws:profile 'ops'", policy, **kwargs)
 
 
@@ -48,12 +52,14 @@ def test_one_message_names_every_refusing_stage_its_identity_and_both_fixes():
         "the smoke checks would be refused by test and prod, so nothing was changed: "
         "test refuses arn:aws:iam::123456789012:user/ops (prod's aws:profile 'ops') "
         "(GET https://x.execute-api.us-east-1.amazonaws.com/test/users?limit=1: HTTP 403: "
-        '{"Message":"User: ... is not authorized"}): attach test\'s invoke policy to it: '
+        '{"Message":"User: ... is not authorized to perform: execute-api:Invoke on ..."}): '
+        "attach test's invoke policy to it: "
         "`aws iam attach-user-policy --user-name ops --policy-arn "
         "arn:aws:iam::123456789012:policy/test-user-service-invoke`; "
         "prod refuses arn:aws:iam::123456789012:user/ops (prod's aws:profile 'ops') "
         "(GET https://x.execute-api.us-east-1.amazonaws.com/prod/users?limit=1: HTTP 403: "
-        '{"Message":"User: ... is not authorized"}): attach prod\'s invoke policy to it: '
+        '{"Message":"User: ... is not authorized to perform: execute-api:Invoke on ..."}): '
+        "attach prod's invoke policy to it: "
         "`aws iam attach-user-policy --user-name ops --policy-arn "
         "arn:aws:iam::123456789012:policy/prod-user-service-invoke`. "
         "Or pass --smoke-profile NAME: a profile allowed to invoke test and prod")
@@ -73,6 +79,29 @@ def test_the_fix_when_no_command_fits():
     unknown = refused(arn=None, arn_problem="ExpiredToken")
     assert unknown.signer() == ("the identity of prod's aws:profile 'ops' (STS "
                                 "GetCallerIdentity did not name it: ExpiredToken)")
+
+
+def test_credentials_the_stage_does_not_accept_are_renewed_not_given_a_policy():
+    for body in ('{"message":"The security token included in the request is invalid."}',
+                 '{"message":"Signature expired: 20261204T100000Z is now earlier than ..."}',
+                 '{"message":"The request signature we calculated does not match ..."}'):
+        assert refused(body=body).fix() == (
+            "it does not accept these credentials (an unknown or inactive key, an expired "
+            "session, a clock far off): renew them")
+
+
+@pytest.mark.parametrize("status,body,identity,permission", [
+    (403, DENIED, True, True),
+    (403, '{"message":"The security token included in the request is invalid."}', True, False),
+    # API Gateway's answer to a request that matches no stage, path or method: the stage's
+    # problem, reached before any identity is looked at.
+    (403, '{"message":"Missing Authentication Token"}', False, False),
+    (500, '{"message": "Internal server error"}', False, False),
+    (None, "GET ...: Connection refused", False, False),
+])
+def test_which_answers_are_about_the_identity(status, body, identity, permission):
+    result = SmokeResult("https://x/prod/users?limit=1", status, body)
+    assert (result.identity_refused, result.lacks_permission) == (identity, permission)
 
 
 def test_the_command_runs_the_aws_cli_as_the_backend_says():
