@@ -14,7 +14,7 @@ from typing import Callable
 
 import boto3
 import yaml
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from promotion.backends import Backend, BackendError, SmokeIdentity, UpdateFailed
 
@@ -227,7 +227,12 @@ class PulumiBackend(Backend):
                       f"the default AWS credentials; {stack} sets no aws:profile")
         try:
             credentials = session.get_credentials()
-        except BotoCoreError as error:
+            # An SSO or assume-role profile fetches its keys only when they are first
+            # used: fetch them now, so an expired SSO session or a role it may not assume
+            # refuses the command before anything changes, not the check after an update.
+            if credentials is not None:
+                credentials.get_frozen_credentials()
+        except (BotoCoreError, ClientError) as error:
             raise BackendError(f"the AWS credentials of {source} cannot be read: {error}") \
                 from None
         if credentials is None:

@@ -45,8 +45,10 @@ def promote(backend: Backend, source: str, target: str, skip_smoke: bool = False
 def check_smoke_identity(backend: Backend, stages: dict[str, dict], report: Report,
                          must_answer: str | None = None) -> None:
     """Before anything changes, send each stage the signed GET its smoke checks will send,
-    as the identity they will sign with. A 403 from any stage refuses the command with one
-    message (the identity, the stages, the fixes). `must_answer` (a promotion's source)
+    as the identity they will sign with. A stage that refuses the identity (a 403, but not
+    the one for a path it does not serve) refuses the command with one message (the
+    identity, the stages, the fixes). Credentials that cannot even be read (an expired SSO
+    session...) refuse it too. `must_answer` (a promotion's source)
     must also answer 200: that is its smoke check. Another stage that fails otherwise is
     only reported: the change may be what mends it, and its check after the update decides.
     A stage not deployed yet has no URL to check; its check after the update is the first."""

@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from infra.signing import signed_headers
 
@@ -62,7 +62,7 @@ def smoke_check(stage_url: str, credentials, region: str, timeout: float = 10.0)
         return SmokeResult(url, None, f"no credentials to sign GET {url} with")
     try:
         headers = signed_headers(url, credentials, region)
-    except BotoCoreError as error:  # e.g. an expired SSO session behind a profile
+    except (BotoCoreError, ClientError) as error:  # e.g. a role's keys that fail to refresh
         return SmokeResult(url, None, f"cannot sign GET {url}: {error}")
     request = urllib.request.Request(url, headers=headers)
     try:

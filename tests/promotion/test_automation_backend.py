@@ -484,6 +484,24 @@ def test_a_smoke_profile_that_does_not_exist_is_refused_before_anything_runs(cli
     assert Stage.seen == []
 
 
+def test_an_sso_profile_whose_session_has_expired_is_refused_before_anything_changes(
+        cli, tmp_path, monkeypatch):
+    """An SSO profile's keys are fetched when first used: with no valid SSO session they
+    cannot be, and that must stop the command before the update, not after it."""
+    monkeypatch.setenv("HOME", str(tmp_path))  # an empty SSO token cache (~/.aws/sso/cache)
+    with (tmp_path / "aws-config").open("a") as config:
+        config.write("[profile sso-ops]\nsso_start_url = https://example.awsapps.com/start\n"
+                     "sso_region = us-east-1\nsso_account_id = 123456789012\n"
+                     "sso_role_name = Operator\n")
+    code, _, err = cli.run("promote", "--from", "test", "--to", "prod",
+                           "--smoke-profile", "sso-ops")
+    assert code == 1 and "Traceback" not in err
+    assert ("the AWS credentials of profile 'sso-ops', --smoke-profile cannot be read: Error "
+            "loading SSO Token: Token for https://example.awsapps.com/start does not exist; "
+            "nothing was changed") in err
+    assert changes(cli) == [] and Stage.seen == []
+
+
 def test_skip_smoke_sends_no_smoke_check_says_so_and_still_checks_the_code(cli, aws):
     test_d, prod_d = cli.deployments
     state = cli.state()
