@@ -568,6 +568,24 @@ def test_credentials_a_stage_does_not_accept_are_told_apart_from_a_missing_polic
     assert "attach-user-policy" not in err
 
 
+def test_a_target_with_no_stage_url_yet_is_first_checked_after_its_update(cli, aws):
+    """Nothing to send a GET to before the target's stage exists: the tool says so, goes on,
+    and the check after the update is the first (and decides)."""
+    test_d, prod_d = cli.deployments
+    state = cli.state()
+    del state["stacks"]["prod"]["outputs"]["stageUrl"]
+    up = up_succeeds(cli, test_d, B, "9")
+    up["outputs"]["stageUrl"] = f"{Stage.url}/prod"
+    state["stacks"]["prod"]["ups"] = [up]
+    cli.write(state)
+    code, out, err = cli.run("promote", "--from", "test", "--to", "prod")
+    assert (code, err) == (0, "")
+    assert ("prod has no stageUrl output yet (not deployed): the identity its smoke check "
+            "signs with is first tried after its update") in out
+    assert [path for path, _ in Stage.seen] == ["/test/users?limit=1", "/prod/users?limit=1"]
+    assert "smoke check: test answers 200" in out
+
+
 def test_a_403_after_the_update_names_the_identity_and_puts_the_target_back(cli, aws):
     test_d, prod_d = cli.deployments
     state = cli.state()
