@@ -1,5 +1,6 @@
-"""A running local cloud: the emulator, the gateway in front of it, and the deploys of
-every stack of the real program into it.
+"""A running local cloud: the emulator, the gateway in front of it, the deploys of every
+stack of the real program into it, and its deployer (an IAM user with a new key each time
+the cloud starts, profile `deployer` in the state directory's credentials file).
 
 One local cloud runs per state directory (so per checkout): it holds the directory's lock
 from before it touches anything until it has stopped, so a second one refuses to start
@@ -19,6 +20,7 @@ from localcloud.awslambda.versions import number_versions_as_lambda_does
 from localcloud.kinds import Cloud, DeployError
 from localcloud.engine.stackfiles import known_stacks, read_stack_config
 from localcloud.engine.state import DEFAULT_STATE_DIR, AlreadyRunning, Session, StateStore
+from localcloud.iam.callers import make_deployer
 
 DEFAULT_GATEWAY_PORT = 8080
 
@@ -64,6 +66,9 @@ class LocalCloud:
             # Only now, holding the lock and both ports: a new emulator is empty, so is
             # the state that describes it.
             self.store.clear()
+            # A new key for each run: profile `deployer`, in the state before it is
+            # announced as running.
+            make_deployer(self.emulator, self.store.dir)
             self.store.save_session(Session(endpoint_url=endpoint, gateway_url=self.gateway.url,
                                             pid=os.getpid()))
         except BaseException:
@@ -76,6 +81,7 @@ class LocalCloud:
         state), but keep this cloud's lock, ports and warm processes."""
         self.emulator.reset()
         self.store.clear()
+        make_deployer(self.emulator, self.store.dir)
         self.store.save_session(Session(endpoint_url=self.emulator.endpoint_url,
                                         gateway_url=self.gateway.url, pid=os.getpid()))
 
