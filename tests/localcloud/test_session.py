@@ -3,6 +3,8 @@ SIGINT or SIGTERM, clear messages for what a user gets wrong."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import gc
 import io
 import os
@@ -10,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -121,6 +124,78 @@ def running(pid: int) -> bool:
     return state != "Z"  # a zombie has exited
 
 
+def in_group(pgid: int) -> set[int]:
+    """The processes of a process group that have not exited."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+def left_running(pids: set[int], timeout: float = 30) -> set[int]:
+    """Those of `pids` still running once they had `timeout` seconds to end (an exited
+    process may still be being reaped)."""
+    deadline = time.monotonic() + timeout
+    while any(running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return {pid for pid in pids if running(pid)}
+
+
+def threads_of(pid: int) -> set[int]:
+    return {int(task.name) for task in Path(f"/proc/{pid}/task").iterdir()}
+
+
+def signal_thread(pid: int, sig: int) -> int:
+    """Send `sig` to one thread of process `pid` other than its main thread (tgkill, as
+    the kernel does when it hands a process's signal to that thread); returns its id."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if not hasattr(libc, "tgkill"):
+        pytest.skip("this C library has no tgkill")
+    for tid in sorted(threads_of(pid) - {pid}, reverse=True):
+        if libc.tgkill(pid, tid, sig) == 0:
+            return tid
+    raise AssertionError(f"process {pid} has no thread but its main one to signal")
+
+
+@contextlib.contextmanager
+def cpu_load(processes: int = 2):
+    """Processes that keep the CPUs busy, as on a loaded build machine."""
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+               for _ in range(processes)]
+    try:
+        yield
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+
+
+@contextlib.contextmanager
+def requests_to(run: RunningCloud, stage: str = "dev", clients: int = 2):
+    """Signed requests to a stage, each client one after another, while the block runs
+    (and until the cloud is gone)."""
+    done = threading.Event()
+
+    def client():
+        while not done.is_set() and run.proc.poll() is None:
+            run.status(stage)
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join(timeout=60)
+
+
 def port_is_free(port: int) -> bool:
     """Free for a new server: nothing listens (connections in TIME_WAIT do not count, as
     for any server that sets SO_REUSEADDR, the gateway included)."""
@@ -186,6 +261,64 @@ def test_a_signal_stops_the_server_and_every_worker(started, case):
     assert port_is_free(port_of(url))
     assert not (state_dir / "session.json").exists()
     assert "Traceback" not in "\n".join(run.lines)
+
+
+def test_a_stop_signal_handed_to_any_thread_of_up_stops_it(checkout, tmp_path):
+    """The kernel hands a signal sent to a process to any of its threads; the one that
+    gets it must still stop `up` (its main thread waits while others serve)."""
+    run = RunningCloud.up(checkout, tmp_path / "state")
+    try:
+        run.wait_serving()
+        assert run.status("dev") == 200  # a warm worker, and the gateway's threads
+        group = in_group(run.proc.pid)
+        signal_thread(run.proc.pid, signal.SIGTERM)
+        assert run.proc.wait(timeout=60) == 0, run.lines  # generous: the machine may be busy
+        assert "stopping" in run.lines
+        assert left_running(group) == set()
+    finally:
+        run.stop(signal.SIGKILL)
+
+
+def test_ctrl_c_handed_to_the_follower_thread_stops_logs_follow(running_up):
+    follow = RunningCloud([sys.executable, "-m", "localcloud", "--state-dir",
+                           str(running_up.state_dir), "logs", "dev", "--follow"],
+                          running_up.checkout, running_up.state_dir)
+    try:
+        deadline = time.monotonic() + 60
+        while len(threads_of(follow.proc.pid)) < 2 and time.monotonic() < deadline:
+            assert follow.proc.poll() is None, follow.lines
+            time.sleep(0.05)  # until its follower thread runs
+        signal_thread(follow.proc.pid, signal.SIGINT)
+        assert follow.proc.wait(timeout=60) == 0, follow.lines
+        assert "Traceback" not in "\n".join(follow.lines)
+    finally:
+        follow.stop(signal.SIGKILL)
+
+
+LOADED_CLOUDS, LOADED_ROUNDS = 5, 2  # 10 fresh starts, each stopped by one SIGTERM
+
+
+def test_sigterm_to_its_process_group_stops_up_every_time_under_load(checkout, tmp_path):
+    with cpu_load():
+        for round_ in range(LOADED_ROUNDS):
+            runs = [RunningCloud.up(checkout, tmp_path / f"state-{round_}-{n}")
+                    for n in range(LOADED_CLOUDS)]
+            try:
+                for run in runs:
+                    run.wait_serving(timeout=300)
+                    assert run.status("dev") == 200, run.lines  # a warm worker
+                for run in runs:
+                    group = in_group(run.proc.pid)
+                    assert len(group) >= 2, run.lines  # the cloud and its worker
+                    with requests_to(run):
+                        os.killpg(run.proc.pid, signal.SIGTERM)
+                        assert run.proc.wait(timeout=60) == 0, run.lines
+                    assert "stopping" in run.lines
+                    assert left_running(group) == set()
+                    assert not (run.state_dir / "session.json").exists()
+            finally:
+                for run in runs:
+                    run.stop(signal.SIGKILL)
 
 
 # --- stack files that would deploy over each other ----------------------------------
