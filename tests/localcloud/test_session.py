@@ -295,6 +295,36 @@ def test_ctrl_c_handed_to_the_follower_thread_stops_logs_follow(running_up):
         follow.stop(signal.SIGKILL)
 
 
+def test_the_code_dirs_a_killed_cloud_left_are_removed_at_the_next_start(checkout, tmp_path):
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    killed = subprocess.Popen([sys.executable, "-m", "localcloud", "--state-dir",
+                               str(tmp_path / "state"), "up", "--port", "0"],
+                              cwd=checkout, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        left = temp / "none"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and killed.poll() is None:
+            found = list(temp.glob("localcloud-*"))  # its work directory
+            if found:
+                left = found[0]
+                break
+            time.sleep(0.05)
+        assert left.is_dir(), "the cloud made no work directory"
+    finally:
+        os.killpg(killed.pid, signal.SIGKILL)  # nothing of it gets to clean up
+        killed.wait()
+    assert left.is_dir()
+    again = subprocess.run([sys.executable, "-m", "localcloud", "--state-dir",
+                            str(tmp_path / "state"), "up", "--port", "0", "--no-serve"],
+                           cwd=checkout, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert not left.exists()
+    assert list(temp.iterdir()) == []  # and the new one removed its own when it stopped
+
+
 LOADED_CLOUDS, LOADED_ROUNDS = 5, 2  # 10 fresh starts, each stopped by one SIGTERM
 
 
