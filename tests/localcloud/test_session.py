@@ -71,6 +71,25 @@ def test_a_second_up_refuses_and_leaves_the_first_serving(running_up):
     assert "unchanged" in redeploy.stdout and "created" not in redeploy.stdout
 
 
+def test_deploy_recreates_what_the_emulator_lost_instead_of_trusting_its_state(checkout,
+                                                                              tmp_path):
+    run = RunningCloud.up(checkout, tmp_path / "state")
+    try:
+        run.wait_serving()
+        assert run.status("dev") == 200
+        recorded = len(StateStore(run.state_dir).load("dev").resources)
+        endpoint = StateStore(run.state_dir).load_session().endpoint_url
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset",
+                                                      method="POST", data=b""), timeout=30)
+        assert run.status("dev") == 403  # the emulator lost everything, the caller included
+        redeploy = localcloud("--state-dir", str(run.state_dir), "deploy", "dev", cwd=checkout)
+        assert redeploy.returncode == 0, redeploy.stderr
+        assert f"{recorded} gone from the emulator, {recorded} created" in redeploy.stdout
+        assert run.status("dev") == 200
+    finally:
+        run.stop()
+
+
 def test_the_session_file_of_a_dead_process_neither_blocks_nor_is_believed(tmp_path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
