@@ -79,9 +79,12 @@ def remove_abandoned_work_dirs(temp_dir: str | os.PathLike | None = None) -> lis
     with os.scandir(temp_dir or tempfile.gettempdir()) as entries:
         for entry in entries:
             owner = _WORK_DIR.fullmatch(entry.name)
-            if (owner is None or not entry.is_dir(follow_symlinks=False)
-                    or entry.stat(follow_symlinks=False).st_uid != os.getuid()
-                    or _process_exists(int(owner.group(1)))):
+            try:
+                if (owner is None or not entry.is_dir(follow_symlinks=False)
+                        or entry.stat(follow_symlinks=False).st_uid != os.getuid()
+                        or _process_exists(int(owner.group(1)))):
+                    continue
+            except OSError:  # gone already: another cloud starting removed it
                 continue
             shutil.rmtree(entry.path, ignore_errors=True)
             removed.append(Path(entry.path))
