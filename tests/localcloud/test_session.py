@@ -30,6 +30,7 @@ from localcloud.engine.deployer import DeployResult
 from localcloud.kinds import DeployError
 from localcloud.engine.stackfiles import name_clashes
 from localcloud.engine.state import Session, StateStore
+from localcloud.http.server import HttpServer, Refusal, RequestRules
 from localcloud.session import LocalCloud
 
 
@@ -368,6 +369,21 @@ def test_sigterm_to_its_process_group_stops_up_every_time_under_load(checkout, t
             finally:
                 for run in runs:
                     run.stop(signal.SIGKILL)
+
+
+def test_a_front_door_whose_loop_ended_first_stops_without_touching_its_closed_trigger():
+    """stop() sets the flag, then wakes the loop; the loop may see the flag first (it
+    wakes every second anyway) and close everything, the trigger included."""
+    rules = RequestRules(methods=("GET",), unknown_method=Refusal(405, "GET only"),
+                         max_body_bytes=8, body_too_large="too large", max_header_bytes=4096,
+                         max_headers=5, internal_error=Refusal(500, "broke"))
+    front = HttpServer(lambda *args, **kwargs: None, rules, "127.0.0.1", 0)
+    front.start()
+    front._stopping.set()  # the loop sees it before stop() gets to wake it
+    front.join(timeout=60)
+    assert not front.running()
+    front.stop()  # must not write to the descriptor the loop has closed
+    assert port_is_free(front.port)
 
 
 # --- stack files that would deploy over each other ----------------------------------
