@@ -7,9 +7,10 @@
 from __future__ import annotations
 
 import argparse
+import os
+import select
 import signal
 import sys
-import threading
 from pathlib import Path
 
 from localcloud.cli import run_command
@@ -23,6 +24,8 @@ from localcloud.session import DEFAULT_GATEWAY_PORT, LocalCloud, running_cloud
 
 # Signals that stop `up`, as Ctrl-C does (whatever the caller's shell set them to).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# How long the main thread sleeps at most between two looks for a signal.
+WAKE_INTERVAL_S = 1.0
 
 
 def _port(text: str) -> int:
@@ -88,6 +91,32 @@ def _stop_on_signals() -> None:
         signal.signal(each, interrupt)
 
 
+def wait_for_stop() -> None:
+    """Sleep in the main thread until a signal's handler raises (KeyboardInterrupt).
+
+    The kernel hands a signal sent to the process (or its group) to any of its threads
+    that does not block it, and CPython's C-level handler, running in that thread, only
+    flags it: the Python handler runs in the main thread, at its next bytecode. A main
+    thread asleep in an untimed lock wait (`threading.Event().wait()`) would never get
+    there. So it sleeps in select() on the wakeup fd, which the C-level handler writes to
+    from whichever thread it runs in, and wakes every WAKE_INTERVAL_S anyway."""
+    reader, writer = os.pipe()
+    os.set_blocking(reader, False)
+    os.set_blocking(writer, False)
+    previous = signal.set_wakeup_fd(writer, warn_on_full_buffer=False)
+    try:
+        while True:
+            select.select([reader], [], [], WAKE_INTERVAL_S)
+            try:
+                os.read(reader, 512)  # back in Python code: a pending handler runs now
+            except BlockingIOError:
+                pass
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(reader)
+        os.close(writer)
+
+
 def up(args) -> int:
     check_stack_files()
     width = max(map(len, known_stacks()), default=0)
@@ -119,8 +148,9 @@ def up(args) -> int:
               "prefixed by [stage]", flush=True)
         follower = LogFollower(StageLogs(
             [TailedStack(r.stack, cloud.cloud(r.stack).client("logs")) for r in results],
-            cloud.store.load), write=lambda line: print(line, flush=True)).start()
-        threading.Event().wait()  # until a signal raises KeyboardInterrupt
+            cloud.store.load), write=lambda line: print(line, flush=True))
+        follower.start()
+        wait_for_stop()
     except KeyboardInterrupt:
         print("stopping", flush=True)
     finally:
@@ -155,9 +185,10 @@ def logs(args) -> int:
     if not args.follow:
         return 0
     sys.stdout.flush()
-    follower = LogFollower(stage_logs, write=lambda line: print(line, flush=True)).start()
+    follower = LogFollower(stage_logs, write=lambda line: print(line, flush=True))
     try:
-        threading.Event().wait()  # until Ctrl-C
+        follower.start()
+        wait_for_stop()  # until Ctrl-C
     except KeyboardInterrupt:
         pass
     finally:

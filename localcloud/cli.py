@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import sys
 import warnings
 from typing import Callable
 
 import pulumi
 
+from localcloud.atomic import UnsafePath
 from localcloud.emulator import PortInUse
 from localcloud.kinds import DeployError
 from localcloud.engine.stackfiles import StackFileError
@@ -16,7 +18,7 @@ from localcloud.engine.state import AlreadyRunning
 
 # Errors a user can cause and fix; their messages say how.
 USER_ERRORS: tuple[type[BaseException], ...] = (DeployError, StackFileError, pulumi.RunError,
-                                                AlreadyRunning, PortInUse)
+                                                AlreadyRunning, PortInUse, UnsafePath)
 
 
 def run_command(command: Callable[[], int], user_errors: tuple[type[BaseException], ...] = ()
@@ -28,7 +30,7 @@ def run_command(command: Callable[[], int], user_errors: tuple[type[BaseExceptio
         print(f"error: {err}", file=sys.stderr)
         return 1
     except OSError as err:
-        print(f"error: {err}; if a port is in use, pass another with --port", file=sys.stderr)
+        print(f"error: {os_error_message(err)}", file=sys.stderr)
         return 1
     except Exception as err:  # noqa: BLE001 -- a bug of ours: say so, without a traceback
         print(f"error: unexpected {type(err).__name__}: {err}; please report it with the "
@@ -36,6 +38,16 @@ def run_command(command: Callable[[], int], user_errors: tuple[type[BaseExceptio
         return 1
     finally:
         _close_event_loop()
+
+
+def os_error_message(err: OSError) -> str:
+    """What the system refused, and on what; only a taken address is about --port."""
+    if err.errno == errno.EADDRINUSE:
+        return (f"{err.strerror or err}; a port is in use: pass another with --port N "
+                "(--port 0 picks a free one)")
+    names = " and ".join(str(name) for name in (err.filename, err.filename2) if name is not None)
+    reason = err.strerror or str(err) or type(err).__name__
+    return f"{names}: {reason}" if names else reason
 
 
 def _close_event_loop() -> None:

@@ -1,6 +1,6 @@
 """What the local cloud's stand-in for the AWS provider is made of: the emulator it
-deploys into (`Cloud`), the error a deploy step raises, and `Kind`, the create, update
-and delete of one resource type. Each AWS service's package holds its own kinds
+deploys into (`Cloud`), the error a deploy step raises, and `Kind`, the create, read
+(`exists`), update and delete of one resource type. Each AWS service's package holds its own kinds
 (``localcloud/<service>/resources.py``); `localcloud.engine.registry` collects them.
 
 Each kind receives the resolved inputs (camelCase keys, as the engine hands them to a
@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
+
+from botocore.exceptions import ClientError
 
 from localcloud.emulator import make_client
 
@@ -50,6 +53,18 @@ def error_code(err) -> str:
     return err.response.get("Error", {}).get("Code", "")
 
 
+def found(read: Callable[[], object], *not_found: str) -> bool:
+    """Whether a read finds its resource: False when the emulator answers with one of the
+    `not_found` error codes, True when the read succeeds (any other error is raised)."""
+    try:
+        read()
+    except ClientError as err:
+        if error_code(err) in not_found:
+            return False
+        raise
+    return True
+
+
 def patch_value(value) -> str:
     """A patch operation's text: numbers arrive as floats from the engine."""
     if isinstance(value, bool):
@@ -64,6 +79,12 @@ class Kind:
     replace_on: tuple[str, ...] = ()
 
     def create(self, cloud: Cloud, name: str, i: dict) -> tuple[str, dict]:
+        raise NotImplementedError
+
+    def exists(self, cloud: Cloud, id_: str, i: dict) -> bool:
+        """Whether the emulator still has the resource the last deploy recorded (its id and
+        inputs): the engine's refresh drops what it no longer has from the state, so the
+        deploy creates it again. A cheap read, as the provider's Read."""
         raise NotImplementedError
 
     def update(self, cloud: Cloud, id_: str, old: dict, i: dict) -> dict:

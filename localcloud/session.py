@@ -150,6 +150,7 @@ def cloud_for(stack: str, session: Session | None, store: StateStore) -> Cloud:
 def running_cloud(stack: str, state_dir: Path = DEFAULT_STATE_DIR) -> tuple[Cloud, StateStore]:
     """The Cloud of a local cloud started by another process (`localcloud up`)."""
     store = StateStore(state_dir)
+    store.check()
     # A session file whose process is gone (it was killed) describes no running cloud.
     session = store.load_session() if store.lock.holder() is not None else None
     cloud = cloud_for(stack, session, store)

@@ -10,7 +10,7 @@ once.
 """
 from __future__ import annotations
 
-from localcloud.kinds import DeployError, Kind, tags_of
+from localcloud.kinds import DeployError, Kind, found, tags_of
 
 
 def validation_options(certificate: dict) -> list[dict]:
@@ -57,6 +57,10 @@ class Certificate(Kind):
         return {"arn": arn, "status": certificate["Status"], "type": certificate["Type"],
                 "domainValidationOptions": validation_options(certificate)}
 
+    def exists(self, cloud, id_, i):
+        return found(lambda: cloud.client("acm").describe_certificate(CertificateArn=id_),
+                     "ResourceNotFoundException")
+
     def delete(self, cloud, id_, i):
         acm = cloud.client("acm")
         try:
@@ -68,16 +72,16 @@ class Certificate(Kind):
 def _records_in_route53(cloud) -> set[tuple[str, str, str]]:
     """(name without the final dot, type, value) of every record in every hosted zone."""
     route53 = cloud.client("route53")
-    found = set()
+    published = set()
     for page in route53.get_paginator("list_hosted_zones").paginate():
         for zone in page["HostedZones"]:
             for records in route53.get_paginator("list_resource_record_sets").paginate(
                     HostedZoneId=zone["Id"]):
                 for record in records["ResourceRecordSets"]:
                     for value in record.get("ResourceRecords") or []:
-                        found.add((record["Name"].rstrip(".").lower(), record["Type"],
+                        published.add((record["Name"].rstrip(".").lower(), record["Type"],
                                    value["Value"].rstrip(".").lower()))
-    return found
+    return published
 
 
 class CertificateValidation(Kind):
@@ -115,6 +119,11 @@ class CertificateValidation(Kind):
 
     def update(self, cloud, id_, old, i):
         return {"certificateArn": i["certificateArn"]}
+
+    def exists(self, cloud, id_, i):
+        # Nothing in AWS but the wait: it holds while its certificate does.
+        return found(lambda: cloud.client("acm").describe_certificate(
+            CertificateArn=i["certificateArn"]), "ResourceNotFoundException")
 
     def delete(self, cloud, id_, i):
         return None

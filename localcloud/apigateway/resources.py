@@ -11,7 +11,7 @@ from infra.naming import STAGE_VARIABLE_VALUE
 from infra.openapi import import_warnings
 from localcloud.apigateway import domains, snapshots
 from localcloud import policy as iam_eval
-from localcloud.kinds import DeployError, Kind, patch_value, tags_of
+from localcloud.kinds import DeployError, Kind, found, patch_value, tags_of
 
 # API Gateway's default quota of stages per REST API.
 MAX_STAGES_PER_API = 10
@@ -89,6 +89,10 @@ class RestApi(Kind):
                 "arn": f"arn:aws:apigateway:{cloud.region}::/restapis/{api_id}",
                 "executionArn": f"arn:aws:execute-api:{cloud.region}:{cloud.account_id}:{api_id}"}
 
+    def exists(self, cloud, id_, i):
+        return found(lambda: cloud.client("apigateway").get_rest_api(restApiId=id_),
+                     "NotFoundException")
+
     def delete(self, cloud, id_, i):
         cloud.client("apigateway").delete_rest_api(restApiId=id_)
         snapshots.forget_definition(cloud.state_dir, id_)
@@ -110,6 +114,9 @@ class Deployment(Kind):
             restApiId=i["restApi"], deploymentId=id_, patchOperations=[
                 {"op": "replace", "path": "/description", "value": i.get("description") or ""}])
         return {"createdDate": ""}
+
+    def exists(self, cloud, id_, i):
+        return _has_deployment(cloud, i["restApi"], id_)
 
     def delete(self, cloud, id_, i):
         apigw = cloud.client("apigateway")
@@ -154,6 +161,15 @@ class Stage(Kind):
 
     @staticmethod
     def _check(cloud, i):
+        # API Gateway refuses a stage on a deployment the API does not have ("Deployment id
+        # does not exist"); moto takes any id. (A pinned deployment may have vanished with
+        # the emulator's state.)
+        if not _has_deployment(cloud, i["restApi"], i["deployment"]):
+            raise DeployError(
+                f"stage {i['stageName']!r}: BadRequestException: Deployment id does not exist: "
+                f"{i['deployment']} is not a deployment of REST API {i['restApi']}; point the "
+                "stage at one it has (a promoted stage is pinned by promotedDeploymentId: "
+                "promote to it again, or roll back to an entry whose deployment exists)")
         for key, value in (i.get("variables") or {}).items():
             if not STAGE_VARIABLE_VALUE.fullmatch(str(value)):
                 raise DeployError(
@@ -200,6 +216,10 @@ class Stage(Kind):
         domains.apply_endpoint_setting(cloud.state_dir, i["restApi"])
         return self._outputs(cloud, i)
 
+    def exists(self, cloud, id_, i):
+        return found(lambda: cloud.client("apigateway").get_stage(
+            restApiId=i["restApi"], stageName=i["stageName"]), "NotFoundException")
+
     def delete(self, cloud, id_, i):
         cloud.client("apigateway").delete_stage(restApiId=i["restApi"],
                                                 stageName=i["stageName"])
@@ -225,6 +245,15 @@ class MethodSettings(Kind):
 
     def update(self, cloud, id_, old, i):
         return self.create(cloud, "", i)[1]
+
+    def exists(self, cloud, id_, i):
+        """The settings live on their stage: there while it has them for this method path."""
+        apigw = cloud.client("apigateway")
+        try:
+            stage = apigw.get_stage(restApiId=i["restApi"], stageName=i["stageName"])
+        except apigw.exceptions.NotFoundException:
+            return False
+        return i["methodPath"] in (stage.get("methodSettings") or {})
 
     def delete(self, cloud, id_, i):
         apigw = cloud.client("apigateway")
@@ -260,6 +289,12 @@ class Account(Kind):
         cloud.client("apigateway").update_account(patchOperations=[
             {"op": "replace", "path": "/cloudwatchRoleArn", "value": role_arn}])
         return {"throttleSettings": []}
+
+    def exists(self, cloud, id_, i):
+        """Always there, but "as recorded" only while it holds the role the deploy set
+        (a reset emulator's account has none: the deploy sets it again)."""
+        current = cloud.client("apigateway").get_account().get("cloudwatchRoleArn") or ""
+        return current == (i.get("cloudwatchRoleArn") or "")
 
     def delete(self, cloud, id_, i):
         return None
@@ -347,6 +382,10 @@ class DomainName(Kind):
                 "regionalDomainName": domain["regionalDomainName"],
                 "regionalZoneId": domain["regionalHostedZoneId"]}
 
+    def exists(self, cloud, id_, i):
+        return found(lambda: cloud.client("apigateway").get_domain_name(domainName=id_),
+                     "NotFoundException")
+
     def delete(self, cloud, id_, i):
         apigw = cloud.client("apigateway")
         try:
@@ -394,6 +433,15 @@ class BasePathMapping(Kind):
         apigw.create_base_path_mapping(**arguments)
         return f"{domain}/{i.get('basePath') or ''}", {}
 
+    def exists(self, cloud, id_, i):
+        apigw = cloud.client("apigateway")
+        try:
+            mappings = apigw.get_base_path_mappings(domainName=i["domainName"]).get("items", [])
+        except apigw.exceptions.NotFoundException:  # the domain itself is gone
+            return False
+        return domain_names.mapping_base_path(i.get("basePath")) in {
+            m["basePath"] for m in mappings}
+
     def delete(self, cloud, id_, i):
         apigw = cloud.client("apigateway")
         try:
@@ -402,6 +450,17 @@ class BasePathMapping(Kind):
                 basePath=domain_names.mapping_base_path(i.get("basePath")))
         except apigw.exceptions.NotFoundException:
             pass
+
+
+def _has_deployment(cloud, api_id: str, deployment_id: str) -> bool:
+    # Listed, not read: moto answers GetDeployment of an unknown id with a 500.
+    apigw = cloud.client("apigateway")
+    try:
+        return any(d["id"] == deployment_id
+                   for page in apigw.get_paginator("get_deployments").paginate(restApiId=api_id)
+                   for d in page.get("items", []))
+    except apigw.exceptions.NotFoundException:  # the API itself is gone
+        return False
 
 
 def _check_cloudwatch_role(cloud, role_arn: str) -> None:

@@ -14,6 +14,10 @@ moto's IAM on each invoke) and recorded; so are the calls the Lambda service mak
 the role to ship the function's output to CloudWatch Logs
 (``/aws/lambda/{name}``, one stream per worker, as Lambda does per execution
 environment). ``call_log()`` returns the newest of them (a bounded log).
+
+Extracted code lives in a work directory in the temp folder named after the invoker's
+process (``localcloud-{pid}-...``); ``close()`` removes it, and a new invoker removes
+those whose process is gone (a killed local cloud never removes its own).
 """
 from __future__ import annotations
 
@@ -24,6 +28,7 @@ import json
 import logging
 import os
 import queue
+import re
 import shutil
 import subprocess
 import sys
@@ -48,8 +53,42 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 INIT_TIMEOUT = 10.0  # seconds; Lambda's limit for the init phase
 
 
+# An invoker's own work directory: the pid of its process, then mkdtemp's random part.
+_WORK_DIR = re.compile(r"localcloud-([0-9]+)-[A-Za-z0-9_]+")
+
+
 class CodeNotFound(InvokerError):
     pass
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's: it runs
+        return True
+    return True
+
+
+def remove_abandoned_work_dirs(temp_dir: str | os.PathLike | None = None) -> list[Path]:
+    """Remove the work directories in the temp folder whose process is gone (a local
+    cloud killed with SIGKILL, or that crashed, leaves its own); those of a running
+    process, another local cloud's, stay. Returns the removed ones."""
+    removed = []
+    with os.scandir(temp_dir or tempfile.gettempdir()) as entries:
+        for entry in entries:
+            owner = _WORK_DIR.fullmatch(entry.name)
+            try:
+                if (owner is None or not entry.is_dir(follow_symlinks=False)
+                        or entry.stat(follow_symlinks=False).st_uid != os.getuid()
+                        or _process_exists(int(owner.group(1)))):
+                    continue
+            except OSError:  # gone already: another cloud starting removed it
+                continue
+            shutil.rmtree(entry.path, ignore_errors=True)
+            removed.append(Path(entry.path))
+    return removed
 
 
 @dataclass(frozen=True)
@@ -295,7 +334,11 @@ class Invoker:
         self.python = python
         self.init_timeout = init_timeout
         self._own_work_dir = work_dir is None
-        self.work_dir = Path(work_dir) if work_dir else Path(tempfile.mkdtemp(prefix="localcloud-"))
+        if self._own_work_dir:
+            for stale in remove_abandoned_work_dirs():
+                log.info("removed %s, left by a local cloud that is gone", stale)
+        self.work_dir = Path(work_dir) if work_dir else Path(
+            tempfile.mkdtemp(prefix=f"localcloud-{os.getpid()}-"))
         self._plane = control_plane.for_endpoint(endpoint_url, region)
         self._lock = threading.Lock()
         self._pools: dict[tuple, _Pool] = {}

@@ -12,7 +12,7 @@ from infra.archive import build_zip
 from infra.policies import LAMBDA_POLICY_LIMIT_BYTES, resource_policy_size
 from localcloud.awslambda import archives
 from localcloud.control_plane import function_arn, policy_of_qualifier, split_qualifier
-from localcloud.kinds import DeployError, Kind, archive_files, error_code, tags_of
+from localcloud.kinds import DeployError, Kind, archive_files, error_code, found, tags_of
 
 _VERSION_PATTERN = re.compile(r"\$LATEST|[0-9]+")
 # What Lambda compares to decide whether PublishVersion has anything new to publish.
@@ -110,6 +110,10 @@ class Function(Kind):
                                                           **self._configuration(i))
         return self._deployed(cloud, i, latest, sha)
 
+    def exists(self, cloud, id_, i):
+        return found(lambda: cloud.client("lambda").get_function_configuration(FunctionName=id_),
+                     "ResourceNotFoundException")
+
     def delete(self, cloud, id_, i):
         cloud.client("lambda").delete_function(FunctionName=id_)
 
@@ -137,6 +141,11 @@ class Alias(Kind):
     def update(self, cloud, id_, old, i):
         name = split_qualifier(id_)[1]
         return self._outputs(cloud, cloud.client("lambda").update_alias(**self._arguments(name, i)))
+
+    def exists(self, cloud, id_, i):
+        return found(lambda: cloud.client("lambda").get_alias(
+            FunctionName=i["functionName"], Name=split_qualifier(id_)[1]),
+            "ResourceNotFoundException")
 
     def delete(self, cloud, id_, i):
         try:
@@ -225,6 +234,11 @@ class Permission(Kind):
             arguments["SourceAccount"] = i["sourceAccount"]
         aws_lambda.add_permission(**arguments)
         return statement_id, {"statementId": statement_id}
+
+    def exists(self, cloud, id_, i):
+        function, qualifier = self._target(i)
+        statements = self._statements(cloud.client("lambda"), function, qualifier)
+        return any(s.get("Sid") == id_ for s in statements)
 
     def delete(self, cloud, id_, i):
         function, qualifier = self._target(i)

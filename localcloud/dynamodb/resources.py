@@ -1,7 +1,7 @@
 """DynamoDB resource kinds: the users table."""
 from __future__ import annotations
 
-from localcloud.kinds import DeployError, Kind, tags_of
+from localcloud.kinds import DeployError, Kind, found, tags_of
 
 class Table(Kind):
     replace_on = ("name", "hashKey", "rangeKey", "attributes")
@@ -28,6 +28,10 @@ class Table(Kind):
                          DeletionProtectionEnabled=bool(i.get("deletionProtectionEnabled")))
         self._point_in_time_recovery(cloud, i)
         return {"arn": ddb.describe_table(TableName=id_)["Table"]["TableArn"]}
+
+    def exists(self, cloud, id_, i):
+        return found(lambda: cloud.client("dynamodb").describe_table(TableName=id_),
+                     "ResourceNotFoundException")
 
     def delete(self, cloud, id_, i):
         ddb = cloud.client("dynamodb")

@@ -1,7 +1,8 @@
-"""Deploy one stack of the real program into the emulator, the way `pulumi up` would:
-run __main__.py under the mock runtime with mocks that create each declared resource
-for real, diff against the stack's last state, and leave unchanged resources untouched,
-update or replace changed ones, delete removed ones (but never retained or protected)."""
+"""Deploy one stack of the real program into the emulator, the way `pulumi up --refresh`
+would: drop from the stack's last state what the emulator no longer has (`refresh`), run
+__main__.py under the mock runtime with mocks that create each declared resource for
+real, diff against that state, and leave unchanged resources untouched, update or replace
+changed ones, delete removed ones (but never retained or protected)."""
 from __future__ import annotations
 
 import hashlib
@@ -17,6 +18,7 @@ from infra import partitions, stack_references
 from localcloud.iam import callers
 from localcloud.engine.partition_check import partition_problem
 from localcloud.engine.program import ProgramRun, current_options, run_program
+from localcloud.engine.refresh import refresh
 from localcloud.engine.registry import KINDS
 from localcloud.kinds import Cloud, DeployError
 from localcloud.engine.stackfiles import known_stacks, project_name, read_stack_config
@@ -49,6 +51,7 @@ class DeployResult:
     outputs: dict
     steps: list[tuple[str, str, str]] = field(default_factory=list)  # (action, type, name)
     curl: str | None = None  # a signed call of the stage as its local caller
+    gone: list[tuple[str, str]] = field(default_factory=list)  # (type, name) the refresh dropped
 
     def counts(self) -> Counter:
         return Counter(action for action, _, _ in self.steps)
@@ -56,7 +59,8 @@ class DeployResult:
     def summary(self) -> str:
         counts = self.counts()
         order = ("created", "updated", "replaced", "deleted", "retained", "unchanged")
-        return ", ".join(f"{counts[a]} {a}" for a in order if counts[a])
+        gone = [f"{len(self.gone)} gone from the emulator"] if self.gone else []
+        return ", ".join(gone + [f"{counts[a]} {a}" for a in order if counts[a]])
 
 
 class EmulatorProvider(pulumi.runtime.Mocks):
@@ -193,7 +197,7 @@ def deploy_stack(stack: str, cloud: Cloud, store: StateStore,
             f"{LOCAL_PARTITION} partition only: its own ARNs are arn:{LOCAL_PARTITION}:... "
             f"Set aws:region in Pulumi.{stack}.yaml to a region of it (e.g. us-east-1) for "
             f"local runs, or deploy to AWS with `pulumi up -s {stack}`")
-    previous = store.load(stack)
+    previous, gone = refresh(store.load(stack), cloud)
     provider = EmulatorProvider(cloud, previous, store)
     try:
         run: ProgramRun = run_program(stack, provider, config, organization=ORGANIZATION)
@@ -209,7 +213,8 @@ def deploy_stack(stack: str, cloud: Cloud, store: StateStore,
         raise cause from None
     store.save(StackState(stack=stack, outputs=run.outputs, resources=provider.records))
     return DeployResult(stack=stack, outputs=run.outputs, steps=provider.steps,
-                        curl=stage_caller(cloud, store, run.outputs))
+                        curl=stage_caller(cloud, store, run.outputs),
+                        gone=[(r.type, r.name) for r in gone])
 
 
 def stage_caller(cloud: Cloud, store: StateStore, outputs: dict) -> str | None:

@@ -3,17 +3,23 @@ state file would hold it) and the stack's outputs, plus the running session's ad
 
 Files are JSON under the state directory, written atomically. The directory's lock file
 (``up.lock``) says which process runs the local cloud that the state describes.
+
+The local cloud writes, truncates and deletes what the directory holds, so it must be a
+real directory with no symbolic link inside (`check_state_dir`): a link would point those
+at files elsewhere.
 """
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
+import stat
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from localcloud.atomic import write_atomic
+from localcloud.atomic import UnsafePath, link_message, write_atomic
 
 LOCK_ATTEMPTS = 10  # 0.2 s in all
 DEFAULT_STATE_DIR = Path(__file__).resolve().parents[2] / ".localcloud"
@@ -57,8 +63,8 @@ class Session:
     pid: int
 
 
-def write_json(path: Path, data: object) -> None:
-    write_atomic(path, json.dumps(data, indent=1, sort_keys=True).encode())
+def write_json(path: Path, data: object, root: Path | None = None) -> None:
+    write_atomic(path, json.dumps(data, indent=1, sort_keys=True).encode(), root=root)
 
 
 def read_json(path: Path):
@@ -66,6 +72,46 @@ def read_json(path: Path):
 
 
 LOCK_FILE = "up.lock"
+
+
+def check_state_dir(state_dir: Path) -> None:
+    """Refuse a state directory that is a file or a symbolic link, or that holds a link
+    anywhere inside, with a message that names it (nothing to check if it does not exist
+    yet)."""
+    state_dir = Path(state_dir)
+    try:
+        mode = os.lstat(state_dir).st_mode
+    except FileNotFoundError:
+        return
+    use_another = "or give the local cloud another directory (`python -m localcloud --state-dir DIR ...`)"
+    if stat.S_ISLNK(mode):
+        raise UnsafePath(
+            f"{state_dir} is a symbolic link (to {os.readlink(state_dir)}); the local cloud "
+            "deletes what its state directory holds at every start, so it never follows a "
+            f"link there: remove the link, {use_another}")
+    if not stat.S_ISDIR(mode):
+        raise UnsafePath(f"{state_dir} is a file, but the local cloud keeps its state in a "
+                         f"directory there: move the file away, {use_another}")
+    for link in _links_under(state_dir):
+        raise UnsafePath(link_message(link))
+
+
+def _links_under(directory: Path):
+    with os.scandir(directory) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            if entry.is_symlink():
+                yield Path(entry.path)
+            elif entry.is_dir(follow_symlinks=False):
+                yield from _links_under(Path(entry.path))
+
+
+def _open_lock(path: Path, flags: int) -> int:
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW, 0o644)
+    except OSError as err:
+        if err.errno == errno.ELOOP:  # the lock file is a link: never write through it
+            raise UnsafePath(link_message(path)) from None
+        raise
 
 
 class AlreadyRunning(Exception):
@@ -83,8 +129,9 @@ class StateLock:
 
     def acquire(self) -> bool:
         """Take the lock (False if another holder has it) and record this pid in it."""
+        check_state_dir(self.path.parent)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = _open_lock(self.path, os.O_RDWR | os.O_CREAT)
         # holder() probes with a brief shared lock: a moment's retry tells that apart from
         # a running cloud.
         for attempt in range(LOCK_ATTEMPTS):
@@ -116,7 +163,7 @@ class StateLock:
         if self.held:
             return os.getpid()
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            fd = _open_lock(self.path, os.O_RDONLY)
         except FileNotFoundError:
             return None
         try:
@@ -147,10 +194,14 @@ class StateStore:
         return StackState(stack=stack, outputs=data["outputs"],
                           resources=[ResourceRecord(**r) for r in data["resources"]])
 
+    def check(self) -> None:
+        """Refuse a state directory the local cloud must not use (see check_state_dir)."""
+        check_state_dir(self.dir)
+
     def save(self, state: StackState) -> None:
         write_json(self._stack_path(state.stack), {
             "stack": state.stack, "outputs": state.outputs,
-            "resources": [asdict(r) for r in state.resources]})
+            "resources": [asdict(r) for r in state.resources]}, root=self.dir)
 
     def config_overrides(self, stack: str) -> dict[str, str]:
         """Config set for this local cloud only (e.g. promotion's pins), over the stack file."""
@@ -158,10 +209,10 @@ class StateStore:
         return read_json(path) if path.is_file() else {}
 
     def save_config_overrides(self, stack: str, values: dict[str, str]) -> None:
-        write_json(self.dir / "config" / f"{stack}.json", values)
+        write_json(self.dir / "config" / f"{stack}.json", values, root=self.dir)
 
     def save_session(self, session: Session) -> None:
-        write_json(self.dir / "session.json", asdict(session))
+        write_json(self.dir / "session.json", asdict(session), root=self.dir)
 
     def load_session(self) -> Session | None:
         path = self.dir / "session.json"
@@ -173,6 +224,7 @@ class StateStore:
     def clear(self) -> None:
         """Forget everything but the lock: a new emulator starts empty, so must the state.
         (The lock file stays: deleting it would let a second cloud lock a new file.)"""
+        self.check()  # what is deleted here is the directory's own, never a link's target
         lock = self.dir / LOCK_FILE
         for path in sorted(self.dir.rglob("*"), reverse=True) if self.dir.exists() else []:
             if path != lock:

@@ -325,6 +325,10 @@ class HttpServer:
         self.port = int(self._server.effective_port)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        # stop() wakes the loop through its trigger's descriptor, which the loop closes as
+        # it ends: never write to that number once closed (it may name another file by then).
+        self._closing = threading.Lock()
+        self._closed = False
 
     def start(self) -> None:
         self._dispatcher.set_thread_count(self.limits.threads)
@@ -338,7 +342,9 @@ class HttpServer:
         except Exception:  # noqa: BLE001 -- reported; stop() still cleans up
             log.exception("%s: the server loop failed", self.name)
         finally:
-            wasyncore.close_all(self._map, ignore_all=True)
+            with self._closing:
+                wasyncore.close_all(self._map, ignore_all=True)
+                self._closed = True
             self._dispatcher.shutdown(timeout=self.limits.shutdown_timeout)
 
     def running(self) -> bool:
@@ -353,6 +359,8 @@ class HttpServer:
         if self._thread is None:
             wasyncore.close_all(self._map, ignore_all=True)
             return
-        self._server.pull_trigger()  # wake the loop now rather than at its timeout
+        with self._closing:
+            if not self._closed:  # the loop may have seen _stopping and ended first
+                self._server.pull_trigger()  # wake the loop now rather than at its timeout
         self._thread.join(timeout=self.limits.shutdown_timeout + 5)
         self._thread = None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from localcloud.kinds import DeployError, Kind, tags_of
+from localcloud.kinds import DeployError, Kind, found, tags_of
 from localcloud.iam import callers
 
 class Role(Kind):
@@ -20,6 +20,9 @@ class Role(Kind):
         iam.update_assume_role_policy(RoleName=id_, PolicyDocument=i["assumeRolePolicy"])
         role = iam.get_role(RoleName=id_)["Role"]
         return {"arn": role["Arn"], "uniqueId": role["RoleId"]}
+
+    def exists(self, cloud, id_, i):
+        return found(lambda: cloud.client("iam").get_role(RoleName=id_), "NoSuchEntity")
 
     def delete(self, cloud, id_, i):
         iam = cloud.client("iam")
@@ -39,6 +42,11 @@ class RolePolicy(Kind):
 
     def update(self, cloud, id_, old, i):
         return self.create(cloud, id_.split(":", 1)[1], i)[1]
+
+    def exists(self, cloud, id_, i):
+        role, policy = id_.split(":", 1)
+        return found(lambda: cloud.client("iam").get_role_policy(RoleName=role, PolicyName=policy),
+                     "NoSuchEntity")
 
     def delete(self, cloud, id_, i):
         role, policy = id_.split(":", 1)
@@ -72,6 +80,9 @@ class Policy(Kind):
             if not version["IsDefaultVersion"]:
                 iam.delete_policy_version(PolicyArn=id_, VersionId=version["VersionId"])
         return self._outputs(iam.get_policy(PolicyArn=id_)["Policy"])
+
+    def exists(self, cloud, id_, i):
+        return found(lambda: cloud.client("iam").get_policy(PolicyArn=id_), "NoSuchEntity")
 
     def delete(self, cloud, id_, i):
         iam = cloud.client("iam")

@@ -21,5 +21,10 @@ class LogGroup(Kind):
             logs.delete_retention_policy(logGroupName=id_)
         return {"arn": f"arn:aws:logs:{cloud.region}:{cloud.account_id}:log-group:{id_}"}
 
+    def exists(self, cloud, id_, i):
+        pages = cloud.client("logs").get_paginator("describe_log_groups").paginate(
+            logGroupNamePrefix=id_)
+        return any(group["logGroupName"] == id_ for page in pages for group in page["logGroups"])
+
     def delete(self, cloud, id_, i):
         cloud.client("logs").delete_log_group(logGroupName=id_)

@@ -69,6 +69,14 @@ class Record(Kind):
         self._change(cloud, i, "UPSERT", record_name)
         return {"fqdn": record_name, "name": i["name"]}
 
+    def exists(self, cloud, id_, i):
+        route53 = cloud.client("route53")
+        try:
+            zone = route53.get_hosted_zone(Id=i["zoneId"])["HostedZone"]["Name"]
+        except route53.exceptions.NoSuchHostedZone:
+            return False
+        return self._existing(cloud, i["zoneId"], fqdn(i["name"], zone), i["type"]) is not None
+
     def delete(self, cloud, id_, i):
         record_name = fqdn(i["name"], self._zone_name(cloud, i["zoneId"]))
         current = self._existing(cloud, i["zoneId"], record_name, i["type"])

@@ -10,7 +10,10 @@ from pathlib import Path
 import pulumi
 from botocore.exceptions import ClientError
 
-from localcloud.kinds import DeployError, Kind, error_code, tags_of
+from localcloud.kinds import DeployError, Kind, error_code, found, tags_of
+
+# What S3 answers for a bucket or key it does not have (HEAD requests carry only a status).
+NOT_FOUND = ("404", "NoSuchBucket", "NoSuchKey")
 
 
 def bucket_arn(bucket: str) -> str:
@@ -62,6 +65,9 @@ class Bucket(Kind):
         self._tag(cloud, id_, i)
         return self._outputs(cloud, id_)
 
+    def exists(self, cloud, id_, i):
+        return found(lambda: cloud.client("s3").head_bucket(Bucket=id_), *NOT_FOUND)
+
     def delete(self, cloud, id_, i):
         s3 = cloud.client("s3")
         pages = s3.get_paginator("list_object_versions").paginate(Bucket=id_)
@@ -91,6 +97,10 @@ class BucketPublicAccessBlock(Kind):
 
     def update(self, cloud, id_, old, i):
         return self.create(cloud, id_, i)[1]
+
+    def exists(self, cloud, id_, i):
+        return found(lambda: cloud.client("s3").get_public_access_block(Bucket=id_),
+                     "NoSuchPublicAccessBlockConfiguration", *NOT_FOUND)
 
     def delete(self, cloud, id_, i):
         cloud.client("s3").delete_public_access_block(Bucket=id_)
@@ -133,6 +143,10 @@ class BucketObjectv2(Kind):
     def update(self, cloud, id_, old, i):
         # A new put replaces the object at once; deleting it first would leave a gap.
         return self.create(cloud, id_, i)[1]
+
+    def exists(self, cloud, id_, i):
+        return found(lambda: cloud.client("s3").head_object(Bucket=i["bucket"], Key=id_),
+                     *NOT_FOUND)
 
     def delete(self, cloud, id_, i):
         cloud.client("s3").delete_object(Bucket=i["bucket"], Key=id_)

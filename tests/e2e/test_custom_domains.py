@@ -259,3 +259,26 @@ def test_the_setting_applies_only_when_a_stage_is_next_updated(domains):
         rest_api.update(dev, record.id, record.inputs, record.inputs)
         stage.update(dev, stage_record.id, stage_record.inputs, stage_record.inputs)
     assert on_default_endpoint(cloud, "test").status == 200
+
+
+def test_a_deploy_recreates_a_domain_its_mapping_and_record_the_emulator_lost(domains):
+    # As `pulumi refresh` would: what the emulator no longer has is created again.
+    cloud, _, zone_id, _ = domains
+    aws = cloud.cloud("test")
+    apigw, route53 = aws.client("apigateway"), aws.client("route53")
+    apigw.delete_domain_name(domainName=TEST_DOMAIN)  # its mapping goes with it
+    alias = [r for r in route53.list_resource_record_sets(HostedZoneId=zone_id)
+             ["ResourceRecordSets"] if r["Name"].rstrip(".") == TEST_DOMAIN and r["Type"] == "A"]
+    route53.change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={
+        "Changes": [{"Action": "DELETE", "ResourceRecordSet": alias[0]}]})
+    steps = cloud.deploy("test").steps
+    created = {type_.rsplit(":", 1)[-1] for action, type_, _ in steps if action == "created"}
+    assert {"DomainName", "BasePathMapping", "Record"} <= created, steps
+    assert on_domain(cloud, TEST_DOMAIN, "/users", sign="test").status == 200
+
+
+def test_every_resource_kind_can_tell_whether_the_emulator_still_has_it():
+    # The deploy's refresh asks each recorded resource; a kind that cannot answer would
+    # stop every deploy of a stack that declares it.
+    from localcloud.kinds import Kind
+    assert [token for token, kind in KINDS.items() if type(kind).exists is Kind.exists] == []

@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+import tempfile
 import threading
 
 import pytest
 
 from localcloud.awslambda import archives
+from localcloud.awslambda.invoker import Invoker
 from localcloud.invocation import FunctionNotFound
 
 from .builders import BROKEN_IMPORT, app_zip, deploy_function, make_zip, table_arn
@@ -207,3 +212,36 @@ def test_concurrent_invokes_use_several_workers(emulator, state_dir, invoker):
         thread.join()
     assert len(results) == 6 and all(r.ok for r in results), [r.error for r in results]
     assert 1 < len(invoker.worker_pids(fn.name)) <= invoker.max_workers_per_function
+
+
+def test_a_new_invoker_removes_the_work_dirs_of_gone_processes_and_only_theirs(
+        emulator, tmp_path, monkeypatch):
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))  # the temp folder, for this test
+    gone = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                              capture_output=True, text=True, check=True).stdout)
+    living = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        def work_dir(name: str):
+            code = temp / name / "code" / "abc"
+            code.mkdir(parents=True)
+            (code / "app.py").write_text("x = 1\n")
+            return temp / name
+
+        killed = work_dir(f"localcloud-{gone}-k1ll3d_x")
+        running = work_dir(f"localcloud-{living.pid}-runn1ng")
+        not_ours = work_dir("localcloud-notapid")
+        with Invoker(emulator.endpoint_url, tmp_path / "state") as invoker:
+            assert not killed.exists()
+            assert (running / "code" / "abc" / "app.py").read_text() == "x = 1\n"
+            assert not_ours.is_dir()
+            own = invoker.work_dir
+            assert own.parent == temp and own.name.startswith(f"localcloud-{os.getpid()}-")
+            with Invoker(emulator.endpoint_url, tmp_path / "state"):
+                assert own.is_dir()  # a running process's: kept by the next invoker
+        assert not own.exists()  # an invoker removes its own when closed
+        assert running.is_dir() and not_ours.is_dir()
+    finally:
+        living.kill()
+        living.wait()

@@ -3,6 +3,8 @@ SIGINT or SIGTERM, clear messages for what a user gets wrong."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ctypes
 import gc
 import io
 import os
@@ -10,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -27,6 +30,7 @@ from localcloud.engine.deployer import DeployResult
 from localcloud.kinds import DeployError
 from localcloud.engine.stackfiles import name_clashes
 from localcloud.engine.state import Session, StateStore
+from localcloud.http.server import HttpServer, Refusal, RequestRules
 from localcloud.session import LocalCloud
 
 
@@ -66,6 +70,25 @@ def test_a_second_up_refuses_and_leaves_the_first_serving(running_up):
                           cwd=running_up.checkout)
     assert redeploy.returncode == 0, redeploy.stderr
     assert "unchanged" in redeploy.stdout and "created" not in redeploy.stdout
+
+
+def test_deploy_recreates_what_the_emulator_lost_instead_of_trusting_its_state(checkout,
+                                                                              tmp_path):
+    run = RunningCloud.up(checkout, tmp_path / "state")
+    try:
+        run.wait_serving()
+        assert run.status("dev") == 200
+        recorded = len(StateStore(run.state_dir).load("dev").resources)
+        endpoint = StateStore(run.state_dir).load_session().endpoint_url
+        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset",
+                                                      method="POST", data=b""), timeout=30)
+        assert run.status("dev") == 403  # the emulator lost everything, the caller included
+        redeploy = localcloud("--state-dir", str(run.state_dir), "deploy", "dev", cwd=checkout)
+        assert redeploy.returncode == 0, redeploy.stderr
+        assert f"{recorded} gone from the emulator, {recorded} created" in redeploy.stdout
+        assert run.status("dev") == 200
+    finally:
+        run.stop()
 
 
 def test_the_session_file_of_a_dead_process_neither_blocks_nor_is_believed(tmp_path):
@@ -119,6 +142,78 @@ def running(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"  # a zombie has exited
+
+
+def in_group(pgid: int) -> set[int]:
+    """The processes of a process group that have not exited."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+def left_running(pids: set[int], timeout: float = 30) -> set[int]:
+    """Those of `pids` still running once they had `timeout` seconds to end (an exited
+    process may still be being reaped)."""
+    deadline = time.monotonic() + timeout
+    while any(running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return {pid for pid in pids if running(pid)}
+
+
+def threads_of(pid: int) -> set[int]:
+    return {int(task.name) for task in Path(f"/proc/{pid}/task").iterdir()}
+
+
+def signal_thread(pid: int, sig: int) -> int:
+    """Send `sig` to one thread of process `pid` other than its main thread (tgkill, as
+    the kernel does when it hands a process's signal to that thread); returns its id."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if not hasattr(libc, "tgkill"):
+        pytest.skip("this C library has no tgkill")
+    for tid in sorted(threads_of(pid) - {pid}, reverse=True):
+        if libc.tgkill(pid, tid, sig) == 0:
+            return tid
+    raise AssertionError(f"process {pid} has no thread but its main one to signal")
+
+
+@contextlib.contextmanager
+def cpu_load(processes: int = 2):
+    """Processes that keep the CPUs busy, as on a loaded build machine."""
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+               for _ in range(processes)]
+    try:
+        yield
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+
+
+@contextlib.contextmanager
+def requests_to(run: RunningCloud, stage: str = "dev", clients: int = 2):
+    """Signed requests to a stage, each client one after another, while the block runs
+    (and until the cloud is gone)."""
+    done = threading.Event()
+
+    def client():
+        while not done.is_set() and run.proc.poll() is None:
+            run.status(stage)
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        for thread in threads:
+            thread.join(timeout=60)
 
 
 def port_is_free(port: int) -> bool:
@@ -186,6 +281,109 @@ def test_a_signal_stops_the_server_and_every_worker(started, case):
     assert port_is_free(port_of(url))
     assert not (state_dir / "session.json").exists()
     assert "Traceback" not in "\n".join(run.lines)
+
+
+def test_a_stop_signal_handed_to_any_thread_of_up_stops_it(checkout, tmp_path):
+    """The kernel hands a signal sent to a process to any of its threads; the one that
+    gets it must still stop `up` (its main thread waits while others serve)."""
+    run = RunningCloud.up(checkout, tmp_path / "state")
+    try:
+        run.wait_serving()
+        assert run.status("dev") == 200  # a warm worker, and the gateway's threads
+        group = in_group(run.proc.pid)
+        signal_thread(run.proc.pid, signal.SIGTERM)
+        assert run.proc.wait(timeout=60) == 0, run.lines  # generous: the machine may be busy
+        assert "stopping" in run.lines
+        assert left_running(group) == set()
+    finally:
+        run.stop(signal.SIGKILL)
+
+
+def test_ctrl_c_handed_to_the_follower_thread_stops_logs_follow(running_up):
+    follow = RunningCloud([sys.executable, "-m", "localcloud", "--state-dir",
+                           str(running_up.state_dir), "logs", "dev", "--follow"],
+                          running_up.checkout, running_up.state_dir)
+    try:
+        deadline = time.monotonic() + 60
+        while len(threads_of(follow.proc.pid)) < 2 and time.monotonic() < deadline:
+            assert follow.proc.poll() is None, follow.lines
+            time.sleep(0.05)  # until its follower thread runs
+        signal_thread(follow.proc.pid, signal.SIGINT)
+        assert follow.proc.wait(timeout=60) == 0, follow.lines
+        assert "Traceback" not in "\n".join(follow.lines)
+    finally:
+        follow.stop(signal.SIGKILL)
+
+
+def test_the_code_dirs_a_killed_cloud_left_are_removed_at_the_next_start(checkout, tmp_path):
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**os.environ, "TMPDIR": str(temp)}
+    killed = subprocess.Popen([sys.executable, "-m", "localcloud", "--state-dir",
+                               str(tmp_path / "state"), "up", "--port", "0"],
+                              cwd=checkout, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        left = temp / "none"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and killed.poll() is None:
+            found = list(temp.glob("localcloud-*"))  # its work directory
+            if found:
+                left = found[0]
+                break
+            time.sleep(0.05)
+        assert left.is_dir(), "the cloud made no work directory"
+    finally:
+        os.killpg(killed.pid, signal.SIGKILL)  # nothing of it gets to clean up
+        killed.wait()
+    assert left.is_dir()
+    again = subprocess.run([sys.executable, "-m", "localcloud", "--state-dir",
+                            str(tmp_path / "state"), "up", "--port", "0", "--no-serve"],
+                           cwd=checkout, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert not left.exists()
+    assert list(temp.iterdir()) == []  # and the new one removed its own when it stopped
+
+
+LOADED_CLOUDS, LOADED_ROUNDS = 5, 2  # 10 fresh starts, each stopped by one SIGTERM
+
+
+def test_sigterm_to_its_process_group_stops_up_every_time_under_load(checkout, tmp_path):
+    with cpu_load():
+        for round_ in range(LOADED_ROUNDS):
+            runs = [RunningCloud.up(checkout, tmp_path / f"state-{round_}-{n}")
+                    for n in range(LOADED_CLOUDS)]
+            try:
+                for run in runs:
+                    run.wait_serving(timeout=300)
+                    assert run.status("dev") == 200, run.lines  # a warm worker
+                for run in runs:
+                    group = in_group(run.proc.pid)
+                    assert len(group) >= 2, run.lines  # the cloud and its worker
+                    with requests_to(run):
+                        os.killpg(run.proc.pid, signal.SIGTERM)
+                        assert run.proc.wait(timeout=60) == 0, run.lines
+                    assert "stopping" in run.lines
+                    assert left_running(group) == set()
+                    assert not (run.state_dir / "session.json").exists()
+            finally:
+                for run in runs:
+                    run.stop(signal.SIGKILL)
+
+
+def test_a_front_door_whose_loop_ended_first_stops_without_touching_its_closed_trigger():
+    """stop() sets the flag, then wakes the loop; the loop may see the flag first (it
+    wakes every second anyway) and close everything, the trigger included."""
+    rules = RequestRules(methods=("GET",), unknown_method=Refusal(405, "GET only"),
+                         max_body_bytes=8, body_too_large="too large", max_header_bytes=4096,
+                         max_headers=5, internal_error=Refusal(500, "broke"))
+    front = HttpServer(lambda *args, **kwargs: None, rules, "127.0.0.1", 0)
+    front.start()
+    front._stopping.set()  # the loop sees it before stop() gets to wake it
+    front.join(timeout=60)
+    assert not front.running()
+    front.stop()  # must not write to the descriptor the loop has closed
+    assert port_is_free(front.port)
 
 
 # --- stack files that would deploy over each other ----------------------------------
