@@ -170,6 +170,16 @@ def threads_of(pid: int) -> set[int]:
     return {int(task.name) for task in Path(f"/proc/{pid}/task").iterdir()}
 
 
+def blocks(pid: int, tid: int, sig: int) -> bool:
+    """Whether thread `tid` of `pid` blocks `sig` (its SigBlk mask in /proc)."""
+    try:
+        status = Path(f"/proc/{pid}/task/{tid}/status").read_text()
+    except OSError:
+        return True  # gone already: not one to signal
+    mask = next(line.split()[1] for line in status.splitlines() if line.startswith("SigBlk:"))
+    return bool(int(mask, 16) >> (sig - 1) & 1)
+
+
 def signal_thread(pid: int, sig: int) -> int:
     """Send `sig` to one thread of process `pid` other than its main thread (tgkill, as
     the kernel does when it hands a process's signal to that thread); returns its id."""
@@ -177,6 +187,8 @@ def signal_thread(pid: int, sig: int) -> int:
     if not hasattr(libc, "tgkill"):
         pytest.skip("this C library has no tgkill")
     for tid in sorted(threads_of(pid) - {pid}, reverse=True):
+        if blocks(pid, tid, sig):
+            continue  # the kernel never hands a process's signal to a thread that blocks it
         if libc.tgkill(pid, tid, sig) == 0:
             return tid
     raise AssertionError(f"process {pid} has no thread but its main one to signal")
