@@ -68,9 +68,25 @@ BAD_GATEWAY = (502, {"message": "Internal server error"}, "InternalServerErrorEx
 TIMED_OUT = (504, {"message": "Endpoint request timed out"}, None)
 
 # What reaches a stage at all, and how API Gateway answers the rest (the front door's rules).
-MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-MAX_HEADER_BYTES = 64 * 1024       # request line and headers together
+# The sizes are API Gateway's quotas for a Regional REST API ("Amazon API Gateway quotas",
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-execution-service-limits-table.html):
+# "Payload size | 10 MB", "Length, in characters, of the URL for a Regional API | 10240",
+# "Total combined size of all header values, including header names, values, any line
+# terminators, and whitespaces | 10240 Bytes". The URL's length is taken as the request
+# target's (path and query): the scheme and host are the local cloud's, not the client's.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+MAX_URL_BYTES = 10240
+MAX_HEADER_BYTES = 10240
 MAX_HEADERS = 100
+# AWS documents no answer for an oversized URL or header block. The choices, one each:
+# - 414 is what the same quota page says API Gateway answers for a URI whose method ARN is
+#   too long ("your API will return a 414 Request URI too long response");
+# - 431 with "HTTP header is larger than 10240 bytes." is what users report getting back
+#   from API Gateway past the header quota (ntsblog.homedev.com.au, 2021-03-09, "AWS API
+#   Gateway - HTTP header is larger than 10240 bytes."; backbencher.dev, "431 Status Code
+#   With Request Header Fields Too Large", naming API Gateway): reports, not AWS's pages.
+URL_TOO_LONG = Refusal(414, "Request URI too long")
+HEADERS_TOO_LARGE = Refusal(431, f"HTTP header is larger than {MAX_HEADER_BYTES} bytes.")
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 REQUEST_RULES = RequestRules(
     methods=METHODS,
@@ -79,7 +95,10 @@ REQUEST_RULES = RequestRules(
     max_body_bytes=MAX_BODY_BYTES,
     body_too_large=(f"the body is larger than API Gateway's "
                     f"{MAX_BODY_BYTES // (1024 * 1024)} MB limit"),
+    max_target_bytes=MAX_URL_BYTES,
+    target_too_long=URL_TOO_LONG,
     max_header_bytes=MAX_HEADER_BYTES,
+    headers_too_large=HEADERS_TOO_LARGE,
     max_headers=MAX_HEADERS,
     internal_error=Refusal(INTERNAL_ERROR[0], INTERNAL_ERROR[1]["message"]))
 
