@@ -2,7 +2,6 @@
 floods, limits; and in front of another service, with that service's rules."""
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
@@ -130,11 +129,11 @@ def test_a_pipelined_request_behind_a_clean_one_does_run(gateway, users, invoker
 
 
 def test_a_lone_http09_request_line_is_answered_at_once(gateway, users):
-    started = time.monotonic()
+    # Answered before the socket's 10 s timeout, so not at the 30 s idle timeout.
+    assert gateway.server_limits.channel_timeout > 10
     answer = exchange_until_closed(gateway.port, f"GET /{users.stage}/users\r\n".encode())
     assert statuses(answer) == [400], answer
     assert b"HTTP/0.9" in answer
-    assert time.monotonic() - started < gateway.server_limits.channel_timeout
 
 
 def test_body_over_10_mb_is_413(gateway, users):
@@ -539,7 +538,8 @@ def test_an_idle_connection_flood_keeps_threads_bounded_and_others_served(gatewa
     threads_before = threading.active_count()
     idle = open_idle(gateway.port, 300)
     try:
-        time.sleep(1.0)  # let the server accept them all
+        # The listening socket hands connections over in the order they came, so by the
+        # time this one is answered the server has accepted all 300 before it.
         answer = call(gateway, "GET", f"/{users.stage}/users")
         assert answer.status == 200
         # The old server ran a thread per connection: 300 more here.
@@ -557,10 +557,8 @@ def test_idle_connections_are_closed_after_the_channel_timeout(emulator, state_d
                  server_limits=limits) as small:
         idle = open_idle(small.port, 10)  # the connection limit: new clients now wait
         try:
-            started = time.monotonic()
             for sock in idle:
-                assert sock.recv(1024) == b""  # closed by the server
-            assert time.monotonic() - started < 10
+                assert sock.recv(1024) == b""  # closed by the server (within 10 s: no timeout)
             assert call(small, "GET", f"/{users.stage}/users").status == 200
         finally:
             for sock in idle:
