@@ -443,7 +443,9 @@ class _WaitressServer(TcpWSGIServer):
         cutoff = time.monotonic() - self.header_timeout
         for channel in list(self.active_channels.values()):
             request = channel.request
-            if (request is not None and not request.headers_finished
+            # A channel serving a request reads nothing meanwhile: the head of the next one,
+            # pipelined behind it, is not the client's to finish yet.
+            if (request is not None and not request.headers_finished and not channel.requests
                     and request.head_started < cutoff):
                 channel.will_close = True
 
@@ -492,6 +494,9 @@ class HttpServer:
 
     def __init__(self, handle: Handler, rules: RequestRules, host: str, port: int,
                  limits: ServerLimits = ServerLimits(), name: str = "localcloud-http") -> None:
+        if limits.body_bytes_held < rules.max_body_bytes:
+            raise ValueError(f"body_bytes_held ({limits.body_bytes_held}) is less than one "
+                             f"body may be ({rules.max_body_bytes}); raise it")
         self.limits = limits
         self.name = name
         self._map: dict = {}
