@@ -7,12 +7,13 @@ bucket are owned by one stack and referenced by the others.
 import pulumi
 import pulumi_aws as aws
 
-from infra import archive, naming, openapi, stack_outputs
+from infra import archive, domain_names, naming, openapi, stack_outputs
 from infra.api import SharedApi, SharedApiArgs
 from infra.api_account import ApiGatewayAccount, ApiGatewayAccountArgs
 from infra.artifacts import ArtifactBucket, ArtifactBucketArgs
 from infra.callers import StageCallerPolicy, StageCallerPolicyArgs
 from infra.config import ConfigError, load_stage_config
+from infra.domain import StageDomain, StageDomainArgs
 from infra.function import ALIAS, UsersFunction, UsersFunctionArgs
 from infra.permission import (StageInvokePermission, StageInvokePermissionArgs,
                               policy_size_problem)
@@ -26,11 +27,6 @@ problems = openapi.document_problems(openapi.api_document(ROUTES, "uri", config.
 if problems:
     raise ConfigError("the API definition (infra/routes.py, infra/openapi.py) would be refused "
                       "by API Gateway:\n  - " + "\n  - ".join(problems))
-too_large = policy_size_problem(config.region, config.function_name, ALIAS, config.stage,
-                                config.allow_test_invoke)
-if too_large:
-    raise ConfigError(too_large)
-
 if config.pinned:
     # A promoted stage runs the archive its source uploaded, never this checkout's code.
     code_hash, upload = config.promoted_code_hash, None
@@ -39,24 +35,29 @@ else:
     built = archive.build_zip(archive.read_handler_files())
     code_hash, upload = archive.code_hash(built), archive.write_build_zip(built)
 account_id = aws.get_caller_identity_output().account_id
+# Every ARN the program writes is in the region's partition: aws, aws-us-gov or aws-cn.
+region_partition = aws.get_partition_output()
 name = config.stage
 pins = stack_outputs.pins_of(config.promoted_deployment_id, config.promoted_code_hash,
                              config.promoted_function_version)
 
 
 async def referenced_outputs() -> dict:
-    """Other stacks' outputs this stack builds on, checked before anything is declared."""
+    """Other stacks' outputs this stack builds on, checked before anything is declared.
+    Every reference is fully qualified (organization/project/stack): Pulumi Cloud takes
+    no other form, and the DIY backend takes it too."""
     owner: dict = {}
     if not config.api_owner:
-        owner = await pulumi.StackReference(config.api_stack).outputs.future() or {}
-        problem = stack_outputs.owner_output_problem(owner, config.api_stack, config.stack,
+        reference = config.api_stack_reference
+        owner = await pulumi.StackReference(reference).outputs.future() or {}
+        problem = stack_outputs.owner_output_problem(owner, reference, config.stack,
                                                      config.production)
         if problem:
             raise ConfigError(problem)
     if config.production:
         # The stack's own last outputs: a checkout without the pins must not undo a promotion.
         last = await pulumi.StackReference(f"{config.stack}-last-update",
-                                           stack_name=pulumi.get_stack()).outputs.future()
+                                           stack_name=config.own_reference).outputs.future()
         problem = stack_outputs.dropped_pins_problem(last or {}, pins, config.stack)
         if problem:
             raise ConfigError(problem)
@@ -80,19 +81,24 @@ async def check_pinned_archive(owner: dict) -> None:
             f"promote --from test --to {config.stack}), or correct promotedCodeHash")
 
 
-def declare_shared_api() -> tuple[dict, list]:
+# The owner says whether the API's default endpoint is off; every stage re-exports it.
+ENDPOINT_OUTPUT = "disableExecuteApiEndpoint"
+
+
+def declare_shared_api(partition: str, dns_suffix: str) -> tuple[dict, list]:
     """The owner's shared resources, as the outputs other stacks read of it."""
     artifacts = ArtifactBucket("artifacts", ArtifactBucketArgs(
         region=config.region, account_id=account_id, tags={"service": "user-service"}))
     api = SharedApi("shared-api", SharedApiArgs(
-        region=config.region, account_id=account_id, authorization=config.api_authorization,
-        tags={"service": "user-service"}))
+        partition=partition, region=config.region, account_id=account_id,
+        authorization=config.api_authorization, tags={"service": "user-service"},
+        dns_suffix=dns_suffix, disable_execute_api_endpoint=config.disable_execute_api_endpoint))
     # Stages may log only once the account's CloudWatch role is set.
     stage_after = [api.rest_api]
     if config.api_gateway_cloudwatch_role:
         stage_after.append(ApiGatewayAccount("apigateway-account", ApiGatewayAccountArgs(
-            region=config.region, account_id=account_id, rest_api_id=api.rest_api.id,
-            tags={"service": "user-service"})))
+            partition=partition, region=config.region, account_id=account_id,
+            rest_api_id=api.rest_api.id, tags={"service": "user-service"})))
     pulumi.export("rootResourceId", api.rest_api.root_resource_id)
     return {
         "restApiId": api.rest_api.id,
@@ -100,6 +106,7 @@ def declare_shared_api() -> tuple[dict, list]:
         "definitionHash": api.definition_hash,
         "artifactBucket": artifacts.bucket.bucket,
         "apiAuthorization": config.api_authorization,
+        ENDPOINT_OUTPUT: config.disable_execute_api_endpoint,
         stack_outputs.OWNER_MARKER: config.stack,
     }, stage_after
 
@@ -127,6 +134,7 @@ def declare_stage(owner: dict, stage_after: list) -> None:
         upload=upload,
         pinned_version=config.promoted_function_version,
         tags=config.tags,
+        tracing=config.api_xray_tracing,  # the stage's traces go on into the function
     ))
 
     # The grant exists before the stage can send anything to the alias.
@@ -155,7 +163,30 @@ def declare_stage(owner: dict, stage_after: list) -> None:
         tags=config.tags,
         depends_on=[*stage_after, permission],
         pinned_deployment_id=config.promoted_deployment_id,
+        # API Gateway applies the default endpoint's setting when a stage is next updated:
+        # the owner's stage gets a new Deployment when it changes (true is the only value
+        # written, so an API that never had it keeps its deployments).
+        redeploy_triggers=({ENDPOINT_OUTPUT: "true"} if config.api_owner
+                           and config.disable_execute_api_endpoint else {}),
     ))
+
+    if config.domain_name:
+        domain = StageDomain(name, StageDomainArgs(
+            domain_name=config.domain_name,
+            rest_api_id=owner["restApiId"],
+            stage_name=stage.stage.stage_name,
+            certificate_arn=config.certificate_arn,
+            hosted_zone_id=config.hosted_zone_id,
+            base_path=config.base_path,
+            protect=config.production,
+            tags=config.tags,
+        ))
+        pulumi.export("customUrl", domain.url)
+    warning = domain_names.default_endpoint_warning(
+        config.stack, config.stage, config.api_owner, config.api_stack,
+        bool(owner.get(ENDPOINT_OUTPUT)), bool(config.domain_name))
+    if warning:
+        pulumi.log.warn(warning)
 
     callers = StageCallerPolicy(name, StageCallerPolicyArgs(
         policy_name=config.invoke_policy_name,
@@ -169,6 +200,7 @@ def declare_stage(owner: dict, stage_after: list) -> None:
     pulumi.export("definitionHash", owner["definitionHash"])
     pulumi.export("artifactBucket", owner["artifactBucket"])
     pulumi.export("apiAuthorization", owner["apiAuthorization"])
+    pulumi.export(ENDPOINT_OUTPUT, bool(owner.get(ENDPOINT_OUTPUT)))
     if config.api_owner:  # only the owner says so: another stage's re-exports are not an owner
         pulumi.export(stack_outputs.OWNER_MARKER, owner[stack_outputs.OWNER_MARKER])
     pulumi.export("stage", config.stage)
@@ -186,10 +218,15 @@ def declare_stage(owner: dict, stage_after: list) -> None:
 
 
 async def main() -> None:
+    partition = await region_partition.future()
+    too_large = policy_size_problem(partition.partition, config.region, config.function_name,
+                                    ALIAS, config.stage, config.allow_test_invoke)
+    if too_large:
+        raise ConfigError(too_large)
     owner = await referenced_outputs()
     stage_after: list = []
     if config.api_owner:
-        owner, stage_after = declare_shared_api()
+        owner, stage_after = declare_shared_api(partition.partition, partition.dns_suffix)
     declare_stage(owner, stage_after)
 
 

@@ -14,12 +14,15 @@ from infra.naming import SERVICE
 
 @dataclass(frozen=True)
 class SharedApiArgs:
+    partition: str  # aws.get_partition_output()'s, for the integration URI's ARNs
     region: str
     account_id: pulumi.Input[str]
     authorization: str  # AWS_IAM (SigV4 callers) or NONE
     tags: dict[str, str]
     routes: tuple[api_routes.Route, ...] | None = None  # None: the API's ROUTES
     dns_suffix: str = openapi.AWS_DNS_SUFFIX  # the partition's (aws-cn: amazonaws.com.cn)
+    # Every stage answers on its custom domain only (403 on the execute-api endpoint).
+    disable_execute_api_endpoint: bool = False
 
 
 class SharedApi(pulumi.ComponentResource):
@@ -33,7 +36,8 @@ class SharedApi(pulumi.ComponentResource):
         routes = args.routes or api_routes.ROUTES
         self.document = pulumi.Output.from_input(args.account_id).apply(
             lambda account: openapi.api_document(
-                routes, api_routes.integration_uri(args.region, account), args.authorization,
+                routes, api_routes.integration_uri(args.region, account, partition=args.partition),
+                args.authorization,
                 region=args.region, dns_suffix=args.dns_suffix))
         self.definition_hash = self.document.apply(openapi.document_hash)
 
@@ -52,6 +56,11 @@ class SharedApi(pulumi.ComponentResource):
             fail_on_warnings=True,
             endpoint_configuration=aws.apigateway.RestApiEndpointConfigurationArgs(
                 types="REGIONAL"),
+            # Set here only, never in the body's x-amazon-apigateway-endpoint-configuration
+            # (a body true against an argument false is a diff on every update), and always
+            # sent, false included: the argument is Optional+Computed, so leaving it out
+            # after a true would keep the endpoint off (terraform-provider-aws rest_api.go).
+            disable_execute_api_endpoint=args.disable_execute_api_endpoint,
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self, protect=True),
         )

@@ -14,15 +14,17 @@ from infra import naming, policies
 
 @dataclass(frozen=True)
 class ApiGatewayAccountArgs:
+    partition: str  # aws.get_partition_output()'s, for the log groups' ARNs
     region: str
     account_id: pulumi.Input[str]
     rest_api_id: pulumi.Input[str]
     tags: dict[str, str]
 
 
-def log_group_arn_patterns(region: str, account_id: str, rest_api_id: str) -> list[str]:
+def log_group_arn_patterns(partition: str, region: str, account_id: str,
+                           rest_api_id: str) -> list[str]:
     """Every group this API's stages log to, whatever the stage."""
-    base = f"arn:aws:logs:{region}:{account_id}:log-group:"
+    base = f"arn:{partition}:logs:{region}:{account_id}:log-group:"
     return [base + naming.access_log_group_name("*"),
             base + naming.execution_log_group_name(rest_api_id, "*")]
 
@@ -51,7 +53,8 @@ class ApiGatewayAccount(pulumi.ComponentResource):
             role=self.role.id,
             policy=pulumi.Output.all(args.account_id, args.rest_api_id).apply(
                 lambda ids: json.dumps(policies.api_gateway_logs_policy(
-                    log_group_arn_patterns(args.region, *ids), args.region, ids[0]))),
+                    log_group_arn_patterns(args.partition, args.region, *ids),
+                    args.partition, args.region, ids[0]))),
             opts=child,
         )
         self.account = aws.apigateway.Account(

@@ -3,6 +3,12 @@
 `parse_stage_config` is pure (tests call it directly); `load_stage_config` is the only
 place in the program that reads `pulumi.Config`. Defaults live in Pulumi.yaml, which the
 Pulumi CLI applies before the program runs (and tests/local cloud apply the same way).
+
+The CLI also checks each value against the type Pulumi.yaml declares before the program
+runs (pulumi/pulumi pkg/workspace/config.go, validateStackConfigValue, and
+sdk/go/common/workspace/project.go, ValidateConfigValue), and hands the program strings: a
+`boolean` is exactly "true" or "false", an `integer` is what Go's strconv.Atoi parses. The
+parsers here accept exactly that much, so a value passes here if and only if it passes there.
 """
 from __future__ import annotations
 
@@ -13,15 +19,16 @@ from typing import Callable, Mapping
 
 import pulumi
 
-from infra import naming
+from infra import domain_names, naming, partitions, stack_references
 
 PROJECT = "user-service"
 
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
                       1827, 2192, 2557, 2922, 3288, 3653)
-REGION = re.compile(r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d")
-STACK_REFERENCE = re.compile(r"([A-Za-z0-9_.-]+/){0,2}[A-Za-z0-9_.-]+")
+# strconv.Atoi: an optional sign and ASCII digits, within a 64-bit int.
+ATOI = re.compile(r"[+-]?[0-9]+")
+INT64 = range(-2**63, 2**63)
 # API Gateway's integration timeout is 29 s: a longer function timeout only hides 504s.
 MAX_TIMEOUT_SECONDS = 29
 DEPLOYMENT_ID = re.compile(r"[A-Za-z0-9]{1,32}")
@@ -46,7 +53,7 @@ class StageConfig:
     api_owner: bool
     api_stack: str | None
     log_retention_days: int
-    throttling_rate_limit: float
+    throttling_rate_limit: int
     throttling_burst_limit: int
     allow_test_invoke: bool
     deletion_protection: bool
@@ -66,6 +73,29 @@ class StageConfig:
     promoted_function_version: str | None = None
     # The deployments this stage has served, oldest first (kept by promotion/rollback).
     deployment_history: tuple[dict, ...] = ()
+    # The stage's custom domain (REGIONAL): its certificate, given (certificateArn) or
+    # requested and validated by DNS in a Route 53 zone (hostedZoneId); None: no domain.
+    domain_name: str | None = None
+    certificate_arn: str | None = None
+    hosted_zone_id: str | None = None
+    base_path: str | None = None  # None: the stage answers at the domain's root
+    # Owner only: every stage of the shared API answers on its custom domain only.
+    disable_execute_api_endpoint: bool = False
+    # Where the stack lives: pulumi.get_organization() (on the DIY backend always
+    # "organization") and pulumi.get_project(); stack references are qualified with them.
+    organization: str = stack_references.DIY_ORGANIZATION
+    project: str = PROJECT
+
+    @property
+    def api_stack_reference(self) -> str | None:
+        """The owner stack's name as every backend resolves it (org/project/stack)."""
+        return (stack_references.qualified(self.api_stack, self.organization, self.project)
+                if self.api_stack else None)
+
+    @property
+    def own_reference(self) -> str:
+        """This stack's own name, fully qualified (prod reads its last outputs through it)."""
+        return stack_references.qualified(self.stack, self.organization, self.project)
 
     @property
     def function_name(self) -> str:
@@ -101,17 +131,16 @@ def _text(raw: str) -> str:
 
 
 def _bool(raw: str) -> bool:
-    lowered = raw.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    raise ValueError("must be true or false")
+    if raw in ("true", "false"):
+        return raw == "true"
+    raise ValueError("must be true or false (Pulumi.yaml declares it boolean)")
 
 
 def _int(raw: str) -> int:
-    try:
-        return int(raw.strip())
-    except ValueError:
-        raise ValueError("must be a whole number") from None
+    if ATOI.fullmatch(raw) and int(raw) in INT64:
+        return int(raw)
+    raise ValueError("must be a whole number, written without spaces, dots or exponents "
+                     "(Pulumi.yaml declares it integer)")
 
 
 def _history(raw: str) -> tuple[dict, ...]:
@@ -127,13 +156,6 @@ def _history(raw: str) -> tuple[dict, ...]:
     return tuple(entries)
 
 
-def _float(raw: str) -> float:
-    try:
-        return float(raw.strip())
-    except ValueError:
-        raise ValueError("must be a number") from None
-
-
 # Config key -> (dataclass field, parser). aws:region is the AWS provider's own key.
 KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
     f"{PROJECT}:stage": ("stage", _text),
@@ -143,7 +165,7 @@ KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
     f"{PROJECT}:apiOwner": ("api_owner", _bool),
     f"{PROJECT}:apiStack": ("api_stack", _text),
     f"{PROJECT}:logRetentionDays": ("log_retention_days", _int),
-    f"{PROJECT}:throttlingRateLimit": ("throttling_rate_limit", _float),
+    f"{PROJECT}:throttlingRateLimit": ("throttling_rate_limit", _int),
     f"{PROJECT}:throttlingBurstLimit": ("throttling_burst_limit", _int),
     f"{PROJECT}:allowTestInvoke": ("allow_test_invoke", _bool),
     f"{PROJECT}:deletionProtection": ("deletion_protection", _bool),
@@ -160,13 +182,22 @@ KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
     f"{PROJECT}:promotedCodeHash": ("promoted_code_hash", _text),
     f"{PROJECT}:promotedFunctionVersion": ("promoted_function_version", _text),
     f"{PROJECT}:deploymentHistory": ("deployment_history", _history),
+    f"{PROJECT}:domainName": ("domain_name", _text),
+    f"{PROJECT}:certificateArn": ("certificate_arn", _text),
+    f"{PROJECT}:hostedZoneId": ("hosted_zone_id", _text),
+    f"{PROJECT}:basePath": ("base_path", _text),
+    f"{PROJECT}:disableExecuteApiEndpoint": ("disable_execute_api_endpoint", _bool),
 }
 FIELD_KEYS = {field: key for key, (field, _) in KEYS.items()}
 
 
-def parse_stage_config(values: Mapping[str, str | None], stack: str) -> StageConfig:
+def parse_stage_config(values: Mapping[str, str | None], stack: str,
+                       organization: str = stack_references.DIY_ORGANIZATION,
+                       project: str = PROJECT) -> StageConfig:
     """Turn raw config strings into a StageConfig, or raise one ConfigError listing
-    every problem, each naming the key, the stack file and what is allowed."""
+    every problem, each naming the key, the stack file and what is allowed. `organization`
+    and `project` are where the stack lives (pulumi.get_organization(), get_project()):
+    the stack references are checked against the rules of the backend that implies."""
     problems: list[tuple[str, str]] = []
     parsed: dict[str, object] = {}
     for key, (field, parse) in KEYS.items():
@@ -181,9 +212,10 @@ def parse_stage_config(values: Mapping[str, str | None], stack: str) -> StageCon
             problems.append((key, f"is {raw!r}, but it {err}"))
     if not problems:
         for optional in ("api_stack", "promoted_deployment_id", "promoted_code_hash",
-                         "promoted_function_version"):
+                         "promoted_function_version", "domain_name", "certificate_arn",
+                         "hosted_zone_id", "base_path"):
             parsed[optional] = parsed[optional] or None
-        config = StageConfig(stack=stack, **parsed)
+        config = StageConfig(stack=stack, organization=organization, project=project, **parsed)
         problems = _consistency_problems(config)
         if not problems:
             return config
@@ -212,8 +244,10 @@ def _consistency_problems(c: StageConfig) -> list[tuple[str, str]]:
     if c.production and c.name_prefix:
         problem("name_prefix", f"is {c.name_prefix!r}, but a production stack must have an "
                                "empty prefix (namePrefix: \"\") so its names are the bare ones")
-    if not REGION.fullmatch(c.region):
-        problem("region", f"is {c.region!r}, which is not an AWS region name (e.g. us-east-1)")
+    if partitions.partition_of(c.region) is None:
+        problem("region", f"is {c.region!r}, which is in no AWS partition (botocore knows "
+                          f"{', '.join(partitions.known_partitions())}); use an AWS region "
+                          "name, e.g. us-east-1, us-gov-west-1 or cn-north-1")
     if c.api_owner and c.api_stack:
         problem("api_stack", f"is {c.api_stack!r}, but apiOwner is true: a stack either owns "
                              "the shared REST API or references its owner, not both")
@@ -221,12 +255,8 @@ def _consistency_problems(c: StageConfig) -> list[tuple[str, str]]:
         problem("api_stack", "is empty and apiOwner is false: set apiOwner: true in the one "
                              "stack that owns the shared REST API, or apiStack to that stack's "
                              "name (e.g. dev)")
-    if c.api_stack and not STACK_REFERENCE.fullmatch(c.api_stack):
-        problem("api_stack", f"is {c.api_stack!r}; use the owner stack's name, e.g. dev "
-                             "(or fully qualified: my-org/user-service/dev)")
-    if c.api_stack and c.api_stack.rsplit("/", 1)[-1] == c.stack:
-        problem("api_stack", f"is {c.api_stack!r}, this very stack: name the stack that owns "
-                             "the shared REST API (apiOwner: true), e.g. dev")
+    if c.api_stack:
+        found.extend(_reference_problems(c))
     if c.api_gateway_cloudwatch_role and not c.api_owner:
         problem("api_gateway_cloudwatch_role", "is true, but only the stack that owns the "
                 "shared REST API (apiOwner: true) may set API Gateway's account-wide "
@@ -268,6 +298,7 @@ def _consistency_problems(c: StageConfig) -> list[tuple[str, str]]:
     if c.promoted_function_version and not FUNCTION_VERSION.fullmatch(c.promoted_function_version):
         problem("promoted_function_version", f"is {c.promoted_function_version!r}, which is not "
                 "a published Lambda version number (1, 2, ...)")
+    found.extend(_domain_problems(c))
     if c.production:
         if c.api_authorization != "AWS_IAM":
             problem("api_authorization", f"is {c.api_authorization!r}, but a production stack "
@@ -288,10 +319,80 @@ def _consistency_problems(c: StageConfig) -> list[tuple[str, str]]:
     return found
 
 
+def _domain_problems(c: StageConfig) -> list[tuple[str, str]]:
+    """The custom domain: a valid name, exactly one way to its certificate (given, in
+    the stack's own region and partition; or requested and validated in a hosted zone),
+    a base path API Gateway takes; and the default endpoint switched off only where the
+    API is declared."""
+    key, found = FIELD_KEYS, []
+    if c.disable_execute_api_endpoint and not c.api_owner:
+        found.append((key["disable_execute_api_endpoint"], "is true, but it is a setting of "
+                      "the shared REST API, and applies to every stage on it: set it in the "
+                      "owner stack's file (apiOwner: true), and remove it here"))
+    if not c.domain_name:
+        for field in ("certificate_arn", "hosted_zone_id", "base_path"):
+            if getattr(c, field):
+                found.append((key[field], f"is {getattr(c, field)!r}, but domainName is not "
+                                          "set: set user-service:domainName too, or remove it"))
+        return found
+    problem = domain_names.domain_name_problem(c.domain_name)
+    if problem:
+        found.append((key["domain_name"], problem))
+    if c.certificate_arn and c.hosted_zone_id:
+        found.append((key["certificate_arn"], "and hostedZoneId are both set; set one: "
+                      "certificateArn to use a certificate you have in ACM, or hostedZoneId "
+                      "to have the program request one and validate it by DNS in that zone"))
+    elif not c.certificate_arn and not c.hosted_zone_id:
+        found.append((key["domain_name"], f"is {c.domain_name!r}, but it needs a certificate: "
+                      f"set certificateArn (an ACM certificate in {c.region}) or hostedZoneId "
+                      "(the Route 53 zone of the domain: the program requests the certificate, "
+                      "validates it and creates the alias record)"))
+    if c.certificate_arn:
+        problem = domain_names.certificate_arn_problem(c.certificate_arn, c.region)
+        if problem:
+            found.append((key["certificate_arn"], problem))
+    if c.hosted_zone_id:
+        problem = domain_names.hosted_zone_id_problem(c.hosted_zone_id)
+        if problem:
+            found.append((key["hosted_zone_id"], problem))
+    if c.base_path:
+        problem = domain_names.base_path_problem(c.base_path)
+        if problem:
+            found.append((key["base_path"], problem))
+    return found
+
+
+def _reference_problems(c: StageConfig) -> list[tuple[str, str]]:
+    """apiStack is a plain stack name or a full one. A reference the current backend would
+    refuse is refused here with that backend's own message; one it would take in another
+    form (DIY's `organization/dev`) is refused too, since only a full name resolves on both
+    backends; and it must not be this very stack."""
+    key, reference = FIELD_KEYS["api_stack"], c.api_stack_reference
+    fix = (f"use the owner stack's name, e.g. dev, or its full name, e.g. "
+           f"{c.organization}/{c.project}/dev")
+    refused = stack_references.reference_problem(reference, c.organization, c.project)
+    if refused:
+        backend = stack_references.backend_of(c.organization)
+        note = (f"on this backend every stack is in organization "
+                f"'{stack_references.DIY_ORGANIZATION}'; "
+                if refused == stack_references.DIY_ORGANIZATION_ONLY else "")
+        return [(key, f"is {c.api_stack!r}, a reference the {backend.name} backend refuses "
+                      f"(\"{refused}\"); {note}{fix}")]
+    if not stack_references.fully_qualified(reference):
+        return [(key, f"is {c.api_stack!r}, which is not a full <organization>/<project>/"
+                      f"<stack> name (Pulumi Cloud takes no other form); {fix}")]
+    if reference == c.own_reference:
+        return [(key, f"is {c.api_stack!r}, this very stack: name the stack that owns the "
+                      "shared REST API (apiOwner: true), e.g. dev")]
+    return []
+
+
 def load_stage_config() -> StageConfig:
-    """Read every key once from the stack's configuration."""
+    """Read every key once from the stack's configuration; the stack references are
+    checked against the backend the program runs on."""
     values: dict[str, str | None] = {}
     for key in KEYS:
         namespace, name = key.split(":", 1)
         values[key] = pulumi.Config(namespace).get(name)
-    return parse_stage_config(values, pulumi.get_stack())
+    return parse_stage_config(values, pulumi.get_stack(), pulumi.get_organization(),
+                              pulumi.get_project())

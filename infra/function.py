@@ -13,6 +13,7 @@ import pulumi_aws as aws
 from infra import archive, naming, policies
 
 RUNTIME = "python3.12"
+TRACING_MODE = "Active"
 ALIAS = naming.FUNCTION_ALIAS
 
 
@@ -34,6 +35,8 @@ class UsersFunctionArgs:
     # A version to serve instead of the one published for code_hash (a rollback's pin).
     pinned_version: str | None
     tags: dict[str, str]
+    # Trace every invocation with X-Ray (Active), as the stage traces every request.
+    tracing: bool = False
 
 
 class UsersFunction(pulumi.ComponentResource):
@@ -73,7 +76,7 @@ class UsersFunction(pulumi.ComponentResource):
             f"{name}-role-policy",
             role=self.role.id,
             policy=pulumi.Output.all(args.table_arn, self.log_group.arn).apply(
-                lambda arns: json.dumps(policies.function_role_policy(*arns))),
+                lambda arns: json.dumps(policies.function_role_policy(*arns, args.tracing))),
             opts=child,
         )
         # Kept when replaced or when the stack goes: a promoted stage, and every rollback,
@@ -106,6 +109,10 @@ class UsersFunction(pulumi.ComponentResource):
             timeout=args.timeout_seconds,
             environment=aws.lambda_.FunctionEnvironmentArgs(
                 variables={archive.TABLE_NAME_ENV: args.table_name}),
+            # Active: Lambda samples and sends segments itself, so the stage's traces go on
+            # into the function (PassThrough would only pass the trace header along).
+            tracing_config=(aws.lambda_.FunctionTracingConfigArgs(mode=TRACING_MODE)
+                            if args.tracing else None),
             tags={**args.tags, "codeHash": args.code_hash},
             # The role must be able to write logs before the first invocation.
             opts=pulumi.ResourceOptions(parent=self, depends_on=code_ready),

@@ -40,6 +40,8 @@ SERVER_STATUSES = {
 
 # The deployed document names the region and account; the reference names placeholders.
 REFERENCE_REGION, REFERENCE_ACCOUNT = "{region}", "{account}"
+# ... and the partition its ARNs are in (aws, aws-us-gov, aws-cn).
+REFERENCE_PARTITION = "{partition}"
 # The execute-api host's DNS suffix in the aws partition (aws-cn: amazonaws.com.cn).
 AWS_DNS_SUFFIX = "amazonaws.com"
 
@@ -413,7 +415,8 @@ REFERENCE_FILE = "openapi.json"
 
 
 def reference_document(routes: tuple[api_routes.Route, ...] = api_routes.ROUTES) -> dict:
-    return api_document(routes, api_routes.integration_uri(REFERENCE_REGION, REFERENCE_ACCOUNT))
+    return api_document(routes, api_routes.integration_uri(REFERENCE_REGION, REFERENCE_ACCOUNT,
+                                                           partition=REFERENCE_PARTITION))
 
 
 def reference_text(routes: tuple[api_routes.Route, ...] = api_routes.ROUTES) -> str:

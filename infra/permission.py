@@ -43,13 +43,14 @@ def permission_statements(function_arn: str, execution_arn: str, stage_name: str
             for stage in permitted_stages(stage_name, allow_test_invoke)]
 
 
-def policy_size_problem(region: str, function_name: str, qualifier: str, stage_name: str,
-                        allow_test_invoke: bool) -> str | None:
+def policy_size_problem(partition: str, region: str, function_name: str, qualifier: str,
+                        stage_name: str, allow_test_invoke: bool) -> str | None:
     """Why this stage's grants would not fit Lambda's resource-policy limit, or None. Sized
-    with the longest account and API ids (12 digits, 10 characters), before anything is
-    declared."""
-    execution_arn = f"arn:aws:execute-api:{region}:{'0' * 12}:{'x' * 10}"
-    function_arn = f"arn:aws:lambda:{region}:{'0' * 12}:function:{function_name}:{qualifier}"
+    with the longest account and API ids (12 digits, 10 characters) in the region's
+    partition, before anything is declared."""
+    execution_arn = f"arn:{partition}:execute-api:{region}:{'0' * 12}:{'x' * 10}"
+    function_arn = (f"arn:{partition}:lambda:{region}:{'0' * 12}:function:{function_name}:"
+                    f"{qualifier}")
     size = policies.resource_policy_size(
         permission_statements(function_arn, execution_arn, stage_name, allow_test_invoke))
     if size <= policies.LAMBDA_POLICY_LIMIT_BYTES:

@@ -15,6 +15,12 @@ HANDLER_DYNAMODB_ACTIONS: tuple[str, ...] = (
 )
 # What the Lambda service does with the role to ship the function's logs.
 LOG_ACTIONS: tuple[str, ...] = ("logs:CreateLogStream", "logs:PutLogEvents")
+# What Lambda does with the role to send an actively traced function's segments to X-Ray
+# (the Lambda developer guide, "Visualize Lambda function invocations using AWS X-Ray").
+XRAY_ACTIONS: tuple[str, ...] = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
+# The one exception to "no * resources": X-Ray defines no resource type for these actions,
+# so IAM authorises them only on "*" (Service Authorization Reference, AWS X-Ray).
+XRAY_RESOURCE = "*"
 
 
 def assume_role_policy(service: str) -> dict:
@@ -29,8 +35,15 @@ def assume_role_policy(service: str) -> dict:
     }
 
 
-def function_role_policy(table_arn: str, log_group_arn: str) -> dict:
-    """The inline policy of one stage's function role."""
+def function_role_policy(table_arn: str, log_group_arn: str, tracing: bool = False) -> dict:
+    """The inline policy of one stage's function role; a traced function may also send
+    its trace segments to X-Ray."""
+    tracing_statements = [{
+        "Sid": "XRayTraces",
+        "Effect": "Allow",
+        "Action": list(XRAY_ACTIONS),
+        "Resource": [XRAY_RESOURCE],
+    }] if tracing else []
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -46,6 +59,7 @@ def function_role_policy(table_arn: str, log_group_arn: str) -> dict:
                 "Action": list(LOG_ACTIONS),
                 "Resource": [f"{log_group_arn}:log-stream:*"],
             },
+            *tracing_statements,
         ],
     }
 
@@ -101,7 +115,8 @@ API_GATEWAY_LOG_ACTIONS: tuple[str, ...] = (
 )
 
 
-def api_gateway_logs_policy(log_group_arns: list[str], region: str, account_id: str) -> dict:
+def api_gateway_logs_policy(log_group_arns: list[str], partition: str, region: str,
+                            account_id: str) -> dict:
     """The account role writes to these groups (and their streams) only. DescribeLogGroups
     is a list action: IAM authorises it only on every group of the account and region
     (`log-group:*`), never on a name pattern, so it has a statement of its own."""
@@ -119,7 +134,7 @@ def api_gateway_logs_policy(log_group_arns: list[str], region: str, account_id: 
                 "Sid": "FindLogGroups",
                 "Effect": "Allow",
                 "Action": ["logs:DescribeLogGroups"],
-                "Resource": [f"arn:aws:logs:{region}:{account_id}:log-group:*"],
+                "Resource": [f"arn:{partition}:logs:{region}:{account_id}:log-group:*"],
             },
         ],
     }

@@ -27,11 +27,12 @@ INTEGRATION_TYPE = "AWS_PROXY"
 INTEGRATION_HTTP_METHOD = "POST"
 
 
-def integration_uri(region: str, account_id: str) -> str:
-    """One URI for every stage: the stage variable picks the function."""
-    function_arn = (f"arn:aws:lambda:{region}:{account_id}:function:"
+def integration_uri(region: str, account_id: str, *, partition: str) -> str:
+    """One URI for every stage: the stage variable picks the function. Both ARNs are in
+    the region's partition (aws, aws-us-gov, aws-cn: aws.get_partition_output())."""
+    function_arn = (f"arn:{partition}:lambda:{region}:{account_id}:function:"
                     f"${{stageVariables.{STAGE_VARIABLE}}}")
-    return (f"arn:aws:apigateway:{region}:lambda:path/2015-03-31/functions/"
+    return (f"arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/"
             f"{function_arn}/invocations")
 
 

@@ -33,6 +33,9 @@ class ApiStageArgs:
     depends_on: list[pulumi.Resource] = field(default_factory=list)
     # A promoted stage serves the exact Deployment another stage proved, not its own.
     pinned_deployment_id: str | None = None
+    # More reasons for a new Deployment: API Gateway applies some API-wide settings (the
+    # default endpoint's) only when a stage is next updated.
+    redeploy_triggers: dict[str, str] = field(default_factory=dict)
 
 
 class ApiStage(pulumi.ComponentResource):
@@ -56,7 +59,7 @@ class ApiStage(pulumi.ComponentResource):
             rest_api=args.rest_api_id,
             description=pulumi.Output.concat(args.stage_name, " deployment of API definition ",
                                              args.definition_hash),
-            triggers={"definitionHash": args.definition_hash},
+            triggers={"definitionHash": args.definition_hash, **args.redeploy_triggers},
             opts=pulumi.ResourceOptions(parent=self, depends_on=args.depends_on,
                                         delete_before_replace=False, retain_on_delete=True),
         )

@@ -17,6 +17,7 @@ from localcloud.engine.deployer import DeployResult, deploy_stack
 from localcloud.kinds import DeployError
 from localcloud.engine.stackfiles import StackFileError, check_stack_files, known_stacks
 from localcloud.engine.state import DEFAULT_STATE_DIR
+from localcloud.iam.callers import CallerError, domain_curl_line, stage_credentials
 from localcloud.tail import LogFollower, StageLogs, TailedStack
 from localcloud.session import DEFAULT_GATEWAY_PORT, LocalCloud, running_cloud
 
@@ -58,6 +59,24 @@ def print_result(result: DeployResult, width: int = 0) -> None:
     print(f"  {result.stack:{width}} {result.summary()}", flush=True)
 
 
+def custom_domain_curl_lines(results: list[DeployResult], cloud: LocalCloud) -> list[str]:
+    """One signed curl line per stage with a custom domain (its customUrl output), as the
+    stage's local caller."""
+    lines = []
+    for result in results:
+        stage, custom_url = result.outputs.get("stage"), result.outputs.get("customUrl")
+        credentials = stage_credentials(cloud.store.dir, stage) if custom_url else None
+        if credentials is None:
+            continue
+        try:
+            lines.append(domain_curl_line(cloud.cloud(result.stack).region,
+                                          credentials.access_key, credentials.secret_key,
+                                          custom_url, cloud.url))
+        except CallerError as err:
+            lines.append(f"# {result.stack}: no curl line for {custom_url}: {err}")
+    return lines
+
+
 def _stop_on_signals() -> None:
     """The first SIGINT or SIGTERM stops `up` (KeyboardInterrupt); later ones are ignored,
     so they cannot cut the stop of the gateway and the workers short."""
@@ -88,6 +107,12 @@ def up(args) -> int:
         for result in results:
             if result.curl:
                 print(f"  {result.curl}")
+        domain_lines = custom_domain_curl_lines(results, cloud)
+        if domain_lines:
+            print("\ncustom domains, on the same port (the local gateway speaks plain HTTP; "
+                  "--connect-to sends the domain to it, no hosts file needed):")
+            for line in domain_lines:
+                print(f"  {line}")
         if args.no_serve:
             return 0
         print("\nserving until Ctrl-C; each stage's function and gateway logs follow, "

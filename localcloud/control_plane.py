@@ -114,6 +114,11 @@ def stage_throttling(method_settings: dict | None) -> dict | None:
             "burstLimit": settings.get("throttlingBurstLimit")}
 
 
+def mapping_answer(base_path: str, rest_api_id: str, stage: str | None) -> dict:
+    """A custom domain's base path mapping, alike from either route."""
+    return {"basePath": base_path, "restApiId": rest_api_id, "stage": stage}
+
+
 def stage_answer(deployment_id: str | None, variables: dict | None,
                  method_settings: dict | None, access_log_settings: dict | None) -> dict:
     """What the gateway asks of a stage, alike from either route."""
@@ -149,6 +154,17 @@ class BotoPlane:
             return None
         return stage_answer(stage.get("deploymentId"), stage.get("variables"),
                             stage.get("methodSettings"), stage.get("accessLogSettings"))
+
+    def base_path_mappings(self, domain_name: str) -> list[dict] | None:
+        """[{basePath, restApiId, stage}] of a custom domain name; None: no such domain."""
+        try:
+            pages = self._apigw.get_paginator("get_base_path_mappings").paginate(
+                domainName=domain_name)
+            return [mapping_answer(m["basePath"], m["restApiId"], m.get("stage"))
+                    for page in pages for m in page.get("items", [])]
+        except (self._apigw.exceptions.NotFoundException,
+                self._apigw.exceptions.BadRequestException):
+            return None
 
     def function_policy(self, function: str) -> str | None:
         """The resource policy (JSON text) of the function or of its qualifier (``fn:live``),
@@ -259,6 +275,13 @@ class InProcessPlane:
             return None
         return stage_answer(stage.deployment_id, stage.variables, stage.method_settings,
                             stage.access_log_settings)
+
+    def base_path_mappings(self, domain_name: str) -> list[dict] | None:
+        backend = self._backend("apigateway")
+        if domain_name not in backend.domain_names:
+            return None
+        mappings = list((backend.base_path_mappings.get(domain_name) or {}).values())
+        return [mapping_answer(m.base_path, m.rest_api_id, m.stage) for m in mappings]
 
     def function_policy(self, function: str) -> str | None:
         base, qualifier = split_qualifier(function)
@@ -417,6 +440,9 @@ class ControlPlane:
 
     def stage(self, api_id: str, stage_name: str) -> dict | None:
         return self._current().stage(api_id, stage_name)
+
+    def base_path_mappings(self, domain_name: str) -> list[dict] | None:
+        return self._current().base_path_mappings(domain_name)
 
     def function_policy(self, function: str) -> str | None:
         return self._current().function_policy(function)

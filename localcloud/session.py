@@ -1,5 +1,6 @@
-"""A running local cloud: the emulator, the gateway in front of it, and the deploys of
-every stack of the real program into it.
+"""A running local cloud: the emulator, the gateway in front of it, the deploys of every
+stack of the real program into it, and its deployer (an IAM user with a new key each time
+the cloud starts, profile `deployer` in the state directory's credentials file).
 
 One local cloud runs per state directory (so per checkout): it holds the directory's lock
 from before it touches anything until it has stopped, so a second one refuses to start
@@ -12,12 +13,14 @@ from pathlib import Path
 from infra.config import PROJECT
 from localcloud.engine.deployer import DeployResult, deploy_stack
 from localcloud.emulator import ACCOUNT_ID, HOST, Emulator, PortInUse, make_client
+from localcloud.apigateway.domain_store import keep_domain_mappings_as_api_gateway_does
 from localcloud.apigateway.gateway import Gateway
 from localcloud.awslambda.invoker import Invoker
 from localcloud.awslambda.versions import number_versions_as_lambda_does
 from localcloud.kinds import Cloud, DeployError
 from localcloud.engine.stackfiles import known_stacks, read_stack_config
 from localcloud.engine.state import DEFAULT_STATE_DIR, AlreadyRunning, Session, StateStore
+from localcloud.iam.callers import make_deployer
 
 DEFAULT_GATEWAY_PORT = 8080
 
@@ -52,6 +55,7 @@ class LocalCloud:
             raise AlreadyRunning(already_running_message(self.store))
         try:
             number_versions_as_lambda_does()  # moto's server runs in this process
+            keep_domain_mappings_as_api_gateway_does()
             endpoint = self.emulator.start()
             self.emulator.reset()  # moto's backends are per process, shared by its servers
             region = region_of(deploy_order(known_stacks())[0])
@@ -62,6 +66,9 @@ class LocalCloud:
             # Only now, holding the lock and both ports: a new emulator is empty, so is
             # the state that describes it.
             self.store.clear()
+            # A new key for each run: profile `deployer`, in the state before it is
+            # announced as running.
+            make_deployer(self.emulator, self.store.dir)
             self.store.save_session(Session(endpoint_url=endpoint, gateway_url=self.gateway.url,
                                             pid=os.getpid()))
         except BaseException:
@@ -74,6 +81,7 @@ class LocalCloud:
         state), but keep this cloud's lock, ports and warm processes."""
         self.emulator.reset()
         self.store.clear()
+        make_deployer(self.emulator, self.store.dir)
         self.store.save_session(Session(endpoint_url=self.emulator.endpoint_url,
                                         gateway_url=self.gateway.url, pid=os.getpid()))
 

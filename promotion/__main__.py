@@ -9,6 +9,11 @@
 
 Real stacks are driven through Pulumi's Automation API (the Pulumi CLI must be
 installed and logged in); add --local to act on the running local cloud instead.
+
+promote, rollback and release smoke-check the stages they touch with a SigV4-signed
+GET, which needs execute-api:Invoke on each: before anything changes they check that the
+identity the checks sign with may call every stage (--smoke-profile NAME chooses it;
+--skip-smoke sends no smoke check at all).
 """
 from __future__ import annotations
 
@@ -42,27 +47,42 @@ def parser() -> argparse.ArgumentParser:
                         help="act on the running local cloud (python3 tasks.py run)")
     common.add_argument("--state-dir", type=Path, default=DEFAULT_STATE_DIR,
                         help="the local cloud's state directory (with --local)")
+    # The commands that change a stack smoke-check it, signed as one identity.
+    smoke = argparse.ArgumentParser(add_help=False)
+    choice = smoke.add_mutually_exclusive_group()
+    choice.add_argument("--smoke-profile", metavar="NAME", type=profile_name,
+                        help="sign every smoke check with this AWS profile (with --local: a "
+                             "profile of .localcloud/credentials, e.g. deployer); default: "
+                             "each stack's own aws:profile (--local: each stage's caller)")
+    choice.add_argument("--skip-smoke", action="store_true",
+                        help="send no smoke check: not the identity check before the change, "
+                             "not the source's, not the target's after the update")
     commands_ = root.add_subparsers(dest="command", required=True)
-    promote = commands_.add_parser("promote", parents=[common],
+    promote = commands_.add_parser("promote", parents=[common, smoke],
                                    help="pin the source's deployment and code in the target")
     promote.add_argument("--from", dest="source", type=stack_name, required=True)
     promote.add_argument("--to", dest="target", type=stack_name, required=True)
-    promote.add_argument("--skip-smoke", action="store_true",
-                         help="do not check that the source stage answers first")
     promote.add_argument("--allow-from-production", action="store_true",
                          help="allow promoting a production stack onto a non-production one")
-    rollback = commands_.add_parser("rollback", parents=[common],
+    rollback = commands_.add_parser("rollback", parents=[common, smoke],
                                     help="serve an earlier entry of the history again")
     rollback.add_argument("--stack", type=stack_name, required=True)
     rollback.add_argument("--to", dest="to",
                           help="#N (a line of `history`), a deployment id, or ID:VERSION "
                                "(default: the entry before the current one)")
-    for name, text in (("history", "what a stack has served"),
-                       ("release", "remove a non-production stack's pins: it deploys its "
-                                   "own checkout again")):
-        sub = commands_.add_parser(name, parents=[common], help=text)
-        sub.add_argument("--stack", type=stack_name, required=True)
+    release = commands_.add_parser("release", parents=[common, smoke],
+                                   help="remove a non-production stack's pins: it deploys its "
+                                        "own checkout again")
+    release.add_argument("--stack", type=stack_name, required=True)
+    history = commands_.add_parser("history", parents=[common], help="what a stack has served")
+    history.add_argument("--stack", type=stack_name, required=True)
     return root
+
+
+def profile_name(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("a profile name cannot be empty")
+    return text
 
 
 def stacks_of(args) -> list[str]:
@@ -70,13 +90,21 @@ def stacks_of(args) -> list[str]:
 
 
 def backend_for(args):
+    smoke_profile = getattr(args, "smoke_profile", None)
     if not args.local:
-        backend = PulumiBackend()
+        backend = PulumiBackend(smoke_profile=smoke_profile)
         backend.prepare(stacks_of(args))
-        return backend
-    running_cloud(known_stacks()[0], args.state_dir)  # its state is only true while it runs
-    return LocalBackend(StateStore(args.state_dir),
-                        lambda stack: running_cloud(stack, args.state_dir)[0])
+    else:
+        running_cloud(known_stacks()[0], args.state_dir)  # its state is only true while it runs
+        backend = LocalBackend(StateStore(args.state_dir),
+                               lambda stack: running_cloud(stack, args.state_dir)[0],
+                               smoke_profile=smoke_profile)
+    try:
+        backend.check_smoke_profile()  # before anything reads or changes a stack
+    except BackendError:
+        backend.close()
+        raise
+    return backend
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -89,9 +117,9 @@ def main(argv: list[str] | None = None) -> int:
                 commands.promote(backend, args.source, args.target, args.skip_smoke,
                                  args.allow_from_production)
             elif args.command == "rollback":
-                commands.rollback(backend, args.stack, args.to)
+                commands.rollback(backend, args.stack, args.to, args.skip_smoke)
             elif args.command == "release":
-                commands.release(backend, args.stack)
+                commands.release(backend, args.stack, args.skip_smoke)
             else:
                 commands.history(backend, args.stack)
         finally:

@@ -14,9 +14,9 @@ from typing import Callable
 
 import boto3
 import yaml
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from promotion.backends import Backend, BackendError, UpdateFailed
+from promotion.backends import Backend, BackendError, SmokeIdentity, UpdateFailed
 
 # The Pulumi project (Pulumi.yaml and the stack files) is the repository's root.
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -71,14 +71,15 @@ def error_lines(lines: list[str]) -> str:
 
 class PulumiBackend(Backend):
     def __init__(self, work_dir: Path = REPO_ROOT, report: Callable[[str], None] = print,
-                 env: dict[str, str] | None = None) -> None:
-        super().__init__(report)
+                 env: dict[str, str] | None = None, smoke_profile: str | None = None) -> None:
+        super().__init__(report, smoke_profile)
         self.work_dir = Path(work_dir)
         self.env = dict(os.environ if env is None else env)
         self._stacks: dict = {}
         self._workspace = None
         self._selected: str | None = None
         self._sessions: dict[str, boto3.Session] = {}
+        self._smoke_sessions: dict[str, boto3.Session] = {}
 
     def prepare(self, stacks: list[str]) -> None:
         """Every check that needs no change, before anything runs: the CLI, the login,
@@ -190,13 +191,57 @@ class PulumiBackend(Backend):
     def client(self, stack: str, service: str):
         return self.session(stack).client(service)
 
-    def caller(self, stack: str) -> tuple[object, str]:
-        session = self.session(stack)
-        credentials = session.get_credentials()
+    def check_smoke_profile(self) -> None:
+        """--smoke-profile must name a profile of the AWS config or credentials files."""
+        if self.smoke_profile is None:
+            return
+        try:
+            boto3.Session(profile_name=self.smoke_profile)
+        except BotoCoreError as error:  # ProfileNotFound, or a config file it cannot read
+            raise BackendError(f"--smoke-profile {self.smoke_profile}: {error}; name a profile "
+                               "of your AWS config (aws configure list-profiles lists them) "
+                               "that may invoke the stages") from None
+
+    def smoke_session(self, stack: str) -> boto3.Session:
+        """The smoke checks' AWS session for the stack: the --smoke-profile, in the stack's
+        own aws:region (the stage's region is what the signature is scoped to); without
+        it, the stack's own session."""
+        if self.smoke_profile is None:
+            return self.session(stack)
+        if stack not in self._smoke_sessions:
+            try:
+                self._smoke_sessions[stack] = boto3.Session(
+                    profile_name=self.smoke_profile,
+                    region_name=self.config(stack).get("aws:region") or None)
+            except BotoCoreError as error:
+                raise BackendError(f"--smoke-profile {self.smoke_profile}: {error}") from None
+        return self._smoke_sessions[stack]
+
+    def caller(self, stack: str) -> SmokeIdentity:
+        session = self.smoke_session(stack)
+        if self.smoke_profile is not None:
+            source = f"profile {self.smoke_profile!r}, --smoke-profile"
+        else:
+            profile = self.config(stack).get("aws:profile")
+            source = (f"{stack}'s aws:profile {profile!r}" if profile else
+                      f"the default AWS credentials; {stack} sets no aws:profile")
+        try:
+            credentials = session.get_credentials()
+            # An SSO or assume-role profile fetches its keys only when they are first
+            # used: fetch them now, so an expired SSO session or a role it may not assume
+            # refuses the command before anything changes, not the check after an update.
+            if credentials is not None:
+                credentials.get_frozen_credentials()
+        except (BotoCoreError, ClientError) as error:
+            raise BackendError(f"the AWS credentials of {source} cannot be read: {error}") \
+                from None
         if credentials is None:
-            raise BackendError(f"no AWS credentials for {stack} (profile "
-                               f"{session.profile_name!r}) to sign the smoke check with")
-        return credentials, session.region_name or "us-east-1"
+            raise BackendError(f"no AWS credentials in {source} to sign {stack}'s smoke "
+                               "check with")
+        return SmokeIdentity(credentials, session.region_name or "us-east-1", source)
+
+    def sts_client(self, stack: str, identity: SmokeIdentity):
+        return self.smoke_session(stack).client("sts")
 
     def pins_location(self, stack: str) -> str:
         return f"Pulumi.{stack}.yaml"

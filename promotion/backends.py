@@ -4,12 +4,14 @@ clients and credentials each backend gives for a stack."""
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from promotion.decisions import versions_to_prune
-from promotion.smoke import smoke_check
+from promotion.identity import Refused
+from promotion.smoke import SmokeResult, smoke_check, smoke_url
 
 
 class BackendError(Exception):
@@ -26,14 +28,28 @@ class UpdateFailed(Exception):
         self.kind, self.detail = kind, detail
 
 
+@dataclass(frozen=True)
+class SmokeIdentity:
+    """What signs a stage's smoke checks: botocore credentials, the region they sign for,
+    and where they come from (for messages, e.g. "profile 'deployer' in ...")."""
+    credentials: object
+    region: str
+    source: str
+
+
 class Backend:
-    """Outputs, config and updates of stacks, plus the AWS clients and caller credentials
-    of each stack. Subclasses say where the stacks live."""
+    """Outputs, config and updates of stacks, plus the AWS clients and the smoke checks'
+    identity for each stack. Subclasses say where the stacks live.
+
+    `smoke_profile` names the profile every smoke check signs with (--smoke-profile);
+    None: each backend's own default for the stack (see `caller`)."""
     suffix = ""                        # added to every command the tool suggests
     deploy_hint = "pulumi up -s {stack}"
 
-    def __init__(self, report: Callable[[str], None] = print) -> None:
+    def __init__(self, report: Callable[[str], None] = print,
+                 smoke_profile: str | None = None) -> None:
         self.report = report
+        self.smoke_profile = smoke_profile
 
     # -- where the stacks live (subclasses) --
     def outputs(self, stack: str) -> dict: raise NotImplementedError
@@ -41,7 +57,10 @@ class Backend:
     def set_config(self, stack: str, values: dict[str, str | None]) -> None: raise NotImplementedError
     def update(self, stack: str) -> None: raise NotImplementedError  # raises UpdateFailed
     def client(self, stack: str, service: str): raise NotImplementedError
-    def caller(self, stack: str) -> tuple[object, str]: raise NotImplementedError
+    def caller(self, stack: str) -> SmokeIdentity: raise NotImplementedError  # or BackendError
+    def check_smoke_profile(self) -> None: raise NotImplementedError  # BackendError if unusable
+    def sts_client(self, stack: str, identity: SmokeIdentity): raise NotImplementedError
+    def aws_cli(self, stack: str) -> str: return "aws"  # how the operator runs the AWS CLI here
     def pins_location(self, stack: str) -> str: raise NotImplementedError
     def after_change(self, stack: str) -> str: raise NotImplementedError
 
@@ -80,16 +99,31 @@ class Backend:
             return self.client(stack, "lambda").get_function_configuration(
                 FunctionName=function)["CodeSha256"]
 
-    def smoke_check(self, stack: str, outputs: dict) -> str | None:
-        """None when the stage answers a signed GET /users?limit=1 with 200."""
+    def smoke_check(self, stack: str, outputs: dict) -> SmokeResult:
+        """The stage's answer to a GET /users?limit=1 signed as `caller(stack)`."""
         url = outputs.get("stageUrl")
         if not url:
-            return f"{stack} has no stageUrl output"
+            return SmokeResult("", None, f"{stack} has no stageUrl output")
         try:
-            credentials, region = self.caller(stack)
+            identity = self.caller(stack)
         except BackendError as error:
-            return str(error)
-        return smoke_check(url, credentials, region)
+            return SmokeResult(smoke_url(url), None, str(error))
+        return smoke_check(url, identity.credentials, identity.region)
+
+    def identity_arn(self, stack: str, identity: SmokeIdentity) -> tuple[str | None, str]:
+        """The ARN STS GetCallerIdentity gives for the identity (it needs no permission),
+        or None and why not."""
+        try:
+            return self.sts_client(stack, identity).get_caller_identity()["Arn"], ""
+        except (BotoCoreError, ClientError, KeyError) as error:
+            return None, str(error)
+
+    def refused(self, stack: str, outputs: dict, result: SmokeResult) -> Refused:
+        """A 403 to the stack's smoke check, told with the identity's ARN and the fix."""
+        identity = self.caller(stack)
+        arn, problem = self.identity_arn(stack, identity)
+        return Refused(stack, result, arn, identity.source,
+                       str(outputs.get("invokePolicyArn") or ""), self.aws_cli(stack), problem)
 
 
 @contextmanager

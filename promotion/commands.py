@@ -1,5 +1,7 @@
-"""promote, rollback, release and history: decide (promotion.decisions), then apply
-through a backend; check the target after the update and put it back if it fails."""
+"""promote, rollback, release and history: decide (promotion.decisions), check before
+anything changes that the smoke checks' identity may call every stage they will call,
+then apply through a backend; check the target after the update and put it back if it
+fails."""
 from __future__ import annotations
 
 import json
@@ -7,7 +9,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from infra.naming import archive_key
-from promotion import decisions
+from promotion import decisions, identity
 from promotion.backends import Backend, BackendError, UpdateFailed
 from promotion.decisions import Pins, Refusal
 
@@ -20,23 +22,59 @@ def now() -> str:
 
 def promote(backend: Backend, source: str, target: str, skip_smoke: bool = False,
             allow_from_production: bool = False, report: Report = print) -> None:
-    source_outputs = backend.outputs(source)
+    source_outputs, target_outputs = backend.outputs(source), backend.outputs(target)
     change = decisions.plan_promotion(
-        source, target, source_outputs, backend.config(source), backend.outputs(target),
+        source, target, source_outputs, backend.config(source), target_outputs,
         backend.config(target), backend.retained_deployments(source), now(),
         allow_from_production, backend.deploy_hint)
     if change is None:
         report(f"{target} already serves what {source} serves; nothing to promote")
         return
     refuse_unless_source_runs_its_archive(backend, source, source_outputs, change.pins)
-    if not skip_smoke:
-        problem = backend.smoke_check(source, source_outputs)
-        if problem:
-            raise Refusal(f"{source} does not answer the smoke check ({problem}); nothing was "
-                          f"changed. Fix {source} first, or pass --skip-smoke to promote anyway")
-        report(f"smoke check: {source} answers 200")
+    if skip_smoke:
+        report(f"--skip-smoke: no smoke check is sent (not the identity check, not {source}'s "
+               f"before the update, not {target}'s after it); {target}'s code is still "
+               "checked against the pinned archive")
+    else:
+        check_smoke_identity(backend, {source: source_outputs, target: target_outputs},
+                             report, must_answer=source)
     report(change.summary)
-    apply(backend, change, report, check_code=True)
+    apply(backend, change, report, check_code=True, smoke=not skip_smoke)
+
+
+def check_smoke_identity(backend: Backend, stages: dict[str, dict], report: Report,
+                         must_answer: str | None = None) -> None:
+    """Before anything changes, send each stage the signed GET its smoke checks will send,
+    as the identity they will sign with. A stage that refuses the identity (a 403, but not
+    the one for a path it does not serve) refuses the command with one message (the
+    identity, the stages, the fixes). Credentials that cannot even be read (an expired SSO
+    session...) refuse it too. `must_answer` (a promotion's source)
+    must also answer 200: that is its smoke check. Another stage that fails otherwise is
+    only reported: the change may be what mends it, and its check after the update decides.
+    A stage not deployed yet has no URL to check; its check after the update is the first."""
+    results = {}
+    for stack, outputs in stages.items():
+        if not outputs.get("stageUrl"):
+            report(f"{stack} has no stageUrl output yet (not deployed): the identity its smoke "
+                   "check signs with is first tried after its update")
+            continue
+        try:
+            backend.caller(stack)
+        except BackendError as error:
+            raise Refusal(f"{error}; nothing was changed") from None
+        results[stack] = backend.smoke_check(stack, outputs)
+    refused = [backend.refused(stack, stages[stack], result)
+               for stack, result in results.items() if result.identity_refused]
+    if refused:
+        raise Refusal(identity.refusal_message(refused))
+    if must_answer in results and not results[must_answer].passed:
+        raise Refusal(f"{must_answer} does not answer the smoke check "
+                      f"({results[must_answer]}); nothing was changed. Fix {must_answer} first, "
+                      "or pass --skip-smoke to promote anyway")
+    for stack, result in results.items():
+        report(f"smoke check: {stack} answers 200" if result.passed else
+               f"smoke check: {stack} fails now ({result}); going on: its check after the "
+               "update decides")
 
 
 def refuse_unless_source_runs_its_archive(backend: Backend, source: str, outputs: dict,
@@ -52,19 +90,34 @@ def refuse_unless_source_runs_its_archive(backend: Backend, source: str, outputs
                       f"({backend.deploy_hint.format(stack=source)}), then promote")
 
 
-def rollback(backend: Backend, stack: str, to: str | None, report: Report = print) -> None:
+def rollback(backend: Backend, stack: str, to: str | None, skip_smoke: bool = False,
+             report: Report = print) -> None:
+    outputs = backend.outputs(stack)
     change = decisions.plan_rollback(
-        stack, backend.outputs(stack), backend.config(stack),
+        stack, outputs, backend.config(stack),
         backend.retained_deployments(stack), to, now(),
         hint=f"python -m promotion history --stack {{stack}}{backend.suffix}")
+    before_change(backend, stack, outputs, skip_smoke, report)
     report(change.summary)
-    apply(backend, change, report)
+    apply(backend, change, report, smoke=not skip_smoke)
 
 
-def release(backend: Backend, stack: str, report: Report = print) -> None:
+def release(backend: Backend, stack: str, skip_smoke: bool = False,
+            report: Report = print) -> None:
     change = decisions.plan_release(stack, backend.config(stack))
+    before_change(backend, stack, backend.outputs(stack), skip_smoke, report)
     report(change.summary)
-    apply(backend, change, report)
+    apply(backend, change, report, smoke=not skip_smoke)
+
+
+def before_change(backend: Backend, stack: str, outputs: dict, skip_smoke: bool,
+                  report: Report) -> None:
+    """A command that changes one stack: its identity check, or the word that none is sent."""
+    if skip_smoke:
+        report(f"--skip-smoke: no smoke check is sent (not the identity check, not {stack}'s "
+               "after the update)")
+    else:
+        check_smoke_identity(backend, {stack: outputs}, report)
 
 
 def history(backend: Backend, stack: str, report: Report = print) -> None:
@@ -78,10 +131,11 @@ def history(backend: Backend, stack: str, report: Report = print) -> None:
 
 
 def apply(backend: Backend, change: decisions.ConfigChange, report: Report,
-          check_code: bool = False) -> None:
-    """Write the new pins, update, check the stage (and, with `check_code`, that its alias
-    runs the very bytes the pinned code hash names); on any failure leave the stack in a
-    state the message names, with its previous pins where they can be deployed again."""
+          check_code: bool = False, smoke: bool = True) -> None:
+    """Write the new pins, update, check the stage (its smoke check unless `smoke` is
+    off, and, with `check_code`, that its alias runs the very bytes the pinned code hash
+    names); on any failure leave the stack in a state the message names, with its
+    previous pins where they can be deployed again."""
     stack = change.stack
     before = backend.config(stack)
     # The version the alias serves now: a restore points it back at exactly that one,
@@ -91,12 +145,17 @@ def apply(backend: Backend, change: decisions.ConfigChange, report: Report,
     try:
         backend.update(stack)
     except UpdateFailed as failure:
-        raise BackendError(failed_update(backend, change, before, failure, served)) from None
+        raise BackendError(failed_update(backend, change, before, failure, served,
+                                         smoke)) from None
     outputs = backend.outputs(stack)
-    problem = backend.smoke_check(stack, outputs)
-    if problem:
-        raise BackendError(f"{stack} was updated but fails its smoke check ({problem}); "
-                           + restore(backend, change, before, served))
+    result = backend.smoke_check(stack, outputs) if smoke else None
+    if result is not None and not result.passed:
+        told = str(result)
+        if result.identity_refused:  # the identity, not the stage (e.g. deployed just now)
+            told = backend.refused(stack, outputs, result).sentence() + \
+                ", or pass --smoke-profile NAME"
+        raise BackendError(f"{stack} was updated but fails its smoke check ({told}); "
+                           + restore(backend, change, before, served, smoke))
     if check_code and change.pins is not None:
         mismatch = decisions.code_mismatch(backend.served_code(stack, outputs),
                                            change.pins.code_hash)
@@ -105,7 +164,7 @@ def apply(backend: Backend, change: decisions.ConfigChange, report: Report,
                 f"{stack} was updated but does not run the pinned archive ({mismatch}): "
                 f"{archive_key(change.pins.code_hash)} in the artifacts bucket holds other "
                 "bytes than its name says (it was replaced outside this program); "
-                + restore(backend, change, before, served))
+                + restore(backend, change, before, served, smoke))
     history = decisions.record_version(change.history, str(outputs.get("functionVersion") or ""))
     if history is not None:
         backend.set_config(stack, {decisions.HISTORY: json.dumps(list(history))})
@@ -139,7 +198,7 @@ def restore_pins(change: decisions.ConfigChange, before: dict[str, str],
 
 
 def restore(backend: Backend, change: decisions.ConfigChange, before: dict[str, str],
-            served: str = "") -> str:
+            served: str = "", smoke: bool = True) -> str:
     stack, where = change.stack, backend.pins_location(change.stack)
     values, pins = restore_pins(change, before, served)
     backend.set_config(stack, values)
@@ -154,14 +213,18 @@ def restore(backend: Backend, change: decisions.ConfigChange, before: dict[str, 
         return (f"putting back its previous pins ({pins.label()}) failed too ({again.detail}): "
                 f"{stack} is partly updated. The previous pins are in {where}; fix the cause, "
                 f"then run `{backend.deploy_hint.format(stack=stack)}` to deploy them")
-    still = backend.smoke_check(stack, backend.outputs(stack))
-    state = f"but it still fails the smoke check ({still})" if still else "and it answers again"
+    if not smoke:
+        state = "(no smoke check: --skip-smoke)"
+    else:
+        still = backend.smoke_check(stack, backend.outputs(stack))
+        state = ("and it answers again" if still.passed
+                 else f"but it still fails the smoke check ({still})")
     return (f"it was rolled back to its previous pins ({pins.label()}) {state}; {where} holds "
             "those pins")
 
 
 def failed_update(backend: Backend, change: decisions.ConfigChange, before: dict[str, str],
-                  failure: UpdateFailed, served: str = "") -> str:
+                  failure: UpdateFailed, served: str = "", smoke: bool = True) -> str:
     stack, where = change.stack, backend.pins_location(change.stack)
     if failure.kind == UpdateFailed.CONCURRENT:
         backend.set_config(stack, decisions.previous_values(before))
@@ -174,4 +237,4 @@ def failed_update(backend: Backend, change: decisions.ConfigChange, before: dict
                 f"({failure.detail}); {stack} serves what it served and {where} is as it was. "
                 "Fix the cause, then run this command again")
     return f"the update of {stack} failed partway ({failure.detail}); " + \
-        restore(backend, change, before, served)
+        restore(backend, change, before, served, smoke)

@@ -1,25 +1,39 @@
 """The local cloud's stacks: outputs from its state store, pins in its config overrides
 (.localcloud/config/{stack}.json; the repo's stack files are not touched), updates through
-its deployer, callers signed with the stage's profile in .localcloud/credentials."""
+its deployer, smoke checks signed with a profile of .localcloud/credentials: the stage's
+own caller profile, or the one --smoke-profile names (e.g. `deployer`)."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Callable
 
+import boto3
+
 from localcloud.engine.deployer import deploy_stack
 from localcloud.kinds import Cloud
 from localcloud.engine.stackfiles import read_stack_config
 from localcloud.engine.state import StateStore
-from localcloud.iam.callers import credentials_path, stage_credentials
-from promotion.backends import Backend, BackendError, UpdateFailed
+from localcloud.iam.callers import (DEPLOYER_PROFILE, credentials_path, read_credentials,
+                                    stage_credentials)
+from promotion.backends import Backend, BackendError, SmokeIdentity, UpdateFailed
+
+
+def shown(path: Path) -> str:
+    """A path as the user typed it from here: relative to the working directory if inside."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
 
 class LocalBackend(Backend):
     suffix = " --local"
     deploy_hint = "python -m localcloud deploy {stack}"
 
     def __init__(self, store: StateStore, cloud_for: Callable[[str], Cloud],
-                 report: Callable[[str], None] = print) -> None:
-        super().__init__(report)
+                 report: Callable[[str], None] = print,
+                 smoke_profile: str | None = None) -> None:
+        super().__init__(report, smoke_profile)
         self.store, self.cloud_for = store, cloud_for
 
     def outputs(self, stack: str) -> dict:
@@ -53,22 +67,52 @@ class LocalBackend(Backend):
     def client(self, stack: str, service: str):
         return self.cloud_for(stack).client(service)
 
-    def caller(self, stack: str) -> tuple[object, str]:
-        """The stage's own caller profile, as the local cloud wrote it when it deployed."""
-        profile = self.outputs(stack).get("stage") or stack
+    def check_smoke_profile(self) -> None:
+        """--smoke-profile must name a profile of the local cloud's credentials file."""
+        if self.smoke_profile is None:
+            return
+        profiles = read_credentials(self.store.dir)
+        if self.smoke_profile not in profiles:
+            raise BackendError(
+                f"--smoke-profile {self.smoke_profile}: there is no such profile in "
+                f"{shown(credentials_path(self.store.dir))}; it has "
+                f"{', '.join(sorted(profiles)) or 'none'} (each stage's caller, and "
+                f"{DEPLOYER_PROFILE!r}, the local cloud's deployer)")
+
+    def caller(self, stack: str) -> SmokeIdentity:
+        """The --smoke-profile, else the stage's own caller profile, as the local cloud
+        wrote them (the deployer's when it started, a caller's when it deployed)."""
+        where = shown(credentials_path(self.store.dir))
+        if self.smoke_profile is not None:
+            profile, source = self.smoke_profile, f"profile {self.smoke_profile!r} in {where}"
+        else:
+            profile = self.outputs(stack).get("stage") or stack
+            source = f"{stack}'s caller profile {profile!r} in {where}"
         credentials = stage_credentials(self.store.dir, profile)
         if credentials is None:
-            raise BackendError(f"no credentials for profile {profile!r} in "
-                               f"{credentials_path(self.store.dir)}; the local cloud writes it "
-                               f"when it deploys the stage (python -m localcloud deploy {stack})")
-        return credentials, self.cloud_for(stack).region
+            raise BackendError(f"no credentials for profile {profile!r} in {where}; the local "
+                               "cloud writes a stage's when it deploys the stage (python -m "
+                               f"localcloud deploy {stack}) and {DEPLOYER_PROFILE!r} when it "
+                               "starts")
+        return SmokeIdentity(credentials, self.cloud_for(stack).region, source)
+
+    def sts_client(self, stack: str, identity: SmokeIdentity):
+        """The emulator's STS, called with the identity's own key (it answers with the
+        ARN of the IAM user that holds the key)."""
+        cloud = self.cloud_for(stack)
+        frozen = identity.credentials.get_frozen_credentials()
+        return boto3.session.Session(
+            aws_access_key_id=frozen.access_key, aws_secret_access_key=frozen.secret_key,
+            aws_session_token=frozen.token, region_name=cloud.region,
+        ).client("sts", endpoint_url=cloud.endpoint_url)
+
+    def aws_cli(self, stack: str) -> str:
+        """The AWS CLI pointed at the emulator, signing as the deployer (it has iam:*)."""
+        return (f"AWS_SHARED_CREDENTIALS_FILE={shown(credentials_path(self.store.dir))} aws "
+                f"--profile {DEPLOYER_PROFILE} --endpoint-url {self.cloud_for(stack).endpoint_url}")
 
     def pins_location(self, stack: str) -> str:
-        path = self.store.dir / "config" / f"{stack}.json"
-        try:
-            return str(path.relative_to(Path.cwd()))
-        except ValueError:
-            return str(path)
+        return shown(self.store.dir / "config" / f"{stack}.json")
 
     def after_change(self, stack: str) -> str:
         return (f"{stack}'s pins and history are in {self.pins_location(stack)} (the local "

@@ -1,23 +1,74 @@
 """The smoke check: a SigV4-signed GET {stageUrl}/users?limit=1 must answer 200 (every
-method requires IAM authorization). botocore signs; urllib sends."""
+method requires IAM authorization). botocore signs; urllib sends.
+
+With AWS_IAM on every method, API Gateway answers 403 before the function runs when the
+signer may not call the stage (no `execute-api:Invoke` on it: `User: arn:... is not
+authorized to perform: execute-api:Invoke on resource: ...`), or its key, session or
+signature is not accepted: such a 403 is about the identity that signed. Its 403 `Missing
+Authentication Token` is not: it answers that to a request matching no deployed stage,
+resource and method, before any identity is looked at. Any other failure is the stage's.
+"""
 from __future__ import annotations
 
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from infra.signing import signed_headers
 
+SMOKE_PATH = "/users?limit=1"
+NO_ROUTE = "Missing Authentication Token"           # no such stage, path or method
+NOT_AUTHORIZED = "is not authorized to perform"     # no policy allows the identity
 
-def smoke_check(stage_url: str, credentials, region: str, timeout: float = 10.0) -> str | None:
-    """None when the stage answers 200; otherwise what went wrong."""
-    url = f"{stage_url.rstrip('/')}/users?limit=1"
+
+@dataclass(frozen=True)
+class SmokeResult:
+    """What a stage answered: `status` None when nothing answered (or nothing was sent)."""
+    url: str
+    status: int | None
+    detail: str = ""
+
+    @property
+    def passed(self) -> bool:
+        return self.status == 200
+
+    @property
+    def identity_refused(self) -> bool:
+        """API Gateway refused the identity that signed (not the stage failing)."""
+        return self.status == 403 and NO_ROUTE not in self.detail
+
+    @property
+    def lacks_permission(self) -> bool:
+        """Refused because no policy of the identity allows execute-api:Invoke here (not
+        because its credentials were not accepted)."""
+        return self.identity_refused and NOT_AUTHORIZED in self.detail
+
+    def __str__(self) -> str:
+        if self.status is None:
+            return self.detail
+        return f"GET {self.url}: HTTP {self.status}" + (f": {self.detail}" if self.detail else "")
+
+
+def smoke_url(stage_url: str) -> str:
+    return f"{stage_url.rstrip('/')}{SMOKE_PATH}"
+
+
+def smoke_check(stage_url: str, credentials, region: str, timeout: float = 10.0) -> SmokeResult:
+    """Send the signed GET; the stage's answer."""
+    url = smoke_url(stage_url)
     if credentials is None:
-        return f"no credentials to sign GET {url} with"
-    request = urllib.request.Request(url, headers=signed_headers(url, credentials, region))
+        return SmokeResult(url, None, f"no credentials to sign GET {url} with")
+    try:
+        headers = signed_headers(url, credentials, region)
+    except (BotoCoreError, ClientError) as error:  # e.g. a role's keys that fail to refresh
+        return SmokeResult(url, None, f"cannot sign GET {url}: {error}")
+    request = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as reply:
-            return None if reply.status == 200 else f"GET {url}: HTTP {reply.status}"
+            return SmokeResult(url, reply.status)
     except urllib.error.HTTPError as error:
-        return f"GET {url}: HTTP {error.code}: {error.read()[:200].decode(errors='replace')}"
+        return SmokeResult(url, error.code, error.read()[:300].decode(errors="replace"))
     except (urllib.error.URLError, OSError) as error:
-        return f"GET {url}: {getattr(error, 'reason', error)}"
+        return SmokeResult(url, None, f"GET {url}: {getattr(error, 'reason', error)}")

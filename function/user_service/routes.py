@@ -51,9 +51,13 @@ def _location(request: Request, user_id: str) -> str:
     """/users/{id}, qualified with the stage (or base path) when API Gateway reports it.
 
     requestContext.path is the path the client really used (e.g. /dev/users); the part
-    before the resource path is the stage or custom-domain base path.
+    before the resource path is the stage or custom-domain base path. On a custom domain
+    API Gateway puts the base path in `path` too (/v1/users), so a resource without
+    parameters (/users) is what is compared.
     """
-    outer, inner = request.request_context.get("path"), request.path
+    outer = request.request_context.get("path")
+    inner = request.resource if request.resource and "{" not in request.resource \
+        else request.path
     prefix = ""
     if isinstance(outer, str) and isinstance(inner, str) and outer.endswith(inner):
         candidate = outer[: len(outer) - len(inner)]

@@ -52,7 +52,7 @@ from urllib.parse import parse_qsl, unquote
 from botocore.utils import normalize_url_path
 
 from localcloud import control_plane
-from localcloud.apigateway import auth, snapshots
+from localcloud.apigateway import auth, domains, snapshots
 from localcloud.apigateway.stage_logs import StageLogWriter
 from localcloud.apigateway.throttling import TOO_MANY_REQUESTS, Clock, StageThrottles
 from localcloud import policy as iam_eval
@@ -326,6 +326,7 @@ class Gateway:
         self._snapshots: dict[str, tuple[int, dict]] = {}
         self._throttles = StageThrottles(clock)  # `clock`: seconds, monotonic
         self._stage_logs = StageLogWriter(self._plane)
+        self._endpoints = domains.EndpointSettings(self.state_dir)
         self.server_limits = server_limits
         self._server: HttpServer | None = None
 
@@ -407,9 +408,11 @@ class Gateway:
 
     # --- lookups in the emulator --------------------------------------------------
 
-    def find_stage(self, stage_name: str) -> tuple[str, dict] | None:
-        """(rest api id, {deploymentId, variables}) for a stage name, or None."""
-        api_ids = [self.rest_api_id] if self.rest_api_id else self._plane.rest_api_ids()
+    def find_stage(self, stage_name: str, api_id: str | None = None) -> tuple[str, dict] | None:
+        """(rest api id, {deploymentId, variables}) for a stage name (of `api_id`, when a
+        custom domain's mapping names the API), or None."""
+        api_ids = ([api_id] if api_id else [self.rest_api_id] if self.rest_api_id
+                   else self._plane.rest_api_ids())
         for api_id in api_ids:
             stage = self._plane.stage(api_id, stage_name)
             if stage is not None:
@@ -455,7 +458,7 @@ class Gateway:
                    "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())}
         response = self._serve(request, method, target, headers, body, source_ip, protocol)
         if request.get("accessLog"):
-            context = {**request, "path": f"/{request['stage']}{request['path']}",
+            context = {**request, "path": request["contextPath"],
                        "error.message": response.error_message,
                        "status": response.status, "responseLength": len(response.body),
                        "responseLatency": int((time.perf_counter() - started) * 1000)}
@@ -471,16 +474,30 @@ class Gateway:
             # "." / ".." / "//" segments: a SigV4 signature covers the normalised path, so
             # serving the raw one would let a signature for one route reach another.
             return self._error(request_id, MISSING_TOKEN)
-        segments = raw_path.split("/")
-        stage_name = unquote(segments[1]) if len(segments) > 1 else ""
-        path = "/" + "/".join(segments[2:])
-        request.update({"stage": stage_name, "path": path})
+        # A custom domain's mappings route the request before the /{stage} of the default
+        # endpoint does (localcloud.apigateway.domains).
+        host = domains.request_host(headers)
+        mappings = self._plane.base_path_mappings(host) if host else None
+        if mappings is not None:
+            on_domain = domains.route_on_domain(mappings, raw_path)
+            if on_domain is None:
+                return self._error(request_id, domains.FORBIDDEN)
+            mapped_api, stage_name, path = on_domain.api_id, on_domain.stage, on_domain.path
+        else:
+            segments = raw_path.split("/")
+            stage_name = unquote(segments[1]) if len(segments) > 1 else ""
+            mapped_api, path = None, "/" + "/".join(segments[2:])
+        # $context.path: the path as the client sent it on a domain, /{stage}/... otherwise.
+        context_path = raw_path if mapped_api else f"/{stage_name}{path}"
+        request.update({"stage": stage_name, "path": path, "contextPath": context_path})
         if not _STAGE_NAME.fullmatch(stage_name):
             return self._error(request_id, MISSING_TOKEN)
-        found = self.find_stage(stage_name)
+        found = self.find_stage(stage_name, mapped_api)
         if found is None:
             return self._error(request_id, MISSING_TOKEN)
         api_id, stage = found
+        if mapped_api is None and self._endpoints.disabled(api_id):
+            return self._error(request_id, domains.FORBIDDEN)  # only its domains serve it
         logging_settings = stage.get("logging") or {}
         request.update({"apiId": api_id, "accessLog": logging_settings.get("access"),
                         "loggingLevel": logging_settings.get("level")})
@@ -547,7 +564,7 @@ class Gateway:
                                  path_params=path_params, variables=variables, api_id=api_id,
                                  stage_name=stage_name, deployment_id=deployment_id,
                                  request_id=request_id, source_ip=source_ip, protocol=protocol,
-                                 caller=caller)
+                                 caller=caller, request_path=context_path if mapped_api else None)
         invoked = time.perf_counter()
         try:
             result = self.invoker.invoke(function, event)
@@ -601,8 +618,11 @@ class Gateway:
                     headers: list[tuple[str, str]], body: bytes, resource: dict,
                     definition: dict, path_params: dict, variables: dict, api_id: str,
                     stage_name: str, deployment_id: str, request_id: str, source_ip: str,
-                    protocol: str, caller: auth.CallerIdentity | None = None) -> dict:
-        """The REST API proxy integration event (payload format 1.0)."""
+                    protocol: str, caller: auth.CallerIdentity | None = None,
+                    request_path: str | None = None) -> dict:
+        """The REST API proxy integration event (payload format 1.0). `request_path`: the
+        path as sent on a custom domain, which API Gateway gives as both `path` and
+        `requestContext.path`, base path included (localstack/localstack#12296)."""
         header_pairs = with_forwarded_for(headers, source_ip)
         present = {name.lower() for name, _ in header_pairs}
         host = next((value for name, value in header_pairs if name.lower() == "host"), "")
@@ -626,7 +646,7 @@ class Gateway:
         user_agent = next((v for n, v in header_pairs if n.lower() == "user-agent"), None)
         return {
             "resource": resource["path"],
-            "path": path,
+            "path": request_path or path,
             "httpMethod": method,
             "headers": single_headers,
             "multiValueHeaders": multi_headers,
@@ -640,7 +660,7 @@ class Gateway:
                 "httpMethod": method,
                 "extendedRequestId": base64.b32encode(uuid.uuid4().bytes)[:16].decode(),
                 "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-                "path": f"/{stage_name}{path}",
+                "path": request_path or f"/{stage_name}{path}",
                 "accountId": self.account_id,
                 "protocol": protocol,
                 "stage": stage_name,

@@ -1,13 +1,15 @@
 """API Gateway resource kinds: the REST API (defined by its OpenAPI body), its
-Deployments (with their frozen snapshots), Stages, method settings and the account's
-CloudWatch role setting. Where moto is lax, these refuse what API Gateway refuses."""
+Deployments (with their frozen snapshots), Stages, method settings, the account's
+CloudWatch role setting, custom domain names and their base path mappings. Where moto is
+lax, these refuse what API Gateway refuses."""
 from __future__ import annotations
 
 import json
 
+from infra import domain_names
 from infra.naming import STAGE_VARIABLE_VALUE
 from infra.openapi import import_warnings
-from localcloud.apigateway import snapshots
+from localcloud.apigateway import domains, snapshots
 from localcloud import policy as iam_eval
 from localcloud.kinds import DeployError, Kind, patch_value, tags_of
 
@@ -27,16 +29,23 @@ class RestApi(Kind):
             types = i["endpointConfiguration"]["types"]
             arguments["endpointConfiguration"] = {
                 "types": [types] if isinstance(types, str) else list(types)}
-        api = apigw.create_rest_api(**arguments)
+        disabled = bool(i.get("disableExecuteApiEndpoint"))
+        api = apigw.create_rest_api(**arguments, disableExecuteApiEndpoint=disabled)
+        domains.configure_endpoint(cloud.state_dir, api["id"], disabled)
         self._put_body(cloud, api["id"], i)
         return api["id"], self._outputs(cloud, api["id"])
 
     def update(self, cloud, id_, old, i):
         apigw = cloud.client("apigateway")
         self._put_body(cloud, id_, i)
+        disabled = bool(i.get("disableExecuteApiEndpoint"))
         apigw.update_rest_api(restApiId=id_, patchOperations=[
             {"op": "replace", "path": "/name", "value": i["name"]},
-            {"op": "replace", "path": "/description", "value": i.get("description") or ""}])
+            {"op": "replace", "path": "/description", "value": i.get("description") or ""},
+            # API Gateway takes "true"/"false"; moto reads any non-empty text as true.
+            {"op": "replace", "path": "/disableExecuteApiEndpoint",
+             "value": "true" if disabled else ""}])
+        domains.configure_endpoint(cloud.state_dir, id_, disabled)
         return self._outputs(cloud, id_)
 
     @staticmethod
@@ -83,6 +92,7 @@ class RestApi(Kind):
     def delete(self, cloud, id_, i):
         cloud.client("apigateway").delete_rest_api(restApiId=id_)
         snapshots.forget_definition(cloud.state_dir, id_)
+        domains.forget_endpoint_setting(cloud.state_dir, id_)
 
 
 class Deployment(Kind):
@@ -139,6 +149,7 @@ class Stage(Kind):
             tracingEnabled=bool(i.get("xrayTracingEnabled")))
         apigw.update_stage(restApiId=i["restApi"], stageName=i["stageName"],
                            patchOperations=self._log_operations(i))
+        domains.apply_endpoint_setting(cloud.state_dir, i["restApi"])
         return f"ags-{i['restApi']}-{i['stageName']}", self._outputs(cloud, i)
 
     @staticmethod
@@ -186,6 +197,7 @@ class Stage(Kind):
         cloud.client("apigateway").update_stage(restApiId=i["restApi"],
                                                 stageName=i["stageName"],
                                                 patchOperations=operations)
+        domains.apply_endpoint_setting(cloud.state_dir, i["restApi"])
         return self._outputs(cloud, i)
 
     def delete(self, cloud, id_, i):
@@ -231,6 +243,7 @@ class MethodSettings(Kind):
         cloud.client("apigateway").update_stage(restApiId=i["restApi"],
                                                 stageName=i["stageName"],
                                                 patchOperations=operations)
+        domains.apply_endpoint_setting(cloud.state_dir, i["restApi"])
 
 
 class Account(Kind):
@@ -250,6 +263,145 @@ class Account(Kind):
 
     def delete(self, cloud, id_, i):
         return None
+
+
+class DomainName(Kind):
+    """A REGIONAL custom domain name. API Gateway refuses a name that exists already
+    (domain names are unique within a region across all accounts), a certificate of
+    another region ("Invalid certificate ARN: ... Certificate must be in '{region}'.")
+    and one ACM does not have; moto takes any of them (and silently replaces a name)."""
+    replace_on = ("domainName",)
+
+    def create(self, cloud, name, i):
+        apigw, domain = cloud.client("apigateway"), i["domainName"]
+        where = f"apigateway.DomainName {domain!r}"
+        problem = domain_names.domain_name_problem(domain)
+        if problem:
+            raise DeployError(f"{where}: BadRequestException: the domain name {problem}")
+        try:
+            apigw.get_domain_name(domainName=domain)
+        except apigw.exceptions.NotFoundException:
+            pass
+        else:  # the v2 API's words for it (aws/serverless-application-model#2208)
+            raise DeployError(f"{where}: BadRequestException: The domain name you provided "
+                              "already exists. A custom domain belongs to one stack: give "
+                              "each stack its own user-service:domainName")
+        self._check(cloud, i, where)
+        created = apigw.create_domain_name(**self._arguments(i))
+        return domain, self._outputs(cloud, created)
+
+    @staticmethod
+    def _arguments(i: dict) -> dict:
+        types = (i.get("endpointConfiguration") or {}).get("types") or "EDGE"
+        arguments = {"domainName": i["domainName"],
+                     "endpointConfiguration": {
+                         "types": [types] if isinstance(types, str) else list(types)},
+                     "tags": tags_of(i)}
+        for key in ("regionalCertificateArn", "certificateArn", "securityPolicy"):
+            if i.get(key):
+                arguments[key] = i[key]
+        return arguments
+
+    @staticmethod
+    def _check(cloud, i: dict, where: str) -> None:
+        types = (i.get("endpointConfiguration") or {}).get("types")
+        if types not in ("REGIONAL", ["REGIONAL"]):
+            raise DeployError(f"{where}: the local cloud serves REGIONAL domain names only "
+                              f"(endpointConfiguration types {types!r})")
+        arn = i.get("regionalCertificateArn")
+        if not arn:
+            raise DeployError(f"{where}: BadRequestException: A regional certificate is "
+                              "required for a REGIONAL domain name (regionalCertificateArn)")
+        if domain_names.certificate_arn_problem(arn, cloud.region):
+            raise DeployError(f"{where}: BadRequestException: Invalid certificate ARN: {arn}. "
+                              f"Certificate must be in '{cloud.region}'.")
+        acm = cloud.client("acm")
+        try:
+            acm.describe_certificate(CertificateArn=arn)
+        except acm.exceptions.ResourceNotFoundException:
+            raise DeployError(f"{where}: BadRequestException: Invalid certificate ARN: {arn}; "
+                              f"ACM in {cloud.region} has no such certificate. The local "
+                              "cloud's emulator starts with none: import or request one in "
+                              "it, or give the stack a hostedZoneId of the emulator (see the "
+                              "README's custom domains on the local cloud)") from None
+
+    def update(self, cloud, id_, old, i):
+        # API Gateway patches a domain in place (certificate, security policy, tags);
+        # moto cannot, so it is declared again under the same name, with its mappings.
+        apigw = cloud.client("apigateway")
+        self._check(cloud, i, f"apigateway.DomainName {id_!r}")
+        mappings = apigw.get_base_path_mappings(domainName=id_).get("items", [])
+        apigw.delete_domain_name(domainName=id_)
+        created = apigw.create_domain_name(**self._arguments(i))
+        for mapping in mappings:
+            apigw.create_base_path_mapping(
+                domainName=id_, restApiId=mapping["restApiId"], stage=mapping["stage"],
+                **({} if mapping["basePath"] == domain_names.NO_BASE_PATH
+                   else {"basePath": mapping["basePath"]}))
+        return self._outputs(cloud, created)
+
+    @staticmethod
+    def _outputs(cloud, domain: dict) -> dict:
+        return {"domainName": domain["domainName"],
+                "arn": f"arn:aws:apigateway:{cloud.region}::/domainnames/{domain['domainName']}",
+                "regionalDomainName": domain["regionalDomainName"],
+                "regionalZoneId": domain["regionalHostedZoneId"]}
+
+    def delete(self, cloud, id_, i):
+        apigw = cloud.client("apigateway")
+        try:
+            apigw.delete_domain_name(domainName=id_)
+        except apigw.exceptions.NotFoundException:
+            pass
+
+
+class BasePathMapping(Kind):
+    """A domain's mapping of a base path (or of its root) to a stage. API Gateway refuses
+    a base path the domain maps already ("ConflictException: Base path already exists for
+    this domain name"), any second mapping where one has the empty base path ("Only one
+    base path mapping is allowed if the base path is empty."), and a stage that does not
+    exist; moto lets two mappings of the empty base path through."""
+    replace_on = ("domainName",)
+
+    def create(self, cloud, name, i):
+        apigw, domain = cloud.client("apigateway"), i["domainName"]
+        base_path = domain_names.mapping_base_path(i.get("basePath"))
+        where = f"apigateway.BasePathMapping {domain}/{i.get('basePath') or ''}"
+        if i.get("basePath"):
+            problem = domain_names.base_path_problem(i["basePath"])
+            if problem:
+                raise DeployError(f"{where}: BadRequestException: the base path {problem}")
+        try:
+            existing = [m["basePath"] for m in apigw.get_base_path_mappings(
+                domainName=domain).get("items", [])]
+        except apigw.exceptions.NotFoundException:
+            raise DeployError(f"{where}: NotFoundException: Invalid domain name identifier "
+                              "specified") from None
+        if base_path in existing:
+            raise DeployError(f"{where}: ConflictException: Base path already exists for this "
+                              "domain name")
+        if existing and domain_names.NO_BASE_PATH in (base_path, *existing):
+            raise DeployError(f"{where}: ConflictException: Only one base path mapping is "
+                              "allowed if the base path is empty.")
+        try:
+            apigw.get_stage(restApiId=i["restApi"], stageName=i["stageName"])
+        except (apigw.exceptions.NotFoundException, apigw.exceptions.BadRequestException):
+            raise DeployError(f"{where}: BadRequestException: Invalid stage identifier "
+                              f"specified ({i['stageName']} of {i['restApi']})") from None
+        arguments = {"domainName": domain, "restApiId": i["restApi"], "stage": i["stageName"]}
+        if i.get("basePath"):  # never "" (moto would store it as given)
+            arguments["basePath"] = i["basePath"]
+        apigw.create_base_path_mapping(**arguments)
+        return f"{domain}/{i.get('basePath') or ''}", {}
+
+    def delete(self, cloud, id_, i):
+        apigw = cloud.client("apigateway")
+        try:
+            apigw.delete_base_path_mapping(
+                domainName=i["domainName"],
+                basePath=domain_names.mapping_base_path(i.get("basePath")))
+        except apigw.exceptions.NotFoundException:
+            pass
 
 
 def _check_cloudwatch_role(cloud, role_arn: str) -> None:

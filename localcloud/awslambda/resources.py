@@ -36,6 +36,8 @@ class Function(Kind):
             "Role": i["role"], "Handler": i["handler"], "Runtime": i["runtime"],
             "Timeout": int(i.get("timeout") or 3), "MemorySize": int(i.get("memorySize") or 128),
             "Environment": {"Variables": dict((i.get("environment") or {}).get("variables") or {})},
+            # X-Ray: Active, or Lambda's default PassThrough (only passes the header along).
+            "TracingConfig": {"Mode": (i.get("tracingConfig") or {}).get("mode") or "PassThrough"},
         }
 
     def _code(self, cloud, i: dict) -> tuple[bytes, dict]:

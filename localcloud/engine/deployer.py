@@ -13,14 +13,20 @@ from pathlib import Path
 import pulumi
 from botocore.exceptions import BotoCoreError, ClientError
 
+from infra import partitions, stack_references
 from localcloud.iam import callers
+from localcloud.engine.partition_check import partition_problem
 from localcloud.engine.program import ProgramRun, current_options, run_program
 from localcloud.engine.registry import KINDS
 from localcloud.kinds import Cloud, DeployError
-from localcloud.engine.stackfiles import read_stack_config
+from localcloud.engine.stackfiles import known_stacks, project_name, read_stack_config
 from localcloud.engine.state import ResourceRecord, StackState, StateStore, resource_key
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
+# The local cloud is a local backend: the DIY backend's organization and reference rules.
+ORGANIZATION = stack_references.DIY_ORGANIZATION
+# The partition the local cloud's own ARNs (moto's, its kinds', its gateway's) are in.
+LOCAL_PARTITION = "aws"
 
 
 def normalize(value):
@@ -69,10 +75,13 @@ class EmulatorProvider(pulumi.runtime.Mocks):
             identity = self.cloud.client("sts").get_caller_identity()
             return {"accountId": identity["Account"], "arn": identity["Arn"],
                     "userId": identity["UserId"], "id": identity["Account"]}, []
+        if args.token == "aws:index/getPartition:getPartition":
+            return partitions.provider_partition_result(self.cloud.region), []
         if args.token == "aws:index/getRegion:getRegion":
             region = self.cloud.region
+            suffix = partitions.provider_partition_result(region)["dnsSuffix"]
             return {"name": region, "region": region, "id": region,
-                    "endpoint": f"ec2.{region}.amazonaws.com", "description": region}, []
+                    "endpoint": f"ec2.{region}.{suffix}", "description": region}, []
         if args.token == "aws:s3/getObjects:getObjects":
             bucket, prefix = args.args["bucket"], args.args.get("prefix") or ""
             listed = self.cloud.client("s3").list_objects_v2(
@@ -93,6 +102,9 @@ class EmulatorProvider(pulumi.runtime.Mocks):
                 f"{args.name!r}); it knows {', '.join(sorted(KINDS))}")
         options = current_options()
         inputs = normalize(dict(args.inputs))
+        problem = partition_problem(args.typ, args.name, inputs, self.cloud.region)
+        if problem:
+            raise DeployError(problem)
         key = resource_key(args.typ, args.name)
         with self.lock:
             old = self.previous.get(key)
@@ -128,10 +140,16 @@ class EmulatorProvider(pulumi.runtime.Mocks):
         return ("replaced", *created)
 
     def _stack_reference(self, name: str):
-        # As the engine answers for a stack that exists but was never updated: no outputs.
-        # The program says what that means (deploy the owner first).
-        stack = name.rsplit("/", 1)[-1]
-        outputs = self.store.load(stack).outputs
+        # As the DIY backend answers: its rules judge the name, a stack with no stack file
+        # is unknown, one never deployed here has no outputs (the program says what that
+        # means: deploy the owner first).
+        project = project_name()
+        existing = {f"{ORGANIZATION}/{project}/{stack}": self.store.load(stack).outputs
+                    for stack in known_stacks()}
+        try:
+            outputs = stack_references.DIY.outputs(name, project, existing)
+        except stack_references.ReferenceRefused as refused:
+            raise DeployError(f"stack reference {name!r}: {refused}") from None
         return name, {"name": name, "outputs": outputs, "secretOutputNames": []}
 
     def delete_removed(self) -> None:
@@ -167,10 +185,18 @@ def deploy_stack(stack: str, cloud: Cloud, store: StateStore,
                  config_overrides: dict[str, str] | None = None) -> DeployResult:
     config = {**read_stack_config(stack), **store.config_overrides(stack),
               **(config_overrides or {})}
+    partition = partitions.partition_of(cloud.region)
+    if partition is None or partition.name != LOCAL_PARTITION:
+        raise DeployError(
+            f"stack {stack} is in {cloud.region} (partition "
+            f"{partition.name if partition else 'none'}), but the local cloud emulates the "
+            f"{LOCAL_PARTITION} partition only: its own ARNs are arn:{LOCAL_PARTITION}:... "
+            f"Set aws:region in Pulumi.{stack}.yaml to a region of it (e.g. us-east-1) for "
+            f"local runs, or deploy to AWS with `pulumi up -s {stack}`")
     previous = store.load(stack)
     provider = EmulatorProvider(cloud, previous, store)
     try:
-        run: ProgramRun = run_program(stack, provider, config)
+        run: ProgramRun = run_program(stack, provider, config, organization=ORGANIZATION)
         provider.delete_removed()
     except Exception as error:  # noqa: BLE001 -- re-raised as the user's error below
         # Keep what was done, as Pulumi keeps a partial update's state.

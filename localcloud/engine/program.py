@@ -130,16 +130,19 @@ def _open_event_loop() -> None:
         asyncio.set_event_loop(asyncio.new_event_loop())
 
 
-def run_program(stack: str, mocks: pulumi_mocks.Mocks, config: dict[str, str],
-                preview: bool = False, program: Path = PROGRAM) -> ProgramRun:
-    """Run the program for `stack` with `config` (full keys, string values); return its
-    exported outputs and every resource it registered. Errors the program raises
-    (e.g. a ConfigError) propagate unchanged."""
+def run_program(stack: str, mocks: pulumi_mocks.Mocks, config: dict[str, str], *,
+                organization: str, preview: bool = False,
+                program: Path = PROGRAM) -> ProgramRun:
+    """Run the program for `stack` with `config` (full keys, string values), in
+    `organization` (what pulumi.get_organization() returns: the stack's organization on
+    Pulumi Cloud, always "organization" on the DIY backend); return its exported outputs
+    and every resource it registered. Errors the program raises (e.g. a ConfigError)
+    propagate unchanged."""
     _open_event_loop()
     pulumi_settings.ROOT.set(None)  # a fresh root Stack for this run
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project=project_name(), stack=stack, preview=preview,
-                             monitor=monitor)
+                             monitor=monitor, organization=organization)
     pulumi.runtime.set_all_config(dict(config))
     # set_mocks finishes the root Stack it makes at once, which closes it to pulumi.run;
     # make the root the way the engine's run_in_stack does, finished after the program.

@@ -88,12 +88,35 @@ def name_clashes(configs: dict[str, dict[str, str]], project: str) -> list[str]:
     return clashes
 
 
+def domain_clashes(configs: dict[str, dict[str, str]], project: str) -> list[str]:
+    """One line per pair of stacks that claim the same custom domain: each stack creates
+    its own API Gateway domain name, and a name exists once per region ("A custom domain
+    name must be unique within a Region across all AWS accounts"), whatever the base path."""
+    clashes, first_with = [], {}
+    for stack in sorted(configs):
+        domain = (configs[stack].get(f"{project}:domainName") or "").strip().lower()
+        if not domain:
+            continue
+        if domain in first_with:
+            clashes.append(f"`Pulumi.{first_with[domain]}.yaml` and `Pulumi.{stack}.yaml` "
+                           f"both claim the domain `{domain}`")
+        else:
+            first_with[domain] = stack
+    return clashes
+
+
 def check_stack_files(root: Path = REPO_ROOT) -> None:
     """Refuse stack files that would deploy over each other (e.g. an unedited copy of
-    Pulumi.test.yaml), before anything is deployed."""
+    Pulumi.test.yaml), or claim the same custom domain, before anything is deployed."""
     project = project_name(root)
-    clashes = name_clashes({s: read_stack_config(s, root) for s in known_stacks(root)}, project)
+    configs = {s: read_stack_config(s, root) for s in known_stacks(root)}
+    clashes = name_clashes(configs, project)
     if clashes:
         raise StackFileError(f"{'; '.join(clashes)}: each stack needs its own "
                              f"{project}:namePrefix and {project}:stage; edit or remove "
                              "the copy")
+    clashes = domain_clashes(configs, project)
+    if clashes:
+        raise StackFileError(f"{'; '.join(clashes)}: a custom domain belongs to one stack "
+                             f"(each creates its own API Gateway domain name); give each "
+                             f"stack its own {project}:domainName")

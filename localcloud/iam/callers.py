@@ -1,4 +1,5 @@
-"""Local callers: an IAM user per deployed stage that may invoke that stage, and only it.
+"""Local callers: an IAM user per deployed stage that may invoke that stage, and only it;
+and the local cloud's deployer, an administrator who may not invoke any stage.
 
 Every API method requires SigV4 (``AWS_IAM``), so calling the local cloud needs keys the
 emulator's IAM knows. For each stage this makes (or keeps) the user
@@ -12,18 +13,26 @@ IAM never shows a secret key again after creating it, so the file is also what l
 redeploy keep a stage's key: a key still active in IAM and present in the file is reused;
 otherwise the user's keys are replaced by a new one.
 
+The deployer (user ``localcloud-deployer``, profile ``deployer`` in the same file, a new
+key each time the local cloud starts) stands for the operator who runs ``pulumi up`` on
+AWS: rights on every service a deploy manages, but no stage's invoke policy, so the
+promotion tool's smoke checks signed as it are refused until an invoke policy is attached.
+
 Use::
 
+    make_deployer(cloud, state_dir)
     lines = ensure_stage_callers(cloud, state_dir, {"dev": (invoke_policy_arn, stage_url)})
 """
 from __future__ import annotations
 
 import configparser
+import json
 import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import urlsplit
 
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
@@ -36,6 +45,20 @@ CREDENTIALS_FILE = "credentials"
 USER_NAME_MAX = 64  # IAM's limit on a user name
 _USER_NAME = re.compile(r"[\w+=,.@-]+")
 _KEY_TEXT = re.compile(r"[A-Za-z0-9/+=._-]+")  # what access keys and secrets are made of
+
+DEPLOYER_PROFILE = "deployer"
+DEPLOYER_USER = "localcloud-deployer"
+DEPLOYER_POLICY = "deploy-user-service"
+# The services a deploy of this program manages: those of the resources it declares
+# (apigateway, lambda, iam, s3, dynamodb, and logs for aws:cloudwatch/logGroup) and of the
+# calls the local cloud's engine makes (sts), plus what an operator of those reads around
+# them (cloudwatch metrics, xray traces when tracing is on). Not execute-api, and not "*":
+# on AWS, AdministratorAccess (Action "*") also allows execute-api:Invoke on every stage,
+# so an operator holding it passes every smoke check; this deployer stands for the
+# narrower operator whose smoke checks need each stage's invoke policy. apigateway:* is
+# API Gateway's management API and allows no call of a stage.
+DEPLOYER_SERVICES = ("apigateway", "lambda", "iam", "s3", "dynamodb", "logs", "sts",
+                     "cloudwatch", "xray")
 
 
 class CallerError(Exception):
@@ -74,9 +97,18 @@ def _checked_key_text(text: str, what: str) -> str:
     return text
 
 
+def deployer_policy() -> dict:
+    """The deployer's identity policy: every action of the deploy's services, none of
+    execute-api."""
+    return {"Version": "2012-10-17", "Statement": [{
+        "Sid": "DeployUserService", "Effect": "Allow",
+        "Action": [f"{service}:*" for service in DEPLOYER_SERVICES], "Resource": "*"}]}
+
+
 def credentials_text(profiles: Mapping[str, tuple[str, str]]) -> str:
     """An AWS shared-credentials file: one ``[profile]`` per (access key id, secret)."""
-    lines = ["# Written by the local cloud: one profile per stage, for its caller user.",
+    lines = ["# Written by the local cloud: one profile per stage, for its caller user, and",
+             f"# [{DEPLOYER_PROFILE}], its deployer (who holds no stage's invoke policy).",
              "# Keys of the local AWS emulator only; they are worthless on AWS."]
     for profile in sorted(profiles):
         key_id, secret = profiles[profile]
@@ -102,14 +134,34 @@ def parse_credentials(text: str) -> dict[str, tuple[str, str]]:
     return profiles
 
 
-def curl_line(region: str, access_key_id: str, secret: str, stage_url: str) -> str:
-    """A curl (7.75 or later) command that signs a GET of the stage's /users."""
+def curl_line(region: str, access_key_id: str, secret: str, stage_url: str,
+              connect_to: str | None = None) -> str:
+    """A curl (7.75 or later) command that signs a GET of the stage's /users; with
+    `connect_to` (HOST:PORT:ADDRESS:PORT), curl connects to ADDRESS:PORT for the URL's
+    host, and signs and sends the URL's own host."""
     key = _checked_key_text(access_key_id, "access key id")
     secret = _checked_key_text(secret, "secret access key")
     if not re.fullmatch(r"https?://[A-Za-z0-9.:\[\]_~/-]+", stage_url):
         raise CallerError(f"not a stage URL: {stage_url!r}")
-    return (f'curl --aws-sigv4 "aws:amz:{region}:execute-api" --user "{key}:{secret}" '
+    if connect_to is not None and not re.fullmatch(r"[a-z0-9.-]+:[0-9]+:[0-9.]+:[0-9]+",
+                                                   connect_to):
+        raise CallerError(f"not a --connect-to argument: {connect_to!r}")
+    connect = f"--connect-to {connect_to} " if connect_to else ""
+    return (f'curl {connect}--aws-sigv4 "aws:amz:{region}:execute-api" --user "{key}:{secret}" '
             f"{stage_url.rstrip('/')}/users")
+
+
+def domain_curl_line(region: str, access_key_id: str, secret: str, custom_url: str,
+                     gateway_url: str) -> str:
+    """The curl line of a stage's custom domain on the local gateway: the domain's URL in
+    plain HTTP (the local gateway does not speak TLS), connected to the gateway's address
+    with --connect-to, so no hosts-file entry is needed."""
+    custom, gateway = urlsplit(custom_url), urlsplit(gateway_url)
+    if not custom.hostname or not gateway.hostname or not gateway.port:
+        raise CallerError(f"not a custom domain URL and a gateway URL: {custom_url!r}, "
+                          f"{gateway_url!r}")
+    return curl_line(region, access_key_id, secret, f"http://{custom.hostname}{custom.path}",
+                     connect_to=f"{custom.hostname}:80:{gateway.hostname}:{gateway.port}")
 
 
 # --- in the emulator ----------------------------------------------------------------------
@@ -173,6 +225,10 @@ def ensure_stage_callers(cloud, state_dir: str | Path,
     ``{state_dir}/credentials`` (other stages' profiles kept); returns one curl line per
     stage. ``cloud`` is anything with ``client(service)`` and ``region`` (the engine's
     Cloud, the Emulator)."""
+    if DEPLOYER_PROFILE in stages:
+        raise CallerError(f"a stage named {DEPLOYER_PROFILE!r} would take the profile name of "
+                          "the local cloud's deployer in the credentials file; give the stage "
+                          "another name (user-service:stage in its stack file)")
     iam = cloud.client("iam")
     profiles = read_credentials(state_dir)
     callers = [ensure_stage_caller(iam, stage, policy_arn, profiles.get(stage))
@@ -184,9 +240,32 @@ def ensure_stage_callers(cloud, state_dir: str | Path,
             for c in callers]
 
 
+def make_deployer(cloud, state_dir: str | Path) -> StageCaller:
+    """The deployer user with its policy and a new access key (its older keys deleted),
+    written as profile ``deployer`` to ``{state_dir}/credentials`` (other profiles kept).
+    ``cloud``: anything with ``client(service)``."""
+    iam = cloud.client("iam")
+    try:
+        iam.get_user(UserName=DEPLOYER_USER)
+    except iam.exceptions.NoSuchEntityException:
+        iam.create_user(UserName=DEPLOYER_USER, Tags=[{"Key": "localcloud:role",
+                                                       "Value": "deployer"}])
+    iam.put_user_policy(UserName=DEPLOYER_USER, PolicyName=DEPLOYER_POLICY,
+                        PolicyDocument=json.dumps(deployer_policy()))
+    for key in iam.list_access_keys(UserName=DEPLOYER_USER)["AccessKeyMetadata"]:
+        iam.delete_access_key(UserName=DEPLOYER_USER, AccessKeyId=key["AccessKeyId"])
+    created = iam.create_access_key(UserName=DEPLOYER_USER)["AccessKey"]
+    profiles = read_credentials(state_dir)
+    profiles[DEPLOYER_PROFILE] = (created["AccessKeyId"], created["SecretAccessKey"])
+    write_atomic(credentials_path(state_dir), credentials_text(profiles).encode("utf-8"))
+    return StageCaller(DEPLOYER_PROFILE, DEPLOYER_USER, created["AccessKeyId"],
+                       created["SecretAccessKey"])
+
+
 # --- calling a stage as its caller ------------------------------------------------------
 
 def stage_credentials(state_dir: str | Path, stage: str) -> Credentials | None:
-    """The credentials of a stage's local caller (its profile in the credentials file)."""
+    """The credentials of a profile in the credentials file: a stage's local caller (the
+    profile named after the stage) or the deployer."""
     found = read_credentials(state_dir).get(stage)
     return Credentials(*found) if found else None

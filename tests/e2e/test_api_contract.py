@@ -35,7 +35,8 @@ def fuzzed_stage(cloud):
 def api_schema(fuzzed_stage):
     region = fuzzed_stage.cloud(STAGE).region
     document = json.loads(openapi.reference_text().replace(openapi.REFERENCE_REGION, region)
-                          .replace(openapi.REFERENCE_ACCOUNT, ACCOUNT_ID))
+                          .replace(openapi.REFERENCE_ACCOUNT, ACCOUNT_ID)
+                          .replace(openapi.REFERENCE_PARTITION, "aws"))
     return schemathesis.openapi.from_dict(document)
 
 

@@ -18,10 +18,13 @@ import urllib.request
 import zipfile
 from contextlib import redirect_stderr, redirect_stdout
 
+import boto3
 import pytest
 
 from infra import archive, openapi, routes
 from infra.signing import signed_headers
+from localcloud.iam.callers import read_credentials
+from tests.e2e.test_access_logs import access_lines
 from promotion import commands
 from promotion.__main__ import main
 from promotion.backends import BackendError
@@ -63,8 +66,9 @@ def checkout(tmp_path, monkeypatch):
 
 def signed_get(cloud, stage: str, path: str) -> tuple[int, dict]:
     url = f"{cloud.url}/{stage}{path}"
-    credentials, region = LocalBackend(cloud.store, cloud.cloud).caller(stage)
-    request = urllib.request.Request(url, headers=signed_headers(url, credentials, region))
+    caller = LocalBackend(cloud.store, cloud.cloud).caller(stage)
+    request = urllib.request.Request(url, headers=signed_headers(url, caller.credentials,
+                                                                 caller.region))
     try:
         with urllib.request.urlopen(request, timeout=30) as reply:
             return reply.status, dict(reply.headers)
@@ -155,15 +159,26 @@ def test_promote_then_roll_back_twice_with_no_checkout_change(cloud, backend, ch
     assert {first[2], second[2]} <= {v["Version"] for v in published}
 
 
+# Code that works on test and breaks on prod (prod's table is `User`): test's smoke check
+# passes, prod's after the update fails.
+BROKEN_IN_PROD = """
+import os as _os
+if _os.environ.get("TABLE_NAME") == "User":
+    raise RuntimeError("broken in prod only")
+"""
+
+
 def test_a_target_failing_its_smoke_check_is_put_back(cloud, backend, checkout):
     cloud.deploy("test")
     ok(cloud, "promote", "--from", "test", "--to", "prod")
     before = served(cloud, "prod"), cloud.store.config_overrides("prod")
-    checkout("broken", extra="\nraise RuntimeError('broken at import')\n")
+    checkout("broken-in-prod", extra=BROKEN_IN_PROD)
     cloud.deploy("test")
-    code, _, err = cli(cloud, "promote", "--from", "test", "--to", "prod", "--skip-smoke")
-    assert code == 1
-    assert "prod was updated but fails its smoke check" in err
+    assert signed_get(cloud, "test", "/users?limit=1")[0] == 200
+    code, out, err = cli(cloud, "promote", "--from", "test", "--to", "prod")
+    assert code == 1, out
+    assert "smoke check: test answers 200" in out and "smoke check: prod answers 200" in out
+    assert "prod was updated but fails its smoke check (GET " in err
     assert "it was rolled back to its previous pins" in err and "it answers again" in err
     # The very version it served before, not the same code published once more.
     assert served(cloud, "prod") == before[0]
@@ -172,6 +187,26 @@ def test_a_target_failing_its_smoke_check_is_put_back(cloud, backend, checkout):
     assert pins == before[1]
     assert cloud.store.config_overrides("prod")["user-service:promotedFunctionVersion"] == \
         before[0][2]
+    assert signed_get(cloud, "prod", "/users?limit=1")[0] == 200
+
+
+def test_skip_smoke_skips_the_targets_check_too_and_a_rollback_mends_a_failing_stage(
+        cloud, checkout):
+    cloud.deploy("test")
+    ok(cloud, "promote", "--from", "test", "--to", "prod")
+    working = served(cloud, "prod")
+    checkout("broken-in-prod-skipped", extra=BROKEN_IN_PROD)
+    cloud.deploy("test")
+    out = ok(cloud, "promote", "--from", "test", "--to", "prod", "--skip-smoke")
+    assert "--skip-smoke: no smoke check is sent (not the identity check, not test's before " \
+           "the update, not prod's after it)" in out
+    # Nothing checked prod after its update: it serves the broken code.
+    assert served(cloud, "prod")[1] == served(cloud, "test")[1]
+    assert signed_get(cloud, "prod", "/users?limit=1")[0] >= 500
+    # A rollback's check before the change says prod fails and goes on; after it, it answers.
+    out = ok(cloud, "rollback", "--stack", "prod")
+    assert "smoke check: prod fails now (GET " in out and "going on" in out
+    assert served(cloud, "prod") == working
     assert signed_get(cloud, "prod", "/users?limit=1")[0] == 200
 
 
@@ -262,3 +297,101 @@ def test_builds_from_two_machines_get_two_keys_and_prod_runs_the_very_bytes_test
         "CodeSha256"] == lambda_code_sha256(test_bytes)
     assert behaviour(cloud, "prod")[1] == "two-machines"
     assert stored(dev_hash) == dev_bytes
+
+
+def test_the_deployer_is_refused_before_anything_changes_until_it_holds_the_invoke_policies(
+        cloud, checkout):
+    """The local cloud's deployer administers every service of the deploy but holds no
+    stage's invoke policy, as an AWS operator without AdministratorAccess: smoke checks
+    signed as it are refused, and the promotion stops before it changes anything."""
+    checkout("proven-for-the-deployer")
+    cloud.deploy("test")
+    policies = {stack: cloud.store.load(stack).outputs["invokePolicyArn"]
+                for stack in ("test", "prod")}
+    policies["api"] = cloud.store.load("prod").outputs["restApiId"]
+
+    def state():
+        return ({stack: (cloud.store.load(stack).outputs, cloud.store.config_overrides(stack),
+                         [(r.key, r.id) for r in cloud.store.load(stack).resources])
+                 for stack in ("test", "prod")}, behaviour(cloud, "prod"))
+    before = state()
+    assert before[1][1] != "proven-for-the-deployer"  # not yet the code test proved
+
+    code, out, err = cli(cloud, "promote", "--from", "test", "--to", "prod",
+                         "--smoke-profile", "deployer")
+    assert code == 1 and "Traceback" not in err
+    # Both checks really reached the stages, signed as the deployer, and were refused by
+    # the gateway's IAM check (API Gateway masks the account in its message).
+    for stack in ("test", "prod"):
+        assert smoke_lines(cloud, stack)[-1] == (
+            "403", "-", "User: arn:aws:iam::********9012:user/localcloud-deployer is not "
+            "authorized to perform: execute-api:Invoke on resource: arn:aws:execute-api:"
+            f"us-east-1:********9012:{policies['api']}/{stack}/GET/users")
+    assert state() == before
+    assert "the smoke checks would be refused by test and prod, so nothing was changed" in err
+    for stack in ("test", "prod"):
+        assert (f"{stack} refuses arn:aws:iam::123456789012:user/localcloud-deployer (profile "
+                f"'deployer' in {cloud.store.dir}/credentials) (GET {cloud.url}/{stack}/users?"
+                "limit=1: HTTP 403: ") in err
+        assert (f"attach {stack}'s invoke policy to it: `AWS_SHARED_CREDENTIALS_FILE="
+                f"{cloud.store.dir}/credentials aws --profile deployer --endpoint-url "
+                f"{cloud.emulator.endpoint_url} iam attach-user-policy --user-name "
+                f"localcloud-deployer --policy-arn {policies[stack]}`") in err
+    assert err.rstrip().endswith("Or pass --smoke-profile NAME: a profile allowed to invoke "
+                                 "test and prod")
+
+    # As the message says: the deployer (it has iam:*) attaches the policies to itself.
+    key, secret = read_credentials(cloud.store.dir)["deployer"]
+    iam = boto3.client("iam", endpoint_url=cloud.emulator.endpoint_url, region_name="us-east-1",
+                       aws_access_key_id=key, aws_secret_access_key=secret)
+    attached = []
+    try:
+        for stack in ("prod", "test"):
+            iam.attach_user_policy(UserName="localcloud-deployer", PolicyArn=policies[stack])
+            attached.append(policies[stack])
+            code, out, err = cli(cloud, "promote", "--from", "test", "--to", "prod",
+                                 "--smoke-profile", "deployer")
+            if stack == "prod":  # test's check still needs test's policy
+                assert code == 1 and state() == before
+                assert "the smoke checks would be refused by test, so nothing was changed" in err
+                assert "prod refuses" not in err
+        assert (code, err) == (0, ""), err
+        assert "smoke check: test answers 200" in out and "smoke check: prod answers 200" in out
+        assert behaviour(cloud, "prod")[1] == "proven-for-the-deployer"
+        # prod's check after the update signed as the deployer too: prod's access log has
+        # the deployer's GET before the update and after it, then the test's own call.
+        deployer = ("200", "arn:aws:iam::123456789012:user/localcloud-deployer", "-")
+        caller = ("200", "arn:aws:iam::123456789012:user/localcloud-prod-caller", "-")
+        assert smoke_lines(cloud, "prod")[-3:] == [deployer, deployer, caller]
+        # A rollback checks and signs as the same identity.
+        out = ok(cloud, "rollback", "--stack", "prod", "--smoke-profile", "deployer")
+        assert "smoke check: prod answers 200" in out
+        assert smoke_lines(cloud, "prod")[-2:] == [deployer, deployer]
+        assert behaviour(cloud, "prod")[1] != "proven-for-the-deployer"
+    finally:
+        for arn in attached:
+            iam.detach_user_policy(UserName="localcloud-deployer", PolicyArn=arn)
+
+    # Without --smoke-profile each stage's own caller signs: the deployer, holding nothing
+    # again, is not who the checks sign as.
+    checkout("proven-for-the-callers")
+    cloud.deploy("test")
+    ok(cloud, "promote", "--from", "test", "--to", "prod")
+    assert behaviour(cloud, "prod")[1] == "proven-for-the-callers"
+
+
+def smoke_lines(cloud, stack: str) -> list[tuple[str, str, str]]:
+    """(status, signer's ARN, error message) of every GET /users in the stage's access log,
+    oldest first."""
+    lines = [json.loads(line) for line in access_lines(cloud, stack)]
+    return [(line["status"], line["userArn"], line["errorMessage"]) for line in lines
+            if line["httpMethod"] == "GET" and line["resourcePath"] == "/users"]
+
+
+def test_a_smoke_profile_the_local_credentials_file_lacks_is_refused_first(cloud):
+    before = cloud.store.config_overrides("prod")
+    code, _, err = cli(cloud, "rollback", "--stack", "prod", "--smoke-profile", "ops")
+    assert code == 1 and "Traceback" not in err
+    assert (f"--smoke-profile ops: there is no such profile in {cloud.store.dir}/credentials; "
+            "it has deployer, dev, prod, test") in err
+    assert cloud.store.config_overrides("prod") == before

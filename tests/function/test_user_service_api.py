@@ -88,6 +88,22 @@ def test_location_is_relative_when_the_event_has_no_outer_path(table, lambda_con
     assert reply["headers"]["Location"] == f"/users/{user_id}"
 
 
+@pytest.mark.parametrize("sent,prefix", [("/v1/users", "/v1"), ("/users", "")])
+def test_location_keeps_a_custom_domains_base_path(table, lambda_context, sent, prefix):
+    # On a custom domain API Gateway gives the path as sent, base path included, as both
+    # `path` and `requestContext.path` (localstack/localstack#12296 lists AWS's answers).
+    reply = handler_module.handler({
+        "httpMethod": "POST", "resource": "/users", "path": sent,
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps({"name": "Bo", "email": "bo@example.org"}),
+        "requestContext": {"stage": "prod", "requestId": "r-1", "path": sent,
+                           "domainName": "api.example.com"},
+    }, lambda_context)
+    assert reply["statusCode"] == 201
+    user_id = json.loads(reply["body"])["id"]
+    assert reply["headers"]["Location"] == f"{prefix}/users/{user_id}"
+
+
 def test_creates_get_distinct_ids(create):
     ids = {create(name=f"User {i}", email=f"u{i}@example.com")["id"] for i in range(5)}
     assert len(ids) == 5

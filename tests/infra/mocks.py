@@ -1,15 +1,38 @@
 """Mocks that answer the program the way the engine and the AWS provider would: realistic
-ids and ARNs (derived from each resource's name, so runs are repeatable), the invokes the
-program makes, and StackReference with the owner stack's real outputs."""
+ids and ARNs (derived from each resource's name, so runs are repeatable) in the region's
+partition, the invokes the program makes, and StackReference as a given backend (Pulumi
+Cloud or DIY) resolves it, from the owner stack's real outputs."""
 from __future__ import annotations
 
 import hashlib
 import string
+from dataclasses import dataclass
 
 import pulumi
 
+from infra import partitions, stack_references
+
 ACCOUNT_ID = "123456789012"
-REGION = "us-east-1"
+# Route 53 hosted zones that exist in the account: id -> the zone's name.
+HOSTED_ZONES = {"Z0123456789EXAMPLEZONE": "example.com"}
+# API Gateway's hosted zone for regional endpoints, which alias records name: us-east-1's
+# is aws-cdk's region-info value (apiGatewayRegionalHostedZoneId); the others are made up.
+REGIONAL_ZONE_IDS = {"us-east-1": "Z1UJRXOUMOOFQ8"}
+
+
+@dataclass(frozen=True)
+class BackendModel:
+    """A backend the program runs on: its stack-reference rules, and the organization
+    `pulumi.get_organization()` returns there."""
+    name: str
+    rules: stack_references.Backend
+    organization: str
+
+
+# Pulumi Cloud: the stack's own organization (any name; "acme" here).
+PULUMI_CLOUD = BackendModel("cloud", stack_references.PULUMI_CLOUD, "acme")
+# DIY (pulumi login --local): always the organization "organization".
+DIY = BackendModel("diy", stack_references.DIY, "organization")
 
 
 def short_id(*parts: object, length: int = 10) -> str:
@@ -19,22 +42,49 @@ def short_id(*parts: object, length: int = 10) -> str:
     return "".join(alphabet[b % len(alphabet)] for b in digest[:length])
 
 
+def configured_region() -> str:
+    """The provider's region: the stack's aws:region, as the default provider reads it."""
+    return pulumi.Config("aws").require("region")
+
+
 class AwsMocks(pulumi.runtime.Mocks):
-    def __init__(self, stack_outputs: dict[str, dict] | None = None,
-                 missing_objects: tuple[str, ...] = ()) -> None:
-        # Stack name (as the program names it) -> that stack's outputs, for StackReference.
-        self.stack_outputs = stack_outputs or {}
+    def __init__(self, backend: BackendModel, stacks: dict[str, dict] | None = None,
+                 missing_objects: tuple[str, ...] = (),
+                 hosted_zones: dict[str, str] | None = None) -> None:
+        self.backend = backend
+        # Every other stack that exists, by organization/project/stack -> its outputs ({}
+        # for one created but never updated). The stack being updated exists too.
+        self.stacks = stacks or {}
         # S3 keys that are not in the bucket (every other key a program asks for is).
         self.missing_objects = set(missing_objects)
+        self.hosted_zones = dict(HOSTED_ZONES if hosted_zones is None else hosted_zones)
+
+    @property
+    def region(self) -> str:
+        return configured_region()
+
+    @property
+    def partition(self) -> str:
+        return partitions.provider_partition_result(self.region)["partition"]
+
+    @property
+    def dns_suffix(self) -> str:
+        return partitions.provider_partition_result(self.region)["dnsSuffix"]
+
+    def arn(self, service: str, resource: str, region: bool = True, account: bool = True) -> str:
+        return (f"arn:{self.partition}:{service}:{self.region if region else ''}:"
+                f"{ACCOUNT_ID if account else ''}:{resource}")
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {"accountId": ACCOUNT_ID, "id": ACCOUNT_ID, "userId": "AIDAEXAMPLEUSERID",
-                    "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/deployer"}, []
+                    "arn": self.arn("iam", "user/deployer", region=False)}, []
+        if args.token == "aws:index/getPartition:getPartition":
+            return partitions.provider_partition_result(self.region), []
         if args.token == "aws:index/getRegion:getRegion":
-            return {"name": REGION, "region": REGION, "id": REGION,
-                    "endpoint": f"ec2.{REGION}.amazonaws.com",
-                    "description": "US East (N. Virginia)"}, []
+            return {"name": self.region, "region": self.region, "id": self.region,
+                    "endpoint": f"ec2.{self.region}.{self.dns_suffix}",
+                    "description": self.region}, []
         if args.token == "aws:s3/getObjects:getObjects":
             prefix = args.args.get("prefix") or ""
             keys = [] if prefix in self.missing_objects else [prefix]
@@ -51,23 +101,22 @@ class AwsMocks(pulumi.runtime.Mocks):
         resource_id, outputs = handler(args.name, dict(args.inputs))
         return resource_id, {**args.inputs, **outputs}
 
-    # pulumi:pulumi:StackReference, as the engine answers it.
-    # A stack that was created but never updated has no outputs; the stack being updated
-    # exists; any other unknown stack is an error, as the engine says.
+    # pulumi:pulumi:StackReference, as the backend answers it: its rules judge the name,
+    # a stack that does not exist is "unknown stack", one never updated has no outputs.
     def _StackReference(self, name, inputs):
-        stack = inputs["name"]
-        if stack not in self.stack_outputs and stack != pulumi.get_stack():
-            raise ValueError(f"unknown stack reference {stack!r}")
-        return stack, {"name": stack, "outputs": self.stack_outputs.get(stack, {}),
-                       "secretOutputNames": []}
+        reference = inputs["name"]
+        this_stack = f"{self.backend.organization}/{pulumi.get_project()}/{pulumi.get_stack()}"
+        existing = {this_stack: {}, **self.stacks}
+        outputs = self.backend.rules.outputs(reference, pulumi.get_project(), existing)
+        return reference, {"name": reference, "outputs": outputs, "secretOutputNames": []}
 
     def _Table(self, name, inputs):
         table = inputs["name"]
-        return table, {"arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{table}"}
+        return table, {"arn": self.arn("dynamodb", f"table/{table}")}
 
     def _Role(self, name, inputs):
         role = inputs["name"]
-        return role, {"arn": f"arn:aws:iam::{ACCOUNT_ID}:role/{role}",
+        return role, {"arn": self.arn("iam", f"role/{role}", region=False),
                       "uniqueId": "AROA" + short_id(role, length=17).upper()}
 
     def _RolePolicy(self, name, inputs):
@@ -76,34 +125,34 @@ class AwsMocks(pulumi.runtime.Mocks):
 
     def _LogGroup(self, name, inputs):
         group = inputs["name"]
-        return group, {"arn": f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{group}"}
+        return group, {"arn": self.arn("logs", f"log-group:{group}")}
+
+    def _invoke_arn(self, arn: str) -> str:
+        return (f"arn:{self.partition}:apigateway:{self.region}:lambda:path/2015-03-31/"
+                f"functions/{arn}/invocations")
 
     def _Function(self, name, inputs):
         function = inputs["name"]
-        arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{function}"
+        arn = self.arn("lambda", f"function:{function}")
         version = "1" if inputs.get("publish") else "$LATEST"  # a new function's first
-        return function, {
-            "arn": arn, "qualifiedArn": f"{arn}:{version}", "version": version,
-            "invokeArn": f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/"
-                         f"{arn}/invocations"}
+        return function, {"arn": arn, "qualifiedArn": f"{arn}:{version}", "version": version,
+                          "invokeArn": self._invoke_arn(arn)}
 
     def _Alias(self, name, inputs):
-        arn = (f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:"
-               f"{inputs['functionName']}:{inputs['name']}")
-        return arn, {"arn": arn, "invokeArn": f"arn:aws:apigateway:{REGION}:lambda:path/"
-                                              f"2015-03-31/functions/{arn}/invocations"}
+        arn = self.arn("lambda", f"function:{inputs['functionName']}:{inputs['name']}")
+        return arn, {"arn": arn, "invokeArn": self._invoke_arn(arn)}
 
     def _Permission(self, name, inputs):
         return inputs["statementId"], {}
 
     def _Policy(self, name, inputs):
-        arn = f"arn:aws:iam::{ACCOUNT_ID}:policy/{inputs['name']}"
+        arn = self.arn("iam", f"policy/{inputs['name']}", region=False)
         return arn, {"arn": arn, "policyId": "ANPA" + short_id(arn, length=17).upper()}
 
     def _Bucket(self, name, inputs):
         bucket = inputs["bucket"]
-        return bucket, {"arn": f"arn:aws:s3:::{bucket}", "bucket": bucket,
-                        "bucketDomainName": f"{bucket}.s3.amazonaws.com"}
+        return bucket, {"arn": self.arn("s3", bucket, region=False, account=False),
+                        "bucket": bucket, "bucketDomainName": f"{bucket}.s3.{self.dns_suffix}"}
 
     def _BucketPublicAccessBlock(self, name, inputs):
         return inputs["bucket"], {}
@@ -114,11 +163,12 @@ class AwsMocks(pulumi.runtime.Mocks):
 
     def _Account(self, name, inputs):
         return "api-gateway-account", {}
+
     def _RestApi(self, name, inputs):
         api = short_id("restapi", inputs["name"])
         return api, {"rootResourceId": short_id("root", api, length=10),
-                     "arn": f"arn:aws:apigateway:{REGION}::/restapis/{api}",
-                     "executionArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api}"}
+                     "arn": self.arn("apigateway", f"/restapis/{api}", account=False),
+                     "executionArn": self.arn("execute-api", api)}
 
     def _Deployment(self, name, inputs):
         # A new snapshot gets a new id: derive it from what triggers the redeploy.
@@ -129,9 +179,54 @@ class AwsMocks(pulumi.runtime.Mocks):
     def _Stage(self, name, inputs):
         api, stage = inputs["restApi"], inputs["stageName"]
         return f"ags-{api}-{stage}", {
-            "arn": f"arn:aws:apigateway:{REGION}::/restapis/{api}/stages/{stage}",
-            "executionArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api}/{stage}",
-            "invokeUrl": f"https://{api}.execute-api.{REGION}.amazonaws.com/{stage}"}
+            "arn": self.arn("apigateway", f"/restapis/{api}/stages/{stage}", account=False),
+            "executionArn": self.arn("execute-api", f"{api}/{stage}"),
+            "invokeUrl": f"https://{api}.execute-api.{self.region}.{self.dns_suffix}/{stage}"}
 
     def _MethodSettings(self, name, inputs):
         return f"{inputs['restApi']}-{inputs['stageName']}-{inputs['methodPath']}", {}
+
+    # Custom domains: API Gateway's domain name and mapping, ACM, Route 53.
+    def _DomainName(self, name, inputs):
+        domain = inputs["domainName"]
+        zone = REGIONAL_ZONE_IDS.get(self.region) or "Z" + short_id("zone", self.region,
+                                                                     length=13).upper()
+        return domain, {
+            "arn": self.arn("apigateway", f"/domainnames/{domain}", account=False),
+            "regionalDomainName": (f"d-{short_id('domain', domain)}.execute-api."
+                                   f"{self.region}.{self.dns_suffix}"),
+            "regionalZoneId": zone, "certificateUploadDate": "2026-11-21T00:00:00Z"}
+
+    def _BasePathMapping(self, name, inputs):
+        # The provider's id: DOMAIN/BASEPATH, an empty base path left empty.
+        return f"{inputs['domainName']}/{inputs.get('basePath') or ''}", {}
+
+    def _Certificate(self, name, inputs):
+        domain = inputs["domainName"]
+        digest = hashlib.sha256(f"certificate|{domain}".encode()).hexdigest()
+        certificate_id = "-".join((digest[:8], digest[8:12], digest[12:16], digest[16:20],
+                                   digest[20:32]))
+        arn = self.arn("acm", f"certificate/{certificate_id}")
+        names = [domain, *(inputs.get("subjectAlternativeNames") or [])]
+        return arn, {"arn": arn, "status": "PENDING_VALIDATION", "domainValidationOptions": [
+            {"domainName": covered,
+             "resourceRecordName": f"_{short_id('record', covered, length=32)}.{covered}.",
+             "resourceRecordType": "CNAME",
+             "resourceRecordValue": f"_{short_id('value', covered, length=32)}."
+                                    f"{short_id('acm', length=10)}.acm-validations.aws."}
+            for covered in names]}
+
+    def _CertificateValidation(self, name, inputs):
+        return "2026-11-21 00:00:00 +0000 UTC", {"certificateArn": inputs["certificateArn"]}
+
+    def _Record(self, name, inputs):
+        zone_id = inputs["zoneId"]
+        if zone_id not in self.hosted_zones:
+            raise ValueError(f"NoSuchHostedZone: No hosted zone found with ID: {zone_id}")
+        # The provider's fqdn: the name in lower case without its final dot, with the
+        # zone's name appended unless it ends with it.
+        zone = self.hosted_zones[zone_id]
+        fqdn = inputs["name"].rstrip(".").lower()
+        if not fqdn.endswith(zone):
+            fqdn = f"{fqdn}.{zone}"
+        return f"{zone_id}_{inputs['name']}_{inputs['type']}", {"fqdn": fqdn}

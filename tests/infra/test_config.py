@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from infra.config import KEYS, ConfigError, parse_stage_config
-from localcloud.engine.program import run_program
 from localcloud.engine.stackfiles import REPO_ROOT, read_stack_config
+from tests.infra.conftest import run_stack
 from tests.infra.mocks import AwsMocks
 
 P = "user-service"
@@ -121,13 +121,27 @@ def test_both_owner_and_reference_is_refused():
     ("throttlingBurstLimit", "-1", "1 to 5000"),
     ("functionMemoryMb", "64", "128 to 10240"),
     ("functionTimeoutSeconds", "60", "1 to 29"),
-    ("aws:region", "Virginia", "not an AWS region name"),
+    ("aws:region", "Virginia", "in no AWS partition"),
     ("apiStack", "org/proj/stack/extra", "use the owner stack's name"),
 ])
 def test_out_of_range_values_say_what_is_allowed(key, value, allowed):
     message = problems("test", **{key: value})
     full_key = key if ":" in key else f"{P}:{key}"
     assert f"{full_key} is" in message and allowed in message
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-3", "us-gov-west-1", "cn-north-1"])
+def test_a_region_in_any_partition_is_accepted(region):
+    assert parse_stage_config(config_of("test", **{"aws:region": region}), "test").region == region
+
+
+@pytest.mark.parametrize("region", ["Virginia", "us-east-1a", "xx-east-1", "us-gov-west", "",
+                                    "us-éast-1", "us-east-١"])
+def test_a_region_in_no_known_partition_names_aws_region_and_the_fix(region):
+    message = problems("test", **{"aws:region": region})
+    assert f"aws:region is {region!r}, which is in no AWS partition" in message
+    assert "aws, aws-cn" in message and "aws-us-gov" in message
+    assert "use an AWS region name, e.g. us-east-1, us-gov-west-1 or cn-north-1" in message
 
 
 def test_every_problem_is_reported_at_once():
@@ -144,9 +158,8 @@ def test_bad_config_stops_the_program_before_any_resource_is_declared():
             CountingMocks.declared += 1
             return super().new_resource(args)
 
-    values = {k: v for k, v in config_of("prod", namePrefix="prod-").items() if v is not None}
     with pytest.raises(ConfigError, match="production stack must have an empty prefix"):
-        run_program("prod", CountingMocks(), values)
+        run_stack("prod", overrides={f"{P}:namePrefix": "prod-"}, mocks_class=CountingMocks)
     assert CountingMocks.declared == 0
 
 

@@ -10,7 +10,7 @@ from openapi_spec_validator import validate
 from infra import openapi
 from infra.routes import ROUTES, Route, integration_uri
 
-URI = integration_uri("us-east-1", "123456789012")
+URI = integration_uri("us-east-1", "123456789012", partition="aws")
 
 
 @pytest.mark.parametrize("authorization", ["AWS_IAM", "NONE"])
@@ -184,20 +184,22 @@ def test_the_servers_entry_is_the_stage_url_in_the_partitions_domain():
         k: v for k, v in document.items() if k != "servers"}
 
 
-def test_the_rest_api_imports_its_body_failing_on_warnings(runs):
+def test_the_rest_api_imports_its_body_failing_on_warnings(runs, world):
     rest_api = runs["dev"].one("aws:apigateway/restApi:RestApi")
     assert rest_api.inputs["failOnWarnings"] is True
     assert "parameters" not in rest_api.inputs  # basepath: API Gateway's default, ignore
     document = json.loads(rest_api.inputs["body"])
     assert openapi.import_warnings(document) == []
-    assert document["servers"][0]["variables"]["awsRegion"]["default"] == "us-east-1"
+    assert document["servers"][0]["variables"]["awsRegion"]["default"] == world.region
+    # The stages' host is in the partition's domain (aws-cn: amazonaws.com.cn).
+    assert document["servers"][0]["url"] == (
+        "https://{restApiId}.execute-api.{awsRegion}." + world.dns_suffix + "/{basePath}")
 
 
 def test_a_document_the_import_would_warn_on_stops_the_program_before_anything_is_declared(
         monkeypatch):
     from infra.config import ConfigError
-    from localcloud.engine.program import run_program
-    from localcloud.engine.stackfiles import read_stack_config
+    from tests.infra.conftest import run_stack
     from tests.infra.mocks import AwsMocks
 
     class CountingMocks(AwsMocks):
@@ -211,7 +213,7 @@ def test_a_document_the_import_would_warn_on_stops_the_program_before_anything_i
     schemas["User"]["properties"]["id"]["readOnly"] = True
     monkeypatch.setattr(openapi, "SCHEMAS", schemas)
     with pytest.raises(ConfigError) as refused:
-        run_program("dev", CountingMocks(), read_stack_config("dev"))
+        run_stack("dev", mocks_class=CountingMocks)
     assert CountingMocks.declared == 0
     message = str(refused.value)
     assert "would be refused by API Gateway" in message

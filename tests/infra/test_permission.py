@@ -1,9 +1,11 @@
 """The invoke permission's statements: scoped to one stage, and small whatever the API."""
 from __future__ import annotations
 
+import re
+
 from infra import policies
 from infra.naming import TEST_INVOKE_STAGE
-from infra.permission import permission_statements
+from infra.permission import permission_statements, policy_size_problem
 
 EXECUTION_ARN = "arn:aws:execute-api:ap-southeast-2:123456789012:abcdefghij"
 # The longest function name AWS allows, qualified by the alias.
@@ -49,12 +51,22 @@ def test_the_policy_size_is_the_compact_json_lambda_keeps():
 
 
 def test_grants_over_the_limit_are_refused_before_anything_is_declared(monkeypatch):
-    from infra.permission import policy_size_problem
-    assert policy_size_problem("us-east-1", "user-service", "live", "prod", False) is None
+    assert policy_size_problem("aws", "us-east-1", "user-service", "live", "prod", False) is None
     monkeypatch.setattr(policies, "LAMBDA_POLICY_LIMIT_BYTES", 400)
-    problem = policy_size_problem("us-east-1", "dev-user-service", "live", "dev", True)
+    problem = policy_size_problem("aws", "us-east-1", "dev-user-service", "live", "dev", True)
     assert problem.startswith("the invoke grants of stage 'dev' make a ")
     assert "over Lambda's 400 bytes" in problem
+
+
+def test_the_size_estimate_counts_the_partitions_longer_arns(monkeypatch):
+    monkeypatch.setattr(policies, "LAMBDA_POLICY_LIMIT_BYTES", 0)  # always say the size
+
+    def size(partition: str) -> int:
+        problem = policy_size_problem(partition, "us-gov-west-1", "dev-user-service", "live",
+                                      "dev", True)
+        return int(re.search(r"make a (\d+)-byte", problem).group(1))
+    # Two statements (dev, test-invoke-stage), two ARNs each: each 7 bytes longer.
+    assert size("aws-us-gov") - size("aws") == 4 * len("-us-gov")
 
 
 def test_the_program_refuses_an_oversized_policy_before_declaring_anything(monkeypatch):

@@ -9,7 +9,7 @@ from infra import openapi, routes
 from infra.routes import integration_uri
 from tests.infra.conftest import deploy_stacks
 
-URI = integration_uri("us-east-1", "123456789012")
+URI = integration_uri("us-east-1", "123456789012", partition="aws")
 
 
 def trigger(run) -> str:
@@ -31,7 +31,8 @@ def test_hash_changes_with_any_route_integration_or_authorization_change():
     variants = [
         openapi.api_document(removed, URI),
         openapi.api_document(renamed_method, URI),
-        openapi.api_document(routes.ROUTES, integration_uri("eu-west-1", "123456789012")),
+        openapi.api_document(routes.ROUTES, integration_uri("eu-west-1", "123456789012",
+                                                            partition="aws")),
         openapi.api_document(routes.ROUTES, URI, authorization="NONE"),
     ]
     hashes = {openapi.document_hash(v) for v in variants}

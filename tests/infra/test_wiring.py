@@ -11,7 +11,7 @@ from infra.naming import TEST_INVOKE_STAGE
 from localcloud.apigateway.snapshots import authorization_types
 from localcloud.engine.stackfiles import read_stack_config
 from tests.infra.conftest import deploy_stacks
-from tests.infra.mocks import ACCOUNT_ID, REGION
+from tests.infra.mocks import ACCOUNT_ID
 
 PREFIX = {"dev": "dev-", "test": "test-", "prod": ""}
 OWNED_BY_DEV = ("aws:apigateway/restApi:RestApi", "aws:s3/bucket:Bucket",
@@ -111,13 +111,14 @@ def test_the_function_is_told_its_full_table_name(run):
     assert table.outputs["name"] == f"{PREFIX[run.stack]}User"
 
 
-def test_the_owner_defines_the_api_by_one_openapi_document(runs):
+def test_the_owner_defines_the_api_by_one_openapi_document(runs, world):
     rest_api = runs["dev"].one("aws:apigateway/restApi:RestApi")
     assert rest_api.inputs["putRestApiMode"] == "overwrite"
     document = json.loads(rest_api.inputs["body"])
     assert openapi.document_problems(document) == []
-    uri = (f"arn:aws:apigateway:{REGION}:lambda:path/2015-03-31/functions/"
-           f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:"
+    partition, region = world.partition, world.region
+    uri = (f"arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/"
+           f"arn:{partition}:lambda:{region}:{ACCOUNT_ID}:function:"
            "${stageVariables.functionName}/invocations")
     operations = [(path, method, operation) for path, methods in document["paths"].items()
                   for method, operation in methods.items()]
@@ -139,21 +140,23 @@ def test_every_method_of_the_deployed_document_requires_iam_authorization(runs):
     assert all(runs[s].outputs["apiAuthorization"] == "AWS_IAM" for s in runs)
 
 
-def test_the_reference_file_is_what_the_program_deploys(runs):
+def test_the_reference_file_is_what_the_program_deploys(runs, world):
     deployed = runs["dev"].one("aws:apigateway/restApi:RestApi").inputs["body"]
     reference = (archive.REPO_ROOT / openapi.REFERENCE_FILE).read_text()
     assert reference == openapi.reference_text(), "run `python -m infra.openapi`"
-    filled = json.loads(reference.replace(openapi.REFERENCE_REGION, REGION)
-                        .replace(openapi.REFERENCE_ACCOUNT, ACCOUNT_ID))
+    filled = json.loads(reference.replace(openapi.REFERENCE_REGION, world.region)
+                        .replace(openapi.REFERENCE_ACCOUNT, ACCOUNT_ID)
+                        .replace(openapi.REFERENCE_PARTITION, world.partition)
+                        .replace(openapi.AWS_DNS_SUFFIX, world.dns_suffix))
     assert filled == json.loads(deployed)
 
 
-def test_the_shared_api_and_the_artifacts_bucket_are_protected(runs):
+def test_the_shared_api_and_the_artifacts_bucket_are_protected(runs, world):
     dev = runs["dev"]
     assert dev.one("aws:apigateway/restApi:RestApi").protect
     bucket = dev.one("aws:s3/bucket:Bucket")
     assert bucket.protect
-    assert bucket.inputs["bucket"] == f"user-service-artifacts-{ACCOUNT_ID}-{REGION}"
+    assert bucket.inputs["bucket"] == f"user-service-artifacts-{ACCOUNT_ID}-{world.region}"
     block = dev.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
     assert block.inputs["bucket"] == bucket.id
     assert all(block.inputs[key] is True for key in (
@@ -192,6 +195,9 @@ def test_callers_policy_grants_invoke_on_this_stage_only(run, runs):
 
 
 def test_role_policy_is_exactly_the_handlers_actions_on_this_stages_resources(run):
+    """Exactly: the handler's actions on this stage's table and log group, and, where the
+    stage traces (test and prod), X-Ray's two write actions on "*", the one exception to
+    the no-* rule (X-Ray defines no resource for them)."""
     table = run.one("aws:dynamodb/table:Table")
     function_logs = log_group(run, f"/aws/lambda/{PREFIX[run.stack]}user-service")
     role = function_role(run)
@@ -204,7 +210,12 @@ def test_role_policy_is_exactly_the_handlers_actions_on_this_stages_resources(ru
     expected = ({(a, table.outputs["arn"]) for a in policies.HANDLER_DYNAMODB_ACTIONS}
                 | {(a, f"{function_logs.outputs['arn']}:log-stream:*")
                    for a in policies.LOG_ACTIONS})
+    if config(run)["user-service:apiXrayTracing"] == "true":
+        expected |= {("xray:PutTraceSegments", "*"), ("xray:PutTelemetryRecords", "*")}
     assert grants == expected
+    wildcards = [s for s in document["Statement"] if "*" in s["Resource"]]
+    assert all(s["Action"] == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+               and s["Resource"] == ["*"] for s in wildcards), "* only for X-Ray's writes"
     assert table.outputs["arn"].endswith(f":table/{PREFIX[run.stack]}User")
     trust = json.loads(role.inputs["assumeRolePolicy"])
     assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
@@ -241,16 +252,18 @@ def test_the_uploaded_archive_is_the_reproducible_zip_of_the_handler_files(run):
     assert open(upload.inputs["source"].path, "rb").read() == archive.build_zip(files)
 
 
-def test_only_the_owner_stack_declares_the_shared_api_and_bucket(runs):
+def test_only_the_owner_stack_declares_the_shared_api_and_bucket(runs, world):
     for type_ in OWNED_BY_DEV:
         assert runs["dev"].of_type(type_), type_
         assert not runs["test"].of_type(type_), type_
         assert not runs["prod"].of_type(type_), type_
     rest_api = runs["dev"].one("aws:apigateway/restApi:RestApi")
     for stack in ("test", "prod"):
+        # apiStack is the plain `dev`; every backend resolves the fully qualified name.
         reference = [r for r in runs[stack].of_type("pulumi:pulumi:StackReference")
-                     if r.inputs["name"] == "dev"]
-        assert len(reference) == 1, "apiStack is the plain stack name"
+                     if r.inputs["name"] == f"{world.organization}/user-service/dev"]
+        assert len(reference) == 1, [r.inputs["name"] for r in runs[stack].of_type(
+            "pulumi:pulumi:StackReference")]
         assert runs[stack].one("aws:apigateway/stage:Stage").inputs["restApi"] == rest_api.id
     assert runs["dev"].outputs["restApiId"] == rest_api.id
     assert runs["dev"].outputs["executionArn"] == rest_api.outputs["executionArn"]
@@ -280,6 +293,14 @@ def test_stage_throttling_and_logging_follow_the_stack_config(run):
     assert stage.inputs["xrayTracingEnabled"] is (values["user-service:apiXrayTracing"] == "true")
 
 
+def test_a_traced_stage_traces_its_function_too_in_active_mode(run):
+    traced = config(run)["user-service:apiXrayTracing"] == "true"
+    assert traced is (run.stack in ("test", "prod"))  # as shipped: both cases are covered
+    assert run.one("aws:apigateway/stage:Stage").inputs["xrayTracingEnabled"] is traced
+    function = run.one("aws:lambda/function:Function")
+    assert function.inputs.get("tracingConfig") == ({"mode": "Active"} if traced else None)
+
+
 def test_each_stage_writes_json_access_logs_to_its_own_group(run, runs):
     stage = run.one("aws:apigateway/stage:Stage")
     access = log_group(run, f"/aws/apigateway/user-service/{run.stack}/access")
@@ -300,7 +321,7 @@ def test_each_stage_writes_json_access_logs_to_its_own_group(run, runs):
     assert run.outputs["accessLogGroup"] == access.inputs["name"]
 
 
-def test_the_account_cloudwatch_role_is_opt_in_and_writes_only_stage_log_groups(runs):
+def test_the_account_cloudwatch_role_is_opt_in_and_writes_only_stage_log_groups(runs, world):
     dev = runs["dev"]
     assert read_stack_config("dev")["user-service:apiGatewayCloudWatchRole"] == "true"
     account = dev.one("aws:apigateway/account:Account")
@@ -320,7 +341,7 @@ def test_the_account_cloudwatch_role_is_opt_in_and_writes_only_stage_log_groups(
     # A list action: IAM authorises it on the account's and region's groups, not a pattern.
     assert policy["Statement"][1] == {
         "Sid": "FindLogGroups", "Effect": "Allow", "Action": ["logs:DescribeLogGroups"],
-        "Resource": [f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:*"]}
+        "Resource": [f"arn:{world.partition}:logs:{world.region}:{ACCOUNT_ID}:log-group:*"]}
     # Deleting the Account resets the account's settings: a destroyed dev must not.
     assert account.retain_on_delete and role.retain_on_delete
     stage = dev.one("aws:apigateway/stage:Stage")
@@ -343,9 +364,10 @@ def test_prod_carries_data_protections_no_test_invoke_and_no_data_trace(runs):
 
 
 @pytest.mark.parametrize("stack", ["dev", "test", "prod"])
-def test_the_declared_resource_policy_fits_lambdas_20kb_limit(runs, stack):
+def test_the_declared_resource_policy_fits_lambdas_20kb_limit(runs, stack, world):
     run = runs[stack]
-    function_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{run.outputs['functionName']}:live"
+    function_arn = (f"arn:{world.partition}:lambda:{world.region}:{ACCOUNT_ID}:function:"
+                    f"{run.outputs['functionName']}:live")
     statements = [policies.invoke_statement(p.inputs["statementId"], function_arn,
                                             p.inputs["sourceArn"])
                   for p in run.of_type("aws:lambda/permission:Permission")]

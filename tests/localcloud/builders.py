@@ -5,6 +5,7 @@ run moto in the same pytest process, so nothing here assumes it is alone.
 """
 from __future__ import annotations
 
+import datetime
 import http.client
 import io
 import json
@@ -16,6 +17,11 @@ from urllib.parse import urlsplit
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from localcloud.awslambda import archives
 from localcloud.apigateway import snapshots
@@ -375,3 +381,19 @@ def function_inputs(name: str, role_arn: str, handler: str = "app.version", **ex
     """A lambda.Function's inputs as the engine hands them to a kind (camelCase)."""
     return {"name": name, "role": role_arn, "handler": handler, "runtime": "python3.12",
             "timeout": 10, "environment": {"variables": {"TABLE_NAME": "unused-User"}}, **extra}
+
+
+def self_signed(domain: str) -> tuple[bytes, bytes]:
+    """A certificate for `domain` and its key, as a user would import one into ACM."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, domain)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - datetime.timedelta(days=1))
+                   .not_valid_after(now + datetime.timedelta(days=30))
+                   .add_extension(x509.SubjectAlternativeName([x509.DNSName(domain)]), False)
+                   .sign(key, hashes.SHA256()))
+    return (certificate.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))

@@ -9,12 +9,14 @@ import pytest
 from localcloud.emulator import Emulator
 from localcloud.apigateway.gateway import Gateway
 from localcloud.awslambda.invoker import Invoker
+from localcloud.apigateway.domain_store import keep_domain_mappings_as_api_gateway_does
 from localcloud.awslambda.versions import number_versions_as_lambda_does
 
 
 @pytest.fixture(scope="session")
 def emulator():
     number_versions_as_lambda_does()  # as the local cloud does before it starts moto
+    keep_domain_mappings_as_api_gateway_does()
     with Emulator(port=0) as emu:
         yield emu
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 import configparser
 import json
 
+import boto3
 import botocore.session
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 
 from localcloud import control_plane
+from localcloud import policy as iam_eval
 from localcloud.apigateway import auth
 from localcloud.emulator import ACCOUNT_ID, REGION
 from localcloud.kinds import Cloud, DeployError
@@ -201,3 +203,75 @@ def test_a_query_is_sent_as_sigv4_encodes_it():
     assert sigv4_url("http://127.0.0.1:1/dev/users?nextToken=a!b*&limit=5") == \
         "http://127.0.0.1:1/dev/users?nextToken=a%21b%2A&limit=5"
     assert sigv4_url("http://127.0.0.1:1/dev/users") == "http://127.0.0.1:1/dev/users"
+
+
+# --- the deployer: an administrator of the deploy's services, no stage's caller ------------
+
+def test_the_deployer_gets_a_new_key_in_its_own_profile_and_the_stages_keep_theirs(cloud):
+    iam, s = cloud.client("iam"), suffix()
+    stage = f"d{s}"
+    arn = iam.create_policy(PolicyName=f"p-{stage}",
+                            PolicyDocument=invoke_document("a", stage))["Policy"]["Arn"]
+    callers.ensure_stage_callers(cloud, cloud.state_dir, {stage: (arn, f"http://h/{stage}")})
+    path = cloud.state_dir / "credentials"
+    stage_key = callers.parse_credentials(path.read_text())[stage]
+    keys = []
+    for _ in range(2):  # each start of the local cloud
+        callers.make_deployer(cloud, cloud.state_dir)
+        profiles = callers.parse_credentials(path.read_text())
+        assert profiles[stage] == stage_key
+        keys.append(profiles["deployer"])
+        assert path.stat().st_mode & 0o077 == 0  # secrets: readable by the owner only
+    assert keys[0] != keys[1]
+    listed = iam.list_access_keys(UserName="localcloud-deployer")["AccessKeyMetadata"]
+    assert [k["AccessKeyId"] for k in listed] == [keys[1][0]]  # the old key no longer signs
+    # The emulator's STS names the user who holds the key.
+    sts = boto3.client("sts", endpoint_url=cloud.endpoint_url, region_name=REGION,
+                       aws_access_key_id=keys[1][0], aws_secret_access_key=keys[1][1])
+    assert sts.get_caller_identity()["Arn"] == \
+        f"arn:aws:iam::{ACCOUNT_ID}:user/localcloud-deployer"
+
+
+@pytest.mark.parametrize("action,resource", [
+    ("apigateway:PATCH", f"arn:aws:apigateway:{REGION}::/restapis/a1/stages/prod"),
+    ("lambda:UpdateAlias", f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:user-service:live"),
+    ("iam:AttachUserPolicy", f"arn:aws:iam::{ACCOUNT_ID}:user/localcloud-deployer"),
+    ("iam:PassRole", f"arn:aws:iam::{ACCOUNT_ID}:role/user-service-role"),
+    ("s3:PutObject", "arn:aws:s3:::artifacts/archives/x.zip"),
+    ("dynamodb:CreateTable", f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/User"),
+    ("logs:CreateLogGroup", f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:/aws/lambda/x"),
+    ("sts:GetCallerIdentity", "*"),
+])
+def test_the_deployers_policy_allows_what_a_deploy_calls(action, resource):
+    assert iam_eval.is_allowed([callers.deployer_policy()], action, resource)
+
+
+def test_the_deployer_may_invoke_no_stage_until_a_stages_invoke_policy_is_attached(
+        cloud, emulator):
+    iam, s = cloud.client("iam"), suffix()
+    api_id, stage = f"api{s}", f"p{s}"
+    callers.make_deployer(cloud, cloud.state_dir)
+    path, plane = cloud.state_dir / "credentials", control_plane.for_endpoint(emulator.endpoint_url)
+    assert not iam_eval.is_allowed(
+        [callers.deployer_policy()], "execute-api:Invoke",
+        f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api_id}/{stage}/GET/users")
+    refusal = signs_for(path, "deployer", api_id, stage, plane)
+    assert isinstance(refusal, auth.Refusal) and refusal.error_type == "AccessDeniedException"
+    # API Gateway masks the account in its message (STS names the identity in full).
+    assert refusal.message.startswith(
+        "User: arn:aws:iam::********9012:user/localcloud-deployer is not authorized to "
+        "perform: execute-api:Invoke on resource: ")
+    arn = iam.create_policy(PolicyName=f"invoke-{stage}",
+                            PolicyDocument=invoke_document(api_id, stage))["Policy"]["Arn"]
+    iam.attach_user_policy(UserName="localcloud-deployer", PolicyArn=arn)
+    try:
+        assert isinstance(signs_for(path, "deployer", api_id, stage, plane), auth.CallerIdentity)
+    finally:
+        iam.detach_user_policy(UserName="localcloud-deployer", PolicyArn=arn)
+
+
+def test_a_stage_cannot_take_the_deployers_profile(cloud):
+    with pytest.raises(callers.CallerError, match="a stage named 'deployer' would take the "
+                                                  "profile name of the local cloud's deployer"):
+        callers.ensure_stage_callers(cloud, cloud.state_dir,
+                                     {"deployer": ("arn:aws:iam::1:policy/x", "http://h/d")})

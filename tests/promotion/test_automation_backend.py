@@ -9,6 +9,7 @@ import hashlib
 import http.server
 import io
 import json
+import re
 import shutil
 import stat
 import threading
@@ -49,20 +50,39 @@ CONFLICT = "error: [409] Conflict: Another update is currently in progress."
 
 
 class Stage(http.server.BaseHTTPRequestHandler):
-    """A stage that answers 200 (500 to the first `failing` requests under a path prefix)
-    and keeps each request's Authorization header."""
-    failing: dict[str, int] = {}
+    """A stage behind API Gateway's IAM check, as its caller sees it: 403 with API
+    Gateway's AccessDenied body to a key not allowed on the path's stage (`denied`), else
+    the statuses queued for the stage (`answers`, one per request), else 200. Keeps each
+    request's path and Authorization header."""
+    answers: dict[str, list[int | tuple[int, str]]] = {}
+    denied: dict[str, set[str]] = {}
     seen: list[tuple[str, str]] = []
+    url = ""
 
     def do_GET(self):  # noqa: N802 -- the library's name
-        Stage.seen.append((self.path, self.headers.get("Authorization", "")))
+        authorization = self.headers.get("Authorization", "")
+        Stage.seen.append((self.path, authorization))
         prefix = "/" + self.path.split("/")[1]
-        status = 500 if Stage.failing.get(prefix, 0) > 0 else 200
-        Stage.failing[prefix] = Stage.failing.get(prefix, 0) - 1
+        key = re.search(r"Credential=([^/]+)/", authorization)
+        if key and key.group(1) in Stage.denied.get(prefix, ()):
+            status = 403
+        elif Stage.answers.get(prefix):
+            status = Stage.answers[prefix].pop(0)
+        else:
+            status = 200
+        if isinstance(status, tuple):  # (status, body): an answer of its own
+            status, body = status[0], status[1].encode()
+        elif status == 403:
+            body = json.dumps({"Message": f"User: arn:aws:iam::123456789012:user/someone is "
+                               f"not authorized to perform: execute-api:Invoke on resource: "
+                               f"arn:aws:execute-api:{REGION}:********9012:api{self.path}"}
+                              ).encode()
+        else:
+            body = b"[]"
         self.send_response(status)
-        self.send_header("Content-Length", "2")
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(b"[]")
+        self.wfile.write(body)
 
     def log_message(self, *args):
         pass
@@ -70,11 +90,12 @@ class Stage(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def stage_server():
-    Stage.failing, Stage.seen = {}, []
+    Stage.answers, Stage.denied, Stage.seen = {}, {}, []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stage)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
+    Stage.url = f"http://127.0.0.1:{server.server_address[1]}"
+    yield Stage.url
     server.shutdown()
     server.server_close()
 
@@ -93,14 +114,25 @@ B = hashlib.sha256(handler_zip(8)).hexdigest()
 
 @pytest.fixture
 def aws(tmp_path, monkeypatch):
-    """moto, with the stack's profile in a credentials file of its own."""
+    """moto, with the stack's profile (the keys of IAM user `ops`) in a credentials file of
+    its own, and a second user's profile, `release` (user release-bot)."""
     credentials = tmp_path / "aws-credentials"
-    credentials.write_text(f"[{PROFILE}]\naws_access_key_id = AKIDOPS\n"
-                           "aws_secret_access_key = secret-of-ops\n")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
     with mock_aws():
+        iam = boto3.client("iam", region_name=REGION, aws_access_key_id="admin",
+                           aws_secret_access_key="admin")
+        keys = {}
+        for profile, user in ((PROFILE, "ops"), ("release", "release-bot")):
+            iam.create_user(UserName=user)
+            key = iam.create_access_key(UserName=user)["AccessKey"]
+            keys[profile] = key["AccessKeyId"]
+            with credentials.open("a") as file:
+                file.write(f"[{profile}]\naws_access_key_id = {key['AccessKeyId']}\n"
+                           f"aws_secret_access_key = {key['SecretAccessKey']}\n")
+        # The release profile's own region is not the stacks': their aws:region must win.
+        (tmp_path / "aws-config").write_text("[profile release]\nregion = eu-west-1\n")
         session = boto3.Session(profile_name=PROFILE, region_name=REGION)
         apigateway = session.client("apigateway")
         api = apigateway.create_rest_api(name="users")["id"]
@@ -123,13 +155,19 @@ def aws(tmp_path, monkeypatch):
                                 Code={"ZipFile": handler_zip(8)}, Publish=True)
         lambda_.create_alias(FunctionName="test-user-service", Name="live", FunctionVersion="1")
         lambda_.create_alias(FunctionName="user-service", Name="live", FunctionVersion="8")
-        yield {"api": api, "deployments": deployments, "lambda": lambda_}
+        yield {"api": api, "deployments": deployments, "lambda": lambda_, "keys": keys}
+
+
+def invoke_policy(stack: str) -> str:
+    return f"arn:aws:iam::123456789012:policy/{stack}-user-service-invoke"
 
 
 def outputs(api, deployment, code, url, version):
+    stack = url.rsplit("/", 1)[-1]
     return {"restApiId": api, "deploymentId": deployment, "codeHash": code, "stageUrl": url,
-            "functionName": "user-service" if "prod" in url else "test-user-service",
-            "functionVersion": version, "functionAlias": "live"}
+            "functionName": "user-service" if stack == "prod" else "test-user-service",
+            "functionVersion": version, "functionAlias": "live",
+            "invokePolicyArn": invoke_policy(stack)}
 
 
 @pytest.fixture
@@ -209,10 +247,13 @@ def test_promote_runs_exactly_these_commands_and_selects_dev_again(cli, aws):
     history = json.loads(cli.state()["stacks"]["prod"]["config"][HISTORY])
     assert [(e["action"], e["deploymentId"], e["functionVersion"]) for e in history] == [
         ("initial", prod_d, "8"), ("promote", test_d, "9")]
-    # Both smoke checks were signed with the stack's profile, for its region.
-    assert [path for path, _ in Stage.seen] == ["/test/users?limit=1", "/prod/users?limit=1"]
-    assert all("Credential=AKIDOPS/" in auth and f"/{REGION}/execute-api/aws4_request" in auth
-               for _, auth in Stage.seen)
+    # The identity check (test, then prod, before any change) and prod's smoke check after
+    # the update, all signed with the stack's profile, for its region.
+    assert [path for path, _ in Stage.seen] == ["/test/users?limit=1", "/prod/users?limit=1",
+                                                "/prod/users?limit=1"]
+    assert all(f"Credential={aws['keys'][PROFILE]}/" in auth and
+               f"/{REGION}/execute-api/aws4_request" in auth for _, auth in Stage.seen)
+    assert "smoke check: test answers 200" in out and "smoke check: prod answers 200" in out
     # Kept: the history's 8, the alias's 9 (not published in moto), the newest five.
     versions = [v["Version"] for v in
                 aws["lambda"].list_versions_by_function(FunctionName="user-service")["Versions"]]
@@ -297,7 +338,8 @@ def test_a_target_failing_its_smoke_check_is_put_back(cli):
     state["stacks"]["prod"]["ups"] = [up_succeeds(cli, test_d, B, "9"),
                                       up_succeeds(cli, prod_d, A, "8")]
     cli.write(state)
-    Stage.failing = {"/prod": 1}  # the promoted prod fails once; the restored one answers
+    # prod answers before the change, the promoted prod fails, the restored one answers
+    Stage.answers = {"/prod": [200, 500]}
     code, out, err = cli.run("promote", "--from", "test", "--to", "prod")
     assert code == 1
     assert "prod was updated but fails its smoke check (GET http://127.0.0.1:" in err
@@ -361,3 +403,243 @@ def test_the_backend_works_in_the_pulumi_project_by_default():
     project = Path(__file__).resolve().parents[2]  # tests/promotion/ -> the repository
     assert (project / "Pulumi.yaml").is_file()
     assert PulumiBackend(report=lambda line: None, env={}).work_dir == project
+
+
+# --- the identity the smoke checks sign with ---------------------------------------------
+
+def changes(cli) -> list[str]:
+    """The commands that change a stack: config writes and updates."""
+    return [c for c in commands_of(cli) if c.startswith(("config set-all", "config rm-all", "up"))]
+
+
+def signed_by(auth: str) -> tuple[str, str]:
+    """(access key id, region) of a SigV4 Authorization header."""
+    key, _, region = re.search(r"Credential=([^,]+),", auth).group(1).split("/")[:3]
+    return key, region
+
+
+def test_a_smoke_profile_signs_every_check_and_a_403_refuses_before_anything_changes(cli, aws):
+    test_d, prod_d = cli.deployments
+    bot = aws["keys"]["release"]
+    Stage.denied = {"/test": {bot}, "/prod": {bot}}  # release-bot holds no invoke policy yet
+    before = cli.state()["stacks"]
+    code, out, err = cli.run("promote", "--from", "test", "--to", "prod",
+                             "--smoke-profile", "release")
+    assert code == 1 and "Traceback" not in err
+    assert changes(cli) == [] and cli.state()["stacks"] == before
+    assert "the smoke checks would be refused by test and prod, so nothing was changed" in err
+    for stack in ("test", "prod"):
+        assert (f"{stack} refuses arn:aws:iam::123456789012:user/release-bot (profile "
+                f"'release', --smoke-profile) (GET {Stage.url}/{stack}/users?limit=1: HTTP 403: "
+                '{"Message": "User: ') in err
+        assert (f"attach {stack}'s invoke policy to it: `aws iam attach-user-policy --user-name "
+                f"release-bot --policy-arn arn:aws:iam::123456789012:policy/{stack}-user-service-"
+                "invoke`") in err
+    assert "Or pass --smoke-profile NAME: a profile allowed to invoke test and prod" in err
+    # Both checks were signed by the profile's key, for the stacks' region (not its own).
+    assert [(path, signed_by(auth)) for path, auth in Stage.seen] == [
+        ("/test/users?limit=1", (bot, REGION)), ("/prod/users?limit=1", (bot, REGION))]
+
+    # Only prod's policy attached: the source's check still needs test's.
+    Stage.denied, Stage.seen = {"/test": {bot}}, []
+    code, _, err = cli.run("promote", "--from", "test", "--to", "prod",
+                           "--smoke-profile", "release")
+    assert code == 1 and "refused by test, so nothing was changed" in err
+    assert "prod refuses" not in err and changes(cli) == []
+
+    # Both attached: it promotes, and prod's check after the update signs as release-bot too.
+    Stage.denied, Stage.seen = {}, []
+    state = cli.state()
+    state["stacks"]["prod"]["ups"] = [up_succeeds(cli, test_d, B, "9")]
+    cli.write(state)
+    code, out, err = cli.run("promote", "--from", "test", "--to", "prod",
+                             "--smoke-profile", "release")
+    assert (code, err) == (0, "")
+    assert [(path, signed_by(auth)) for path, auth in Stage.seen] == [
+        ("/test/users?limit=1", (bot, REGION)), ("/prod/users?limit=1", (bot, REGION)),
+        ("/prod/users?limit=1", (bot, REGION))]
+
+
+def test_without_a_smoke_profile_a_403_names_the_stacks_own_profile(cli, aws):
+    Stage.denied = {"/prod": {aws["keys"][PROFILE]}}
+    code, _, err = cli.run("promote", "--from", "test", "--to", "prod")
+    assert code == 1 and changes(cli) == []
+    assert ("prod refuses arn:aws:iam::123456789012:user/ops (prod's aws:profile 'ops') "
+            f"(GET {Stage.url}/prod/users?limit=1: HTTP 403") in err
+    assert ("`aws iam attach-user-policy --user-name ops --policy-arn "
+            "arn:aws:iam::123456789012:policy/prod-user-service-invoke`") in err
+
+
+@pytest.mark.parametrize("argv", [
+    ("promote", "--from", "test", "--to", "prod", "--smoke-profile", "nobody"),
+    ("rollback", "--stack", "prod", "--smoke-profile", "nobody"),
+    ("release", "--stack", "test", "--smoke-profile", "nobody"),
+])
+def test_a_smoke_profile_that_does_not_exist_is_refused_before_anything_runs(cli, argv):
+    code, _, err = cli.run(*argv)
+    assert code == 1 and "Traceback" not in err
+    assert ("--smoke-profile nobody: The config profile (nobody) could not be found; name a "
+            "profile of your AWS config") in err
+    assert changes(cli) == [] and not [c for c in commands_of(cli) if "output" in c]
+    assert Stage.seen == []
+
+
+def test_an_sso_profile_whose_session_has_expired_is_refused_before_anything_changes(
+        cli, tmp_path, monkeypatch):
+    """An SSO profile's keys are fetched when first used: with no valid SSO session they
+    cannot be, and that must stop the command before the update, not after it."""
+    monkeypatch.setenv("HOME", str(tmp_path))  # an empty SSO token cache (~/.aws/sso/cache)
+    with (tmp_path / "aws-config").open("a") as config:
+        config.write("[profile sso-ops]\nsso_start_url = https://example.awsapps.com/start\n"
+                     "sso_region = us-east-1\nsso_account_id = 123456789012\n"
+                     "sso_role_name = Operator\n")
+    code, _, err = cli.run("promote", "--from", "test", "--to", "prod",
+                           "--smoke-profile", "sso-ops")
+    assert code == 1 and "Traceback" not in err
+    assert ("the AWS credentials of profile 'sso-ops', --smoke-profile cannot be read: Error "
+            "loading SSO Token: Token for https://example.awsapps.com/start does not exist; "
+            "nothing was changed") in err
+    assert changes(cli) == [] and Stage.seen == []
+
+
+def test_skip_smoke_sends_no_smoke_check_says_so_and_still_checks_the_code(cli, aws):
+    test_d, prod_d = cli.deployments
+    state = cli.state()
+    state["stacks"]["prod"]["ups"] = [up_succeeds(cli, test_d, B, "9"),
+                                      up_succeeds(cli, prod_d, A, "8")]
+    cli.write(state)
+    Stage.denied = {"/test": {aws["keys"][PROFILE]}, "/prod": {aws["keys"][PROFILE]}}
+    # As if the archive had been replaced: the code check, not a smoke check, still runs.
+    aws["lambda"].update_alias(FunctionName="user-service", Name="live", FunctionVersion="7")
+    code, out, err = cli.run("promote", "--from", "test", "--to", "prod", "--skip-smoke")
+    assert code == 1
+    assert ("--skip-smoke: no smoke check is sent (not the identity check, not test's before "
+            "the update, not prod's after it)") in out
+    assert "prod was updated but does not run the pinned archive" in err
+    assert "it was rolled back to its previous pins" in err and "(no smoke check: --skip-smoke)" in err
+    assert len([c for c in changes(cli) if c.startswith("up")]) == 2
+    assert Stage.seen == []
+
+
+def test_a_target_failing_before_the_change_is_said_and_the_promotion_goes_on(cli):
+    test_d, _ = cli.deployments
+    state = cli.state()
+    state["stacks"]["prod"]["ups"] = [up_succeeds(cli, test_d, B, "9")]
+    cli.write(state)
+    Stage.answers = {"/prod": [500]}  # broken now; the promotion is what mends it
+    code, out, err = cli.run("promote", "--from", "test", "--to", "prod")
+    assert (code, err) == (0, "")
+    assert (f"smoke check: prod fails now (GET {Stage.url}/prod/users?limit=1: HTTP 500: []); "
+            "going on: its check after the update decides") in out
+
+
+def test_a_stage_that_serves_no_such_path_is_the_stages_problem_not_the_identitys(cli):
+    """API Gateway answers 403 Missing Authentication Token to a path no deployed stage
+    serves, before it looks at who signed: no policy would mend that."""
+    no_route = (403, '{"message":"Missing Authentication Token"}')
+    Stage.answers = {"/test": [no_route]}
+    code, _, err = cli.run("promote", "--from", "test", "--to", "prod")
+    assert code == 1 and changes(cli) == []
+    assert (f"test does not answer the smoke check (GET {Stage.url}/test/users?limit=1: HTTP "
+            '403: {"message":"Missing Authentication Token"}); nothing was changed. Fix test '
+            "first, or pass --skip-smoke to promote anyway") in err
+    assert "refuses" not in err and "attach" not in err
+
+    test_d, _ = cli.deployments
+    state = cli.state()
+    state["stacks"]["prod"]["ups"] = [up_succeeds(cli, test_d, B, "9")]
+    cli.write(state)
+    Stage.answers = {"/prod": [no_route]}  # the target before the change: said, and on it goes
+    code, out, err = cli.run("promote", "--from", "test", "--to", "prod")
+    assert (code, err) == (0, "")
+    assert (f"smoke check: prod fails now (GET {Stage.url}/prod/users?limit=1: HTTP 403: "
+            '{"message":"Missing Authentication Token"}); going on') in out
+
+
+def test_credentials_a_stage_does_not_accept_are_told_apart_from_a_missing_policy(cli):
+    Stage.answers = {"/prod": [(403, '{"message":"The security token included in the '
+                                     'request is invalid."}')]}
+    code, _, err = cli.run("promote", "--from", "test", "--to", "prod")
+    assert code == 1 and changes(cli) == []
+    assert ("prod refuses arn:aws:iam::123456789012:user/ops (prod's aws:profile 'ops') (GET "
+            f"{Stage.url}/prod/users?limit=1: HTTP 403: "
+            '{"message":"The security token included in the request is invalid."}): it does '
+            "not accept these credentials") in err
+    assert "attach-user-policy" not in err
+
+
+def test_a_target_with_no_stage_url_yet_is_first_checked_after_its_update(cli, aws):
+    """Nothing to send a GET to before the target's stage exists: the tool says so, goes on,
+    and the check after the update is the first (and decides)."""
+    test_d, prod_d = cli.deployments
+    state = cli.state()
+    del state["stacks"]["prod"]["outputs"]["stageUrl"]
+    up = up_succeeds(cli, test_d, B, "9")
+    up["outputs"]["stageUrl"] = f"{Stage.url}/prod"
+    state["stacks"]["prod"]["ups"] = [up]
+    cli.write(state)
+    code, out, err = cli.run("promote", "--from", "test", "--to", "prod")
+    assert (code, err) == (0, "")
+    assert ("prod has no stageUrl output yet (not deployed): the identity its smoke check "
+            "signs with is first tried after its update") in out
+    assert [path for path, _ in Stage.seen] == ["/test/users?limit=1", "/prod/users?limit=1"]
+    assert "smoke check: test answers 200" in out
+
+
+def test_a_403_after_the_update_names_the_identity_and_puts_the_target_back(cli, aws):
+    test_d, prod_d = cli.deployments
+    state = cli.state()
+    state["stacks"]["prod"]["ups"] = [up_succeeds(cli, test_d, B, "9"),
+                                      up_succeeds(cli, prod_d, A, "8")]
+    cli.write(state)
+    Stage.answers = {"/prod": [200, 403]}  # e.g. prod's invoke policy detached meanwhile
+    code, _, err = cli.run("promote", "--from", "test", "--to", "prod")
+    assert code == 1
+    assert ("prod was updated but fails its smoke check (prod refuses arn:aws:iam::123456789012:"
+            "user/ops (prod's aws:profile 'ops')") in err
+    assert ("attach prod's invoke policy to it: `aws iam attach-user-policy --user-name ops "
+            "--policy-arn arn:aws:iam::123456789012:policy/prod-user-service-invoke`, or pass "
+            "--smoke-profile NAME); it was rolled back to its previous pins") in err
+
+
+def with_history(cli):
+    """prod promoted once: its history holds what it served before and the promotion."""
+    test_d, prod_d = cli.deployments
+    state = cli.state()
+    history = [{"at": "t", "action": "initial", "from": "prod", "deploymentId": prod_d,
+                "codeHash": OLD, "functionVersion": "7"},
+               {"at": "t", "action": "promote", "from": "test", "deploymentId": prod_d,
+                "codeHash": A, "functionVersion": "8"}]
+    state["stacks"]["prod"]["config"].update({
+        PINNED_DEPLOYMENT: prod_d, PINNED_CODE: A, PINNED_VERSION: "8",
+        HISTORY: json.dumps(history)})
+    state["stacks"]["prod"]["ups"] = [up_succeeds(cli, prod_d, OLD, "7")]
+    cli.write(state)
+    return state
+
+
+def test_rollback_checks_the_identity_its_smoke_check_signs_with(cli, aws):
+    bot = aws["keys"]["release"]
+    before = with_history(cli)["stacks"]
+    Stage.denied = {"/prod": {bot}}
+    code, _, err = cli.run("rollback", "--stack", "prod", "--smoke-profile", "release")
+    assert code == 1 and changes(cli) == [] and cli.state()["stacks"] == before
+    assert ("the smoke checks would be refused by prod, so nothing was changed: prod refuses "
+            "arn:aws:iam::123456789012:user/release-bot") in err
+    assert "--policy-arn arn:aws:iam::123456789012:policy/prod-user-service-invoke`" in err
+
+    Stage.denied, Stage.seen = {}, []
+    code, out, err = cli.run("rollback", "--stack", "prod", "--smoke-profile", "release")
+    assert (code, err) == (0, "")
+    assert [(path, signed_by(auth)) for path, auth in Stage.seen] == [
+        ("/prod/users?limit=1", (bot, REGION))] * 2  # before the change, and after it
+
+
+def test_rollback_with_skip_smoke_sends_nothing_and_says_so(cli, aws):
+    with_history(cli)
+    Stage.denied = {"/prod": {aws["keys"][PROFILE]}}
+    code, out, err = cli.run("rollback", "--stack", "prod", "--skip-smoke")
+    assert (code, err) == (0, "")
+    assert "--skip-smoke: no smoke check is sent (not the identity check, not prod's after " \
+           "the update)" in out
+    assert Stage.seen == []

@@ -20,6 +20,14 @@ def run(*args: str, tmp_path) -> subprocess.CompletedProcess:
     (("promotion", "rollback"), 2, "the following arguments are required: --stack"),
     (("promotion", "history", "--stack", "prod"), 1, "the Pulumi CLI is not on PATH; install it"),
     (("promotion", "rollback", "--stack", "prod", "--to"), 2, "--to: expected one argument"),
+    # One identity signs every smoke check, or none is sent: not both.
+    (("promotion", "promote", "--from", "test", "--to", "prod", "--skip-smoke",
+      "--smoke-profile", "ops"), 2, "argument --smoke-profile: not allowed with argument "
+                                    "--skip-smoke"),
+    (("promotion", "rollback", "--stack", "prod", "--smoke-profile", " "), 2,
+     "argument --smoke-profile: a profile name cannot be empty"),
+    (("promotion", "history", "--stack", "prod", "--smoke-profile", "ops"), 2,
+     "unrecognized arguments: --smoke-profile ops"),  # history sends no smoke check
     (("localcloud", "up", "--port", "http"), 2, "'http' is not a port number"),
 ])
 def test_bad_arguments_and_missing_tools(tmp_path, args, code, message):

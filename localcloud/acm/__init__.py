@@ -1,0 +1,1 @@
+"""ACM resource kinds: certificates requested with DNS validation, and their validation."""
