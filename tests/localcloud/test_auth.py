@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from botocore.awsrequest import AWSRequest
 
 from localcloud import control_plane
-from localcloud.apigateway import auth, snapshots
+from localcloud.apigateway import auth
 from localcloud.apigateway.auth import ReceivedRequest, Refusal
 from localcloud.emulator import ACCOUNT_ID, REGION
 from localcloud.iam import callers
