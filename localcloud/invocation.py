@@ -17,6 +17,18 @@ class FunctionNotFound(InvokerError):
     pass
 
 
+class InvokeRefused(InvokerError):
+    """Lambda refused the Invoke request itself, as its API answers it: the HTTP status,
+    the error type (``x-amzn-ErrorType``) and the message; nothing ran."""
+
+    def __init__(self, status: int, error_type: str, message: str, request_id: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error_type = error_type
+        self.message = message
+        self.request_id = request_id
+
+
 @dataclass(frozen=True)
 class InvokeResult:
     function_name: str

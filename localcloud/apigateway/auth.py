@@ -12,12 +12,14 @@ header not ``key=value`` pairs, a part or      IncompleteSignatureException     
 the date missing, a malformed date or
 credential
 date more than 5 minutes off, credential       InvalidSignatureException           message
-scoped to another date, region or service,
+scoped to another region, service,
+terminator or date than the request's,
 ``host`` not signed, signature mismatch
 unknown or inactive access key, a session      UnrecognizedClientException         message
 token with a long-term key
 no identity policy allows                      AccessDeniedException               Message
-``execute-api:Invoke`` on the request's ARN
+``execute-api:Invoke`` on the request's ARN,
+or one cannot be evaluated (fails closed)
 =============================================  ==================================  =====
 
 The wording is API Gateway's own, including what it appends to a signature mismatch (the
@@ -37,6 +39,7 @@ from __future__ import annotations
 import datetime
 import email.utils
 import hmac
+import logging
 import re
 from dataclasses import dataclass
 from typing import Any, Iterable, Protocol
@@ -48,6 +51,8 @@ from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 
 from localcloud import policy as iam_eval
+
+log = logging.getLogger("localcloud.apigateway.auth")
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 SERVICE = "execute-api"
@@ -207,23 +212,33 @@ def check_clock_skew(timestamp: str, now: datetime.datetime) -> Refusal | None:
 
 
 def check_credential_scope(credential: str, timestamp: str, region: str) -> str | Refusal:
-    """The access key id of a credential scoped to this date, region and execute-api."""
+    """The access key id of a credential scoped to the request's date, this region,
+    execute-api and ``aws4_request``; else one refusal naming every part that is wrong.
+
+    The sentences are the IAM guide's ("Troubleshoot signed requests"); AWS's services
+    put every failing one in one message, in this order (region, service, terminator,
+    date). execute-api's region sentence is the short one, as API Gateway has been seen
+    to answer it: "Credential should be scoped to a valid region. Credential should be
+    scoped to correct service: 'execute-api'. " (a quote of API Gateway's body in
+    ServiceNow's documentation; the IAM guide's own gives no ", not ..." either)."""
     parts = credential.split("/")
     if len(parts) != 5:
         return _incomplete("Credential must have exactly 5 slash-delimited elements, e.g. "
                            f"keyid/date/region/service/term, got '{credential}'")
     key_id, date, scope_region, service, terminator = parts
-    if date != timestamp[:8]:
-        return _invalid("Date in Credential scope does not match YYYYMMDD from ISO-8601 version "
-                        f"of date from HTTP: '{date}' != '{timestamp[:8]}', from '{timestamp}'.")
+    problems = []
     if scope_region != region:
-        return _invalid(f"Credential should be scoped to a valid region, not '{scope_region}'. ")
+        problems.append("Credential should be scoped to a valid region. ")
     if service != SERVICE:
-        return _invalid(f"Credential should be scoped to correct service: '{SERVICE}'. ")
+        problems.append(f"Credential should be scoped to correct service: '{SERVICE}'. ")
     if terminator != TERMINATOR:
-        return _invalid("Credential should be scoped with a valid terminator: "
+        problems.append("Credential should be scoped with a valid terminator: "
                         f"'{TERMINATOR}', not '{terminator}'. ")
-    return key_id
+    if date != timestamp[:8]:
+        problems.append("Date in Credential scope does not match YYYYMMDD from ISO-8601 "
+                        f"version of date from HTTP: '{date}' != '{timestamp[:8]}', from "
+                        f"'{timestamp}'.")
+    return _invalid("".join(problems)) if problems else key_id
 
 
 class _ReceivedRequestSigner(SigV4Auth):
@@ -301,6 +316,20 @@ def policy_context(request: ReceivedRequest, key: dict) -> dict[str, Any]:
             "aws:SecureTransport": "false"}
 
 
+def identity_decision(policies: list, resource_arn: str, context: dict[str, Any],
+                      caller_arn: str) -> iam_eval.Decision:
+    """The caller's identity policies' decision on ``execute-api:Invoke``, failing closed:
+    a policy the evaluator cannot read (a condition operator it does not model, a
+    statement of the wrong shape) refuses the request, whatever the other policies say,
+    since what it would deny cannot be known. The log says which caller and why."""
+    try:
+        return iam_eval.evaluate_identity(policies, INVOKE_ACTION, resource_arn, context)
+    except (ValueError, TypeError, AttributeError) as err:
+        log.warning("%s is refused %s on %s: one of its policies cannot be evaluated here "
+                    "(%s: %s)", caller_arn, INVOKE_ACTION, resource_arn, type(err).__name__, err)
+        return iam_eval.Decision(iam_eval.IMPLICIT_DENY)
+
+
 # --- the decision -----------------------------------------------------------------------
 
 def authorize(request: ReceivedRequest, *, region: str, resource_arn: str,
@@ -336,13 +365,8 @@ def authorize(request: ReceivedRequest, *, region: str, resource_arn: str,
         request, signed_names, timestamp, key_id, key["secretAccessKey"], region)
     if not hmac.compare_digest(signature.encode(), params["Signature"].encode("utf-8", "replace")):
         return signature_mismatch(canonical, string_to_sign)
-    try:
-        decision = iam_eval.evaluate_identity(identities.user_policies(key["userName"]),
-                                              INVOKE_ACTION, resource_arn,
-                                              policy_context(request, key))
-    except ValueError:
-        # A policy the evaluator cannot read is treated as granting nothing.
-        decision = iam_eval.Decision(iam_eval.IMPLICIT_DENY)
+    decision = identity_decision(identities.user_policies(key["userName"]), resource_arn,
+                                 policy_context(request, key), key["userArn"])
     if not decision.allowed:
         return access_denied(key["userArn"], resource_arn, decision)
     return CallerIdentity(access_key=key_id, account_id=account_of(key["userArn"]),

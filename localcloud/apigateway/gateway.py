@@ -6,20 +6,24 @@ A request ``/{stage}/{path}`` is served from the *snapshot* of the deployment th
 points at (see :mod:`localcloud.apigateway.snapshots`), never from the API's latest edits:
 
 1. find the stage (the REST API that has a stage of that name) and its deploymentId,
-   variables; past the stage's throttling, 429 (:mod:`localcloud.apigateway.throttling`);
-   load that deployment's snapshot;
+   variables; load that deployment's snapshot;
 2. match the path against the snapshot's resources (literal segments before
    ``{param}`` before ``{proxy+}``) and the method (an exact method before ``ANY``);
    nothing matches: 403 ``{"message":"Missing Authentication Token"}``;
-3. resolve ``${stageVariables.X}`` in the AWS_PROXY integration URI and take the
+3. an ``AWS_IAM`` method: check the caller's signature and identity policies
+   (:mod:`localcloud.apigateway.auth`), API Gateway's 403 otherwise;
+4. past the stage's throttling, 429 (:mod:`localcloud.apigateway.throttling`): only
+   requests that were let in so far spend the stage's rate (see ``_serve``);
+5. resolve ``${stageVariables.X}`` in the AWS_PROXY integration URI and take the
    function from ``.../functions/{function}/invocations``;
-4. check the function's resource policy lets ``apigateway.amazonaws.com`` invoke it
+6. check the function's resource policy lets ``apigateway.amazonaws.com`` invoke it
    from ``arn:aws:execute-api:{region}:{account}:{apiId}/{stage}/{METHOD}/{path}``;
    otherwise 500 and the execution log line
    ``Execution failed due to configuration error: Invalid permissions on Lambda function``;
-5. invoke the function with a REST proxy event (payload 1.0) and turn its proxy
-   response into the HTTP response (malformed response or function error: 502;
-   function timeout: 504).
+7. invoke the function with a REST proxy event (payload 1.0; ``X-Forwarded-For`` with the
+   client's address appended) and turn its proxy response into the HTTP response
+   (malformed response or function error, a response over Lambda's 6 MB included: 502;
+   an event over Lambda's 6 MB, which Lambda refuses: 500; function timeout: 504).
 
 Stages and resource policies are read on every request, through
 :mod:`localcloud.control_plane` (moto's backends directly when the emulator runs in
@@ -50,11 +54,11 @@ from botocore.utils import normalize_url_path
 from localcloud import control_plane
 from localcloud.apigateway import auth, domains, snapshots
 from localcloud.apigateway.stage_logs import StageLogWriter
-from localcloud.apigateway.throttling import TOO_MANY_REQUESTS, StageThrottles
+from localcloud.apigateway.throttling import TOO_MANY_REQUESTS, Clock, StageThrottles
 from localcloud import policy as iam_eval
 from localcloud.emulator import ACCOUNT_ID, REGION
 from localcloud.http.server import HttpServer, Refusal, RequestRules, ServerLimits
-from localcloud.invocation import FunctionInvoker, FunctionNotFound, InvokerError
+from localcloud.invocation import FunctionInvoker, FunctionNotFound, InvokeRefused, InvokerError
 
 log = logging.getLogger("localcloud.apigateway.gateway")
 
@@ -68,9 +72,25 @@ BAD_GATEWAY = (502, {"message": "Internal server error"}, "InternalServerErrorEx
 TIMED_OUT = (504, {"message": "Endpoint request timed out"}, None)
 
 # What reaches a stage at all, and how API Gateway answers the rest (the front door's rules).
-MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-MAX_HEADER_BYTES = 64 * 1024       # request line and headers together
+# The sizes are API Gateway's quotas for a Regional REST API ("Amazon API Gateway quotas",
+# https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-execution-service-limits-table.html):
+# "Payload size | 10 MB", "Length, in characters, of the URL for a Regional API | 10240",
+# "Total combined size of all header values, including header names, values, any line
+# terminators, and whitespaces | 10240 Bytes". The URL's length is taken as the request
+# target's (path and query): the scheme and host are the local cloud's, not the client's.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+MAX_URL_BYTES = 10240
+MAX_HEADER_BYTES = 10240
 MAX_HEADERS = 100
+# AWS documents no answer for an oversized URL or header block. The choices, one each:
+# - 414 is what the same quota page says API Gateway answers for a URI whose method ARN is
+#   too long ("your API will return a 414 Request URI too long response");
+# - 431 with "HTTP header is larger than 10240 bytes." is what users report getting back
+#   from API Gateway past the header quota (ntsblog.homedev.com.au, 2021-03-09, "AWS API
+#   Gateway - HTTP header is larger than 10240 bytes."; backbencher.dev, "431 Status Code
+#   With Request Header Fields Too Large", naming API Gateway): reports, not AWS's pages.
+URL_TOO_LONG = Refusal(414, "Request URI too long")
+HEADERS_TOO_LARGE = Refusal(431, f"HTTP header is larger than {MAX_HEADER_BYTES} bytes.")
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 REQUEST_RULES = RequestRules(
     methods=METHODS,
@@ -79,7 +99,10 @@ REQUEST_RULES = RequestRules(
     max_body_bytes=MAX_BODY_BYTES,
     body_too_large=(f"the body is larger than API Gateway's "
                     f"{MAX_BODY_BYTES // (1024 * 1024)} MB limit"),
+    max_target_bytes=MAX_URL_BYTES,
+    target_too_long=URL_TOO_LONG,
     max_header_bytes=MAX_HEADER_BYTES,
+    headers_too_large=HEADERS_TOO_LARGE,
     max_headers=MAX_HEADERS,
     internal_error=Refusal(INTERNAL_ERROR[0], INTERNAL_ERROR[1]["message"]))
 
@@ -238,6 +261,29 @@ def parse_proxy_response(payload: Any) -> GatewayResponse:
     return GatewayResponse(status, headers, data)
 
 
+def with_forwarded_for(headers: list[tuple[str, str]], source_ip: str) -> list[tuple[str, str]]:
+    """The request's headers with ``X-Forwarded-For`` as API Gateway hands it on: what the
+    client sent (every value, in order), then the address of the connection it came from.
+
+    AWS's pages do not say it; an AWS answer on re:Post does ("In case of Regional, the
+    last IP address in X-Forwarded-For header would be used as sourceIp", and "we only
+    trust the entry who made a call directly to endpoint"), which is what appending gives:
+    the last entry is the one a client cannot choose. The field keeps the client's name
+    and place; a request without one gets it last."""
+    sent = [value.strip() for name, value in headers if name.lower() == "x-forwarded-for"]
+    value = ", ".join([*(v for v in sent if v), source_ip])
+    out: list[tuple[str, str]] = []
+    for name, original in headers:
+        if name.lower() != "x-forwarded-for":
+            out.append((name, original))
+        elif value is not None:
+            out.append((name, value))
+            value = None  # the client's repeats are in the one value
+    if value is not None:
+        out.append(("X-Forwarded-For", value))
+    return out
+
+
 def _multi(pairs: list[tuple[str, str]]) -> tuple[dict | None, dict | None]:
     """(last value per key, all values per key), both None when there are no pairs."""
     if not pairs:
@@ -264,7 +310,8 @@ class Gateway:
                  host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, region: str = REGION,
                  account_id: str = ACCOUNT_ID, rest_api_id: str | None = None,
                  execution_log_size: int = 10_000,
-                 server_limits: ServerLimits = ServerLimits()) -> None:
+                 server_limits: ServerLimits = ServerLimits(),
+                 clock: Clock = time.monotonic) -> None:
         self.endpoint_url = endpoint_url
         self.state_dir = Path(state_dir)
         self.invoker = invoker
@@ -277,7 +324,7 @@ class Gateway:
         self._log: collections.deque[dict] = collections.deque(maxlen=execution_log_size)
         self._log_lock = threading.Lock()
         self._snapshots: dict[str, tuple[int, dict]] = {}
-        self._throttles = StageThrottles()
+        self._throttles = StageThrottles(clock)  # `clock`: seconds, monotonic
         self._stage_logs = StageLogWriter(self._plane)
         self._endpoints = domains.EndpointSettings(self.state_dir)
         self.server_limits = server_limits
@@ -454,8 +501,6 @@ class Gateway:
         logging_settings = stage.get("logging") or {}
         request.update({"apiId": api_id, "accessLog": logging_settings.get("access"),
                         "loggingLevel": logging_settings.get("level")})
-        if not self._throttles.allow(api_id, stage_name, stage.get("throttling")):
-            return self._error(request_id, TOO_MANY_REQUESTS)
         deployment_id = stage.get("deploymentId")
         try:
             snapshot = self.snapshot(deployment_id)
@@ -482,6 +527,15 @@ class Gateway:
                 return self._error(request_id, caller.spec)
             request.update({f"identity.{key}": value
                             for key, value in caller.event_fields().items()})
+        # Throttling comes after authorization. AWS does not say where in its order; what it
+        # does say puts it there: usage-plan limits are applied before a stage's ("API
+        # Gateway throttling-related settings are applied in the following order", request
+        # throttling page), and a usage plan's client may be known only from a Lambda
+        # authorizer's answer (API key source AUTHORIZER). So requests refused as unsigned,
+        # wrongly signed or not allowed spend nothing of the stage's rate, and cannot use it
+        # up before the stage's own callers get to it.
+        if not self._throttles.allow(api_id, stage_name, stage.get("throttling")):
+            return self._error(request_id, TOO_MANY_REQUESTS)
         variables = dict(stage.get("variables") or {})
         integration = definition.get("integration") or {}
         if integration.get("type") != "AWS_PROXY":
@@ -516,6 +570,19 @@ class Gateway:
             result = self.invoker.invoke(function, event)
         except FunctionNotFound:
             self._execution(request, INVALID_PERMISSIONS, logging.ERROR)
+            return self._error(request_id, INTERNAL_ERROR)
+        except InvokeRefused as refused:
+            # "If the Lambda API rejects the invocation request, API Gateway returns a 500
+            # error code" with {"message": "Internal server error"} ("Handling Lambda errors
+            # with an API Gateway API", Lambda developer guide). The two log lines follow the
+            # shape of API Gateway's for a Lambda that answers an error status; their exact
+            # wording for this case is not on an AWS page.
+            request.update({"integration.status": refused.status,
+                            "integration.error": refused.error_type})
+            self._execution(request, f"Lambda invocation failed with status: {refused.status}. "
+                                     f"Lambda request id: {refused.request_id}", logging.ERROR)
+            self._execution(request, "Execution failed due to configuration error: "
+                                     f"{refused.message}", logging.ERROR)
             return self._error(request_id, INTERNAL_ERROR)
         except InvokerError as err:
             self._execution(request, f"Execution failed: {err}", logging.ERROR)
@@ -556,10 +623,10 @@ class Gateway:
         """The REST API proxy integration event (payload format 1.0). `request_path`: the
         path as sent on a custom domain, which API Gateway gives as both `path` and
         `requestContext.path`, base path included (localstack/localstack#12296)."""
-        header_pairs = list(headers)
+        header_pairs = with_forwarded_for(headers, source_ip)
         present = {name.lower() for name, _ in header_pairs}
         host = next((value for name, value in header_pairs if name.lower() == "host"), "")
-        for name, value in (("X-Forwarded-For", source_ip), ("X-Forwarded-Proto", "http"),
+        for name, value in (("X-Forwarded-Proto", "http"),
                             ("X-Forwarded-Port", host.rpartition(":")[2] if ":" in host else "80"),
                             ("X-Amzn-Trace-Id", f"Root=1-{int(time.time()):08x}-"
                                                 f"{uuid.uuid4().hex[:24]}")):

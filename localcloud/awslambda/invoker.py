@@ -45,12 +45,23 @@ from localcloud import control_plane
 from localcloud.awslambda import archives
 from localcloud import policy as iam_eval
 from localcloud.emulator import ACCOUNT_ID, REGION, fake_credentials_env
-from localcloud.invocation import FunctionNotFound, InvokeResult, InvokerError
+from localcloud.invocation import FunctionNotFound, InvokeRefused, InvokeResult, InvokerError
 
 log = logging.getLogger("localcloud.awslambda.invoker")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INIT_TIMEOUT = 10.0  # seconds; Lambda's limit for the init phase
+
+# A synchronous invoke's payload: "6 MB each for request and response" (Lambda quotas,
+# https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). In bytes, as
+# Lambda's own errors name them: a request over the limit is refused (HTTP 413,
+# RequestEntityTooLargeException, "Request must be smaller than 6291456 bytes for the
+# InvokeFunction operation", as callers record it), and a response over its limit is a
+# function error (Function.ResponseSizeTooLarge, "Response payload size (N bytes) exceeded
+# maximum allowed payload size (6291556 bytes).", the wording of AWS's runtime interface
+# emulator; moto emulates the same without the size).
+MAX_REQUEST_PAYLOAD_BYTES = 6291456
+MAX_RESPONSE_PAYLOAD_BYTES = 6291556
 
 
 # An invoker's own work directory: the pid of its process, then mkdtemp's random part.
@@ -302,6 +313,12 @@ class _Pool:
             return [w.pid for w in [*self.idle, *self.busy] if w.alive()]
 
 
+def payload_bytes(value: Any) -> int:
+    """The size of a JSON payload as it travels to or from Lambda (compact, UTF-8)."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":"),
+                          default=repr).encode("utf-8"))
+
+
 def _config_fingerprint(config: dict) -> str:
     relevant = {k: config.get(k) for k in ("Handler", "Environment", "Role", "Runtime",
                                            "MemorySize", "Timeout")}
@@ -495,8 +512,14 @@ class Invoker:
         runs that version's code and configuration) synchronously with a JSON-serializable event.
 
         A function error or timeout is reported in the result, never raised. Raises
-        FunctionNotFound / CodeNotFound / InvokerError when the invoke cannot happen.
+        FunctionNotFound / CodeNotFound / InvokerError when the invoke cannot happen, and
+        InvokeRefused for an event over Lambda's synchronous payload limit (before
+        anything else is looked at, as Lambda's API refuses the request itself).
         """
+        if payload_bytes(event) > MAX_REQUEST_PAYLOAD_BYTES:
+            raise InvokeRefused(413, "RequestEntityTooLargeException",
+                                f"Request must be smaller than {MAX_REQUEST_PAYLOAD_BYTES} "
+                                "bytes for the InvokeFunction operation", str(uuid.uuid4()))
         for attempt in range(3):
             config = self.function_configuration(function)
             policies = self.role_policies(config["Role"])
@@ -552,6 +575,13 @@ class Invoker:
             else:
                 if message.get("status") == "ok":
                     status, payload = "ok", message.get("payload")
+                    size = payload_bytes(payload)
+                    if size > MAX_RESPONSE_PAYLOAD_BYTES:
+                        status, payload = "error", None
+                        error = {"errorMessage": f"Response payload size ({size} bytes) exceeded "
+                                                 "maximum allowed payload size "
+                                                 f"({MAX_RESPONSE_PAYLOAD_BYTES} bytes).",
+                                 "errorType": "Function.ResponseSizeTooLarge"}
                 else:
                     error = message.get("error") or {"errorMessage": "unknown error",
                                                      "errorType": "Runtime.Unknown"}

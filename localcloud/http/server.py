@@ -7,6 +7,22 @@ waitress does the protocol (request line, headers, Content-Length, chunked bodie
 keep-alive, pipelining) with a bounded pool of worker threads and an asyncore loop that
 holds idle connections without a thread each, closing them after ``channel_timeout``.
 
+That loop is one thread for every connection, so nothing it runs may take more than
+linear time in what a client sent. waitress 3.0.2 reads the request line and each header
+field with regular expressions that backtrack (``first_line_re`` and ``HEADER_FIELD_RE``:
+a field of N spaces then ``x`` takes time quadratic in N, a request line ``GET x://111...1 Z``
+worse). So the head is read here, once, in linear time, before any of them runs:
+
+* the request line and the header fields are bounded as they arrive (the rules' target
+  and header sizes), whatever waitress would have allowed;
+* the request line is checked against exactly the language of ``first_line_re`` by
+  splitting it, so waitress's pattern only ever sees a line it matches at once;
+* the header fields are split with waitress's own line splitter and ``partition(b":")``,
+  and checked with two patterns that cannot backtrack; waitress's header dictionary is
+  filled from them and its parser is given the request line alone, so its framing
+  decisions (Content-Length, chunked, Connection, Expect) are still its own, taken from
+  what was read here, and its header pattern never runs.
+
 On top of it we refuse, before anything runs, the few requests waitress would serve but
 that are ambiguous (the stuff request smuggling is made of) or that the rules refuse:
 
@@ -16,27 +32,33 @@ that are ambiguous (the stuff request smuggling is made of) or that the rules re
   (waitress would answer both as HTTP/1.0);
 * more than ``max_headers`` header fields.
 
-Those checks need the parsed header block, which a WSGI app never sees (waitress drops
-``Transfer-Encoding`` and rewrites ``Content-Length`` of a chunked body), so they sit
-in a parser subclass; waitress then answers them like its own parse errors: the
-error response, and the connection closed with whatever was pipelined behind it.
-Every refusal has a JSON body ``{"message": ...}``. Response header names are written
-as the handler spelled them (waitress would re-case them).
+waitress answers those like its own parse errors: the error response, and the
+connection closed with whatever was pipelined behind it. Every refusal has a JSON body
+``{"message": ...}``. Response header names are written as the handler spelled them
+(waitress would re-case them).
+
+What one server holds is bounded too (:class:`ServerLimits`): a request's head must be
+complete within ``header_timeout`` of its first byte (a client dripping a byte at a time
+is closed then, not only when it falls idle), and request bodies are held in memory
+only, never spooled to temporary files, within ``body_bytes_held`` across all
+connections; a body that would pass it is answered 503 and its connection closed.
 """
 from __future__ import annotations
 
 import json
 import logging
+import re
+import sys
 import threading
+import time
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Callable, Iterable, NamedTuple, Protocol, Sequence
 
 from waitress import wasyncore
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
-from waitress.parser import HTTPRequestParser, first_line_re, get_header_lines
-from waitress.rfc7230 import HEADER_FIELD_RE
+from waitress.parser import HTTPRequestParser, ParsingError, get_header_lines
 from waitress.server import TcpWSGIServer
 from waitress.task import ThreadedTaskDispatcher, WSGITask, hop_by_hop
 from waitress.utilities import Error, RequestEntityTooLarge
@@ -60,12 +82,18 @@ Handler = Callable[..., Response]
 
 @dataclass(frozen=True)
 class ServerLimits:
-    """What one server may hold at once."""
+    """What one server may hold at once, and for how long."""
     threads: int = 16               # requests served at the same time
     connection_limit: int = 1000    # open connections; past it new ones wait in the backlog
     channel_timeout: float = 30.0   # seconds a connection may sit idle (or half-sent)
-    cleanup_interval: float = 5.0   # how often idle connections are looked for
+    cleanup_interval: float = 5.0   # how often idle and slow connections are looked for
     shutdown_timeout: float = 5.0   # seconds stop() waits for busy workers
+    # Seconds from a request's first byte until its head (line and headers) is complete,
+    # however steadily the bytes come: past it the connection is closed.
+    header_timeout: float = 10.0
+    # Bytes of request bodies held at once, across all connections, from their first byte
+    # until their request is served or its connection closed (memory only: never a file).
+    body_bytes_held: int = 64 * 1024 * 1024
 
 
 # --- refusals (pure) -----------------------------------------------------------------
@@ -87,9 +115,17 @@ class RequestRules:
     unknown_method: Refusal
     max_body_bytes: int
     body_too_large: str        # the message of the 413 for a body over max_body_bytes
-    max_header_bytes: int      # the request line and headers together
+    max_target_bytes: int      # the request target (path and query) as sent
+    target_too_long: Refusal
+    max_header_bytes: int      # the header fields: names, values, whitespace, line ends
+    headers_too_large: Refusal
     max_headers: int           # header fields; past them, 431
     internal_error: Refusal    # the answer when the handler raises
+
+
+# The front door's own answer when holding a body would pass ServerLimits.body_bytes_held.
+BODIES_HELD = Refusal(503, "the server holds as many request bodies as it may at once; "
+                           "send the request again later")
 
 
 def framing_refusal(version: str, headers: dict[str, str], chunked: bool,
@@ -115,28 +151,94 @@ def framing_refusal(version: str, headers: dict[str, str], chunked: bool,
     return None
 
 
-def is_http09_request_line(line: bytes) -> bool:
-    """A complete request line with no HTTP version: ``GET /path``."""
-    match = first_line_re.fullmatch(line.strip())
-    return match is not None and not match["version"]
+# --- reading the head, in linear time (pure) --------------------------------------------
+
+# Single character classes, matched in one pass: these cannot backtrack.
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")           # RFC 7230 token, as waitress
+_FIELD_VALUE = re.compile(rb"[\t \x21-\x7e\x80-\xff]*")          # VCHAR, obs-text, SP, HTAB
+_VERSION = re.compile(rb"HTTP/[0-9]\.[0-9]")
+_VERSION_BYTES = len(b" HTTP/1.1")
 
 
-def raw_header_pairs(header_block: bytes) -> list[tuple[str, str]]:
-    """(name, value) as sent, for the headers waitress kept (it drops names with ``_``).
+class RequestLine(NamedTuple):
+    method: bytes
+    target: bytes
+    version: bytes  # b"1.1"; b"" for a line without one (HTTP/0.9)
 
-    Read with waitress's own line splitter and field pattern; ``Transfer-Encoding`` is
-    left out because the body is handed on already decoded.
-    """
-    pairs = []
-    for line in get_header_lines(header_block.partition(b"\r\n")[2]):
-        match = HEADER_FIELD_RE.match(line)
-        if match is None:
+
+def split_request_line(line: bytes) -> RequestLine | None:
+    """A request line (without its CRLF) in its parts, or None when it is not one.
+
+    Accepts exactly what waitress's ``first_line_re`` matches in full, ``METHOD SP
+    target [SP HTTP/d.d]`` with a token method and a target without spaces, by splitting
+    on spaces rather than backtracking."""
+    parts = line.split(b" ")
+    if len(parts) == 2:
+        (method, target), version = parts, b""
+    elif len(parts) == 3 and _VERSION.fullmatch(parts[2]):
+        method, target, version = parts[0], parts[1], parts[2][len(b"HTTP/"):]
+    else:
+        return None
+    if not target or not _TOKEN.fullmatch(method):
+        return None
+    return RequestLine(method, target, version)
+
+
+def parse_header_fields(block: bytes) -> list[tuple[bytes, bytes]]:
+    """(name, value) of every field in a header block (the lines after the request line),
+    in order, values without surrounding spaces and tabs.
+
+    Accepts exactly what waitress's ``HEADER_FIELD_RE`` accepts (a token, ``:``, then
+    only visible characters, obs-text, spaces and tabs), with waitress's own line splitter
+    (folded lines joined; a bare CR or LF refused). Raises waitress's ``ParsingError``."""
+    fields = []
+    for line in get_header_lines(block):
+        name, colon, value = line.partition(b":")
+        if not colon or not _TOKEN.fullmatch(name) or not _FIELD_VALUE.fullmatch(value):
+            raise ParsingError("Invalid header")
+        fields.append((name, value.strip(b" \t")))
+    return fields
+
+
+def waitress_headers(fields: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """The fields as waitress keeps them for its framing decisions: ``CONTENT_LENGTH``,
+    repeats joined with ``, ``, names with ``_`` dropped (they would pass for ``-``)."""
+    headers: dict[str, str] = {}
+    for name, value in fields:
+        if b"_" in name:
             continue
-        name, value = match.group("name", "value")
-        if b"_" in name or name.lower() == b"transfer-encoding":
-            continue
-        pairs.append((name.decode("latin-1"), value.strip(b" \t").decode("latin-1")))
-    return pairs
+        key = name.upper().replace(b"-", b"_").decode("latin-1")
+        text = value.decode("latin-1")
+        headers[key] = f"{headers[key]}, {text}" if key in headers else text
+    return headers
+
+
+def handler_header_pairs(fields: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
+    """(name, value) as sent, for the handler: the fields waitress keeps, without
+    ``Transfer-Encoding`` (the body is handed on already decoded)."""
+    return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in fields
+            if b"_" not in name and name.lower() != b"transfer-encoding"]
+
+
+def head_refusal(received: bytes, rules: RequestRules) -> Refusal | None:
+    """Whether a request head, complete or still arriving (``received``: what came so far,
+    perhaps with body bytes after it), is already over the rules' sizes.
+
+    The target is what the request line names between its spaces; the header fields
+    are every line after the request line with its CRLF, not the blank line that ends
+    them."""
+    end = received.find(b"\r\n\r\n")
+    head = (received[:end + 2] if end >= 0 else received).lstrip()
+    line, line_end, fields = head.partition(b"\r\n")
+    method, space, rest = line.partition(b" ")
+    target = rest.partition(b" ")[0]
+    if (len(target) > rules.max_target_bytes
+            or (not space and len(method) > rules.max_target_bytes)  # no method is that long
+            or (not line_end and len(rest) > rules.max_target_bytes + _VERSION_BYTES)):
+        return rules.target_too_long
+    if len(fields) > rules.max_header_bytes:
+        return rules.headers_too_large
+    return None
 
 
 def status_line(status: int) -> str:
@@ -181,36 +283,101 @@ class _JsonError(Error):
         return cls(error.code, f"{error.reason}: {error.body}")
 
 
+class BodyBudget:
+    """The bytes of request bodies a server holds at once, across its connections."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._held = 0
+        self._lock = threading.Lock()
+
+    @property
+    def held(self) -> int:
+        with self._lock:
+            return self._held
+
+    def take(self, size: int) -> bool:
+        with self._lock:
+            if self._held + size > self.limit:
+                return False
+            self._held += size
+            return True
+
+    def give_back(self, size: int) -> None:
+        with self._lock:
+            self._held -= size
+
+
 class _Parser(HTTPRequestParser):
+    """waitress's parser, reading the head itself (bounded, in linear time) and keeping
+    the body within the server's budget."""
     header_pairs: list[tuple[str, str]] = []
     _refusal: Refusal | None = None
 
-    def __init__(self, adj: Adjustments, rules: RequestRules) -> None:
+    def __init__(self, adj: Adjustments, rules: RequestRules, budget: BodyBudget) -> None:
         super().__init__(adj)
         self.rules = rules
+        self._budget = budget
+        self._held = 0  # body bytes this request holds of the budget
+        # waitress makes a request's parser when its first byte arrives.
+        self.head_started = time.monotonic()
 
     def parse_header(self, header_plus: bytes) -> None:
-        super().parse_header(header_plus)
-        self.header_pairs = raw_header_pairs(header_plus)
-        fields = len(get_header_lines(header_plus.partition(b"\r\n")[2]))
-        self._refusal = framing_refusal(self.version, self.headers, self.chunked, fields,
+        line, crlf, block = header_plus.partition(b"\r\n")
+        if not crlf or b"\r" in line or b"\n" in line:
+            return super().parse_header(header_plus)  # waitress's own refusal of it
+        if split_request_line(line.rstrip()) is None:
+            raise ParsingError("Start line is invalid")
+        fields = parse_header_fields(block)
+        # waitress adds each field to `self.headers` and then decides the framing from
+        # that dictionary: fill it here and hand it the request line alone, so its header
+        # pattern never runs and its decisions are taken from the fields read above.
+        self.headers.update(waitress_headers(fields))
+        super().parse_header(line + b"\r\n")
+        self.header_pairs = handler_header_pairs(fields)
+        self._refusal = framing_refusal(self.version, self.headers, self.chunked, len(fields),
                                         self.rules.max_headers)
 
     def received(self, data: bytes) -> int:
-        consumed = super().received(data)
+        if self.completed:
+            return 0
+        if self.body_rcv is None:
+            too_large = head_refusal(self.header_plus + data, self.rules)
+            if too_large is not None:
+                self._refuse(too_large)
+                return len(data)
+            consumed = super().received(data)
+        elif not self._budget.take(len(data)):
+            self._refuse(BODIES_HELD)
+            return len(data)
+        else:
+            consumed = super().received(data)
+            self._budget.give_back(len(data) - consumed)
+            self._held += consumed
         if self.error is None and self._refusal is None and not self.headers_finished:
             # A lone HTTP/0.9 request line never ends its (absent) headers: answer it now
             # rather than at the idle timeout.
             line, newline, _ = self.header_plus.lstrip().partition(b"\r\n")
-            if newline and is_http09_request_line(line):
+            request_line = split_request_line(line.rstrip()) if newline else None
+            if request_line is not None and not request_line.version:
                 self._refusal = framing_refusal("", {}, False, 0, self.rules.max_headers)
         if self.error is None and self._refusal is not None:
-            self.error = _JsonError(self._refusal.status, self._refusal.message)
-            self.completed = True
-            self.expect_continue = False
+            self._refuse(self._refusal)
         elif self.error is not None and not isinstance(self.error, _JsonError):
             self.error = _JsonError.of(self.error, self.rules)
         return consumed
+
+    def _refuse(self, refusal: Refusal) -> None:
+        self.error = _JsonError(refusal.status, refusal.message)
+        self.completed = True
+        self.expect_continue = False
+
+    def close(self) -> None:
+        # waitress closes a request once it has been served; the channel closes the one
+        # still arriving when its connection goes.
+        self._budget.give_back(self._held)
+        self._held = 0
+        super().close()
 
 
 def waitress_spelling(name: str) -> str:
@@ -249,12 +416,38 @@ class _Channel(HTTPChannel):
 
     def parser_class(self, adj: Adjustments) -> _Parser:
         # waitress makes each request's parser with `self.parser_class(self.adj)`: give it
-        # the rules of the app this channel's server serves.
-        return _Parser(adj, self.server.application.rules)
+        # the rules of the app this channel's server serves, and the server's budget.
+        return _Parser(adj, self.server.application.rules, self.server.body_budget)
+
+    def handle_close(self) -> None:
+        # The request still arriving is nobody's once its connection goes: give back what
+        # it held of the body budget. (No lock: this runs on the loop thread, which is the
+        # only one that reads into it, and may run while that thread holds requests_lock.)
+        if self.request is not None:
+            self.request.close()
+        super().handle_close()
 
 
 class _WaitressServer(TcpWSGIServer):
     channel_class = _Channel
+
+    def __init__(self, *args, body_budget: BodyBudget, header_timeout: float, **kwargs) -> None:
+        self.body_budget = body_budget
+        self.header_timeout = header_timeout
+        super().__init__(*args, **kwargs)
+
+    def maintenance(self, now: float) -> None:
+        """waitress closes connections idle for ``channel_timeout``; also close those whose
+        request head has been arriving for longer than ``header_timeout``, however steadily."""
+        super().maintenance(now)
+        cutoff = time.monotonic() - self.header_timeout
+        for channel in list(self.active_channels.values()):
+            request = channel.request
+            # A channel serving a request reads nothing meanwhile: the head of the next one,
+            # pipelined behind it, is not the client's to finish yet.
+            if (request is not None and not request.headers_finished and not channel.requests
+                    and request.head_started < cutoff):
+                channel.will_close = True
 
 
 # --- the WSGI app ----------------------------------------------------------------------
@@ -301,24 +494,34 @@ class HttpServer:
 
     def __init__(self, handle: Handler, rules: RequestRules, host: str, port: int,
                  limits: ServerLimits = ServerLimits(), name: str = "localcloud-http") -> None:
+        if limits.body_bytes_held < rules.max_body_bytes:
+            raise ValueError(f"body_bytes_held ({limits.body_bytes_held}) is less than one "
+                             f"body may be ({rules.max_body_bytes}); raise it")
         self.limits = limits
         self.name = name
         self._map: dict = {}
         self._dispatcher = ThreadedTaskDispatcher()
+        self._body_budget = BodyBudget(limits.body_bytes_held)
         adjustments = Adjustments(
             host=host, port=port, ident=name,
             threads=limits.threads, connection_limit=limits.connection_limit,
             channel_timeout=limits.channel_timeout, cleanup_interval=limits.cleanup_interval,
-            max_request_header_size=rules.max_header_bytes,
+            # waitress's own bound on the whole head, behind the rules' (which are checked
+            # first): it also counts the blank lines a client may send before a request.
+            max_request_header_size=rules.max_target_bytes + rules.max_header_bytes + 1024,
             max_request_body_size=rules.max_body_bytes + 1,  # waitress refuses at >=
-            inbuf_overflow=64 * 1024,  # a body past this waits in a temporary file, not RAM
+            # A body never moves to a temporary file (waitress's default past 512 KB):
+            # memory, bounded by body_bytes_held across connections, is all it may take.
+            inbuf_overflow=sys.maxsize,
             asyncore_use_poll=True,  # select() stops at file descriptor 1024
             clear_untrusted_proxy_headers=False,  # X-Forwarded-* reach the event as sent
             log_socket_errors=False)
         # Binds now, so a port in use fails here, in the caller's thread.
         try:
             self._server = _WaitressServer(HandlerApp(handle, rules), map=self._map,
-                                           adj=adjustments, dispatcher=self._dispatcher)
+                                           adj=adjustments, dispatcher=self._dispatcher,
+                                           body_budget=self._body_budget,
+                                           header_timeout=limits.header_timeout)
         except BaseException:
             wasyncore.close_all(self._map, ignore_all=True)  # the socket it made
             raise
@@ -329,6 +532,11 @@ class HttpServer:
         # it ends: never write to that number once closed (it may name another file by then).
         self._closing = threading.Lock()
         self._closed = False
+
+    @property
+    def body_bytes_held(self) -> int:
+        """Bytes of request bodies held now, across connections."""
+        return self._body_budget.held
 
     def start(self) -> None:
         self._dispatcher.set_thread_count(self.limits.threads)

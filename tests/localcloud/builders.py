@@ -12,6 +12,11 @@ import json
 import uuid
 import zipfile
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -300,6 +305,57 @@ def call(gw, method: str, path: str, body: bytes | str | None = None,
         return Response(response.status, response.headers, response.read())
     finally:
         connection.close()
+
+
+# --- SigV4 callers (IAM users in the emulator) ------------------------------------------
+
+def invoke_policy(api_id: str, stage: str, effect: str = "Allow") -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": effect, "Action": "execute-api:Invoke",
+        "Resource": f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api_id}/{stage}/*/*"}]})
+
+
+@dataclass
+class Caller:
+    user_name: str
+    user_id: str
+    user_arn: str
+    key_id: str
+    secret: str
+
+
+def make_caller(iam, policy_arn: str | None, prefix: str = "caller") -> Caller:
+    name = f"{prefix}-{suffix()}"
+    user = iam.create_user(UserName=name)["User"]
+    if policy_arn:
+        iam.attach_user_policy(UserName=name, PolicyArn=policy_arn)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return Caller(name, user["UserId"], user["Arn"], key["AccessKeyId"], key["SecretAccessKey"])
+
+
+def sign(method: str, url: str, caller: Caller, body: bytes = b"", *, region: str = REGION,
+         service: str = "execute-api", headers: dict | None = None,
+         token: str | None = None) -> AWSRequest:
+    request = AWSRequest(method=method, url=url, data=body, headers=headers or {})
+    SigV4Auth(Credentials(caller.key_id, caller.secret, token), service, region).add_auth(request)
+    return request
+
+
+def require_iam(state_dir, deployment_id: str) -> None:
+    """Rewrite a deployment's snapshot so that every method is AWS_IAM."""
+    snapshot = snapshots.load_snapshot(state_dir, deployment_id)
+    for resource in snapshot["resources"]:
+        for method in resource["methods"].values():
+            method["authorizationType"] = "AWS_IAM"
+    snapshots.save_snapshot(state_dir, deployment_id, snapshot)
+
+
+def send(gateway, request: AWSRequest, *, body: bytes | None = None, path: str | None = None,
+         headers: dict | None = None):
+    url = urlsplit(request.url)
+    sent = {**dict(request.headers.items()), **(headers or {})}
+    return call(gateway, request.method, path or url.path + (f"?{url.query}" if url.query else ""),
+                body=request.body if body is None else body, headers=sent)
 
 
 # --- deploying through the engine's kinds ---------------------------------------------

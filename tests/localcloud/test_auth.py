@@ -14,53 +14,19 @@ from urllib.parse import urlsplit
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 
 from localcloud import control_plane
-from localcloud.apigateway import auth, snapshots
+from localcloud.apigateway import auth
 from localcloud.apigateway.auth import ReceivedRequest, Refusal
 from localcloud.emulator import ACCOUNT_ID, REGION
 from localcloud.iam import callers
 
-from .builders import add_route, call, create_api, deploy_function, deploy_stage, grant_invoke, \
-    suffix, uri_for
+from .builders import Caller, add_route, create_api, deploy_function, deploy_stage, \
+    grant_invoke, invoke_policy, make_caller, require_iam, send, sign, suffix, uri_for
 
 HOST = "127.0.0.1:8080"
 MISMATCH = auth.SIGNATURE_MISMATCH
-
-
-def invoke_policy(api_id: str, stage: str, effect: str = "Allow") -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [{
-        "Effect": effect, "Action": "execute-api:Invoke",
-        "Resource": f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api_id}/{stage}/*/*"}]})
-
-
-@dataclass
-class Caller:
-    user_name: str
-    user_id: str
-    user_arn: str
-    key_id: str
-    secret: str
-
-
-def make_caller(iam, policy_arn: str | None, prefix: str = "caller") -> Caller:
-    name = f"{prefix}-{suffix()}"
-    user = iam.create_user(UserName=name)["User"]
-    if policy_arn:
-        iam.attach_user_policy(UserName=name, PolicyArn=policy_arn)
-    key = iam.create_access_key(UserName=name)["AccessKey"]
-    return Caller(name, user["UserId"], user["Arn"], key["AccessKeyId"], key["SecretAccessKey"])
-
-
-def sign(method: str, url: str, caller: Caller, body: bytes = b"", *, region: str = REGION,
-         service: str = "execute-api", headers: dict | None = None,
-         token: str | None = None) -> AWSRequest:
-    request = AWSRequest(method=method, url=url, data=body, headers=headers or {})
-    SigV4Auth(Credentials(caller.key_id, caller.secret, token), service, region).add_auth(request)
-    return request
 
 
 def received(request: AWSRequest, *, body: bytes | None = None, target: str | None = None,
@@ -179,7 +145,7 @@ def test_a_signature_for_another_region_or_service_is_refused(directory):
     other_region = sign("GET", f"http://{HOST}/dev/users", directory.dev, region="eu-west-1")
     assert_refused(decide(directory, received(other_region), arn), 403,
                    "InvalidSignatureException",
-                   "Credential should be scoped to a valid region, not 'eu-west-1'. ")
+                   "Credential should be scoped to a valid region. ")
     other_service = sign("GET", f"http://{HOST}/dev/users", directory.dev, service="lambda")
     assert_refused(decide(directory, received(other_service), arn), 403,
                    "InvalidSignatureException",
@@ -284,6 +250,87 @@ def test_missing_or_malformed_dates_and_credentials_are_refused(directory):
                    "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
 
 
+def scoped(authorization: str, *, date: str | None = None, region: str | None = None,
+           service: str | None = None, terminator: str | None = None) -> str:
+    """An Authorization header with parts of its credential scope replaced by hand."""
+    credential = authorization.split("Credential=", 1)[1].split(",", 1)[0]
+    key, *scope = credential.split("/")
+    for index, part in enumerate((date, region, service, terminator)):
+        if part is not None:
+            scope[index] = part
+    return authorization.replace(credential, "/".join([key, *scope]))
+
+
+def test_the_credential_scope_must_match_the_request_in_every_part(directory):
+    arn = directory.arn("dev", "GET", "users")
+    signed = sign("GET", f"http://{HOST}/dev/users", directory.dev)
+    timestamp = signed.headers["X-Amz-Date"]
+    authorization = signed.headers["Authorization"]
+    assert f"/{timestamp[:8]}/{REGION}/execute-api/aws4_request," in authorization
+    cases = {
+        "date": ({"date": "20200101"},
+                 "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of "
+                 f"date from HTTP: '20200101' != '{timestamp[:8]}', from '{timestamp}'."),
+        "terminator": ({"terminator": "aws5_request"},
+                       "Credential should be scoped with a valid terminator: 'aws4_request', "
+                       "not 'aws5_request'. "),
+        "all four": ({"date": "20200101", "region": "eu-west-1", "service": "s3",
+                      "terminator": "x"},
+                     "Credential should be scoped to a valid region. Credential should be "
+                     "scoped to correct service: 'execute-api'. Credential should be scoped "
+                     "with a valid terminator: 'aws4_request', not 'x'. Date in Credential "
+                     "scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: "
+                     f"'20200101' != '{timestamp[:8]}', from '{timestamp}'."),
+    }
+    for parts, message in cases.values():
+        altered = received(signed, replace={"Authorization": scoped(authorization, **parts)})
+        assert_refused(decide(directory, altered, arn), 403, "InvalidSignatureException", message)
+
+
+class Unreadable:
+    """Policies the evaluator cannot read, each beside one that allows everything."""
+    ALLOW_ALL = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "execute-api:*", "Resource": "*"}]}
+    DOCUMENTS = {
+        "an operator not modelled": {"Statement": [{
+            "Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "*",
+            "Condition": {"NumericLessThan": {"aws:MultiFactorAuthAge": "3600"}}}]},
+        "a condition that is a list": {"Statement": [{
+            "Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "*",
+            "Condition": ["aws:SourceIp"]}]},
+        "an action that is an object": {"Statement": [{
+            "Effect": "Deny", "Action": {"execute-api": "Invoke"}, "Resource": "*"}]},
+        "not JSON": "{Statement: [",
+    }
+
+
+@pytest.mark.parametrize("case", sorted(Unreadable.DOCUMENTS))
+def test_a_policy_that_cannot_be_evaluated_refuses_the_request(case):
+    arn = f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:api/dev/GET/users"
+    allowed = auth.identity_decision([Unreadable.ALLOW_ALL], arn, {}, "arn:aws:iam::1:user/u")
+    assert allowed.allowed
+    for policies in ([Unreadable.ALLOW_ALL, Unreadable.DOCUMENTS[case]],
+                     [Unreadable.DOCUMENTS[case], Unreadable.ALLOW_ALL]):
+        decision = auth.identity_decision(policies, arn, {}, "arn:aws:iam::1:user/u")
+        assert decision.result == "ImplicitDeny"
+
+
+def test_a_deny_the_evaluator_cannot_read_is_not_skipped(directory, emulator):
+    # IAM takes ForAnyValue: (this Deny matches every caller), the local evaluator does
+    # not model it: the caller is refused rather than let through on its Allow.
+    iam = emulator.client("iam")
+    caller = make_caller(iam, iam.list_attached_user_policies(UserName=directory.dev.user_name)[
+        "AttachedPolicies"][0]["PolicyArn"], "unreadable")
+    request = received(sign("GET", f"http://{HOST}/dev/users", caller))
+    arn = directory.arn("dev", "GET", "users")
+    assert isinstance(decide(directory, request, arn), auth.CallerIdentity)
+    iam.put_user_policy(UserName=caller.user_name, PolicyName="deny-everyone",
+                        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+                            "Effect": "Deny", "Action": "execute-api:Invoke", "Resource": "*",
+                            "Condition": {"ForAnyValue:StringLike": {"aws:username": "*"}}}]}))
+    assert_refused(decide(directory, request, arn), 403, "AccessDeniedException")
+
+
 def test_a_caller_is_allowed_its_own_stage_only(directory):
     request = sign("GET", f"http://{HOST}/test/users/u-1", directory.dev)
     arn = directory.arn("test", "GET", "users/u-1")
@@ -337,15 +384,6 @@ class World:
     dev_policy: str
 
 
-def require_iam(state_dir, deployment_id: str) -> None:
-    """Rewrite a deployment's snapshot so that every method is AWS_IAM."""
-    snapshot = snapshots.load_snapshot(state_dir, deployment_id)
-    for resource in snapshot["resources"]:
-        for method in resource["methods"].values():
-            method["authorizationType"] = "AWS_IAM"
-    snapshots.save_snapshot(state_dir, deployment_id, snapshot)
-
-
 @pytest.fixture(scope="module")
 def world(emulator, state_dir) -> World:
     s = suffix()
@@ -368,14 +406,6 @@ def world(emulator, state_dir) -> World:
                                             )["Policy"]["Arn"]
     return World(api.id, dev, test, users_fn.table, make_caller(iam, policies[dev], "dev"),
                  make_caller(iam, policies[test], "test"), policies[dev])
-
-
-def send(gateway, request: AWSRequest, *, body: bytes | None = None, path: str | None = None,
-         headers: dict | None = None):
-    url = urlsplit(request.url)
-    sent = {**dict(request.headers.items()), **(headers or {})}
-    return call(gateway, request.method, path or url.path + (f"?{url.query}" if url.query else ""),
-                body=request.body if body is None else body, headers=sent)
 
 
 def stored(emulator, world: World, user_id: str) -> bool:
@@ -439,6 +469,27 @@ def test_refused_calls_never_reach_the_function(gateway, world, emulator, monkey
     assert set(response.json()) == {expected[1]}
     assert response.headers["x-amzn-RequestId"]
     assert not stored(emulator, world, user_id)
+
+
+@pytest.mark.parametrize("part,value,message", [
+    ("date", "20200101", "Date in Credential scope does not match YYYYMMDD from ISO-8601 "
+                         "version of date from HTTP: '20200101' != '{date}', from '{timestamp}'."),
+    ("terminator", "aws5_request", "Credential should be scoped with a valid terminator: "
+                                   "'aws4_request', not 'aws5_request'. "),
+])
+def test_a_hand_altered_credential_scope_is_refused_over_http(gateway, world, emulator, part,
+                                                              value, message):
+    user_id = f"u-{suffix()}"
+    request = sign("PUT", f"{gateway.url}/{world.dev}/users/{user_id}", world.dev_caller, b"Ann")
+    timestamp = request.headers["X-Amz-Date"]
+    altered = scoped(request.headers["Authorization"], **{part: value})
+    response = send(gateway, request, headers={"Authorization": altered})
+    assert response.status == 403, response.body
+    assert response.headers["x-amzn-ErrorType"] == "InvalidSignatureException"
+    assert response.json() == {"message": message.format(date=timestamp[:8],
+                                                         timestamp=timestamp)}
+    assert not stored(emulator, world, user_id)
+    assert send(gateway, request).status == 201  # the same request, as signed
 
 
 def test_a_curl_line_from_callers_works_for_its_stage(gateway, world, state_dir, emulator):

@@ -1,18 +1,21 @@
 """Stage throttling: the token bucket on an injected clock, the settings the control
-plane reads, and 429s over HTTP before the function runs."""
+plane reads, and 429s over HTTP before the function runs, after authorization."""
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
 from localcloud import control_plane
+from localcloud.apigateway.gateway import Gateway
 from localcloud.apigateway.throttling import (
     StageThrottles, ThrottleSettings, TokenBucket, settings_from,
 )
 
-from .builders import call, create_api, deploy_function, deploy_stage, grant_invoke, suffix
+from .builders import (
+    Caller, call, create_api, deploy_function, deploy_stage, grant_invoke, invoke_policy,
+    make_caller, require_iam, send, sign, suffix,
+)
 
 
 class FakeClock:
@@ -148,8 +151,17 @@ def scans(invoker, fn) -> int:
     return sum(1 for r in invoker.call_log(fn.name) if r.action == "dynamodb:Scan")
 
 
-def test_a_throttled_stage_answers_429_past_the_burst_and_recovers(gateway, invoker, emulator,
+@pytest.fixture
+def clocked(emulator, state_dir, invoker):
+    """A gateway whose throttles read a clock the test moves: no waiting for tokens."""
+    clock = FakeClock()
+    with Gateway(emulator.endpoint_url, state_dir, invoker, port=0, clock=clock) as gateway:
+        yield gateway, clock
+
+
+def test_a_throttled_stage_answers_429_past_the_burst_and_recovers(clocked, invoker, emulator,
                                                                    state_dir):
+    gateway, clock = clocked
     s = suffix()
     stage = f"thr{s}"
     fn = deploy_function(emulator, state_dir, handler="app.users", prefix=f"thr{s}-")
@@ -168,7 +180,37 @@ def test_a_throttled_stage_answers_429_past_the_burst_and_recovers(gateway, invo
     assert refused.json() == {"message": "Too Many Requests"}
     assert refused.headers["x-amzn-ErrorType"] == "TooManyRequestsException"
     assert scans(invoker, fn) == before + 2  # the function never ran for the 429
-    time.sleep(1.2)
-    assert call(gateway, "GET", f"/{stage}/users").status == 200
+    clock.now += 0.5
+    assert call(gateway, "GET", f"/{stage}/users").status == 429  # half a token
+    clock.now += 0.5
+    assert [call(gateway, "GET", f"/{stage}/users").status for _ in range(2)] == [200, 429]
     throttle_stage(apigw, api.id, stage, rate=1, burst=50)  # re-read at once
     assert [call(gateway, "GET", f"/{stage}/users").status for _ in range(3)] == [200] * 3
+
+
+def test_requests_refused_by_iam_spend_nothing_of_the_stages_rate(clocked, emulator, state_dir):
+    gateway, clock = clocked
+    s = suffix()
+    stage = f"thriam{s}"
+    fn = deploy_function(emulator, state_dir, handler="app.users", prefix=f"ti{s}-")
+    apigw, iam = emulator.client("apigateway"), emulator.client("iam")
+    api = create_api(apigw, {"/users": ["GET"]}, name=f"throttled-iam-{s}")
+    require_iam(state_dir, deploy_stage(apigw, state_dir, api, stage, {"functionName": fn.name}))
+    grant_invoke(emulator.client("lambda"), fn.name, api.id, stage, "GET", "users")
+    policy = iam.create_policy(PolicyName=f"invoke-{stage}",
+                               PolicyDocument=invoke_policy(api.id, stage))["Policy"]["Arn"]
+    caller = make_caller(iam, policy, "throttled")
+    stranger = make_caller(iam, None, "stranger")
+    forger = Caller("x", "x", "x", caller.key_id, "not-the-secret")
+    throttle_stage(apigw, api.id, stage, rate=1, burst=2)  # and the clock stands still
+    url = f"{gateway.url}/{stage}/users"
+
+    refused = ([call(gateway, "GET", f"/{stage}/users") for _ in range(5)]
+               + [send(gateway, sign("GET", url, forger)) for _ in range(5)]
+               + [send(gateway, sign("GET", url, stranger)) for _ in range(5)])
+
+    assert [r.status for r in refused] == [403] * 15
+    assert {r.headers["x-amzn-ErrorType"] for r in refused} == {
+        "MissingAuthenticationTokenException", "InvalidSignatureException",
+        "AccessDeniedException"}
+    assert [send(gateway, sign("GET", url, caller)).status for _ in range(3)] == [200, 200, 429]
