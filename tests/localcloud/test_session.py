@@ -387,8 +387,10 @@ def test_a_front_door_whose_loop_ended_first_stops_without_touching_its_closed_t
     """stop() sets the flag, then wakes the loop; the loop may see the flag first (it
     wakes every second anyway) and close everything, the trigger included."""
     rules = RequestRules(methods=("GET",), unknown_method=Refusal(405, "GET only"),
-                         max_body_bytes=8, body_too_large="too large", max_header_bytes=4096,
-                         max_headers=5, internal_error=Refusal(500, "broke"))
+                         max_body_bytes=8, body_too_large="too large", max_target_bytes=64,
+                         target_too_long=Refusal(414, "too long"), max_header_bytes=4096,
+                         headers_too_large=Refusal(431, "too large"), max_headers=5,
+                         internal_error=Refusal(500, "broke"))
     front = HttpServer(lambda *args, **kwargs: None, rules, "127.0.0.1", 0)
     front.start()
     front._stopping.set()  # the loop sees it before stop() gets to wake it
