@@ -84,7 +84,7 @@ def moto_endpoint():
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def aws_env(moto_endpoint, tmp_path_factory):
     """Fake credentials, the region and moto's endpoint, through the standard variables."""
     empty = tmp_path_factory.mktemp("aws") / "none"
@@ -103,7 +103,7 @@ def aws_env(moto_endpoint, tmp_path_factory):
         yield moto_endpoint
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def handler_client(aws_env):
     """The handler's own cached client, made fresh from the test environment."""
     store.reset_client()
@@ -113,7 +113,7 @@ def handler_client(aws_env):
     store.reset_client()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def operation_log(handler_client) -> list[str]:
     """Every DynamoDB operation the handler's client calls, in order, for the session."""
     calls: list[str] = []
@@ -125,7 +125,7 @@ def operation_log(handler_client) -> list[str]:
     return calls
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def admin(aws_env):
     """A separate client for setting up and inspecting tables (not recorded)."""
     return boto3.client("dynamodb", region_name=REGION, endpoint_url=aws_env)
