@@ -107,9 +107,13 @@ class LocalBackend(Backend):
         ).client("sts", endpoint_url=cloud.endpoint_url)
 
     def aws_cli(self, stack: str) -> str:
-        """The AWS CLI pointed at the emulator, signing as the deployer (it has iam:*)."""
+        """The AWS CLI pointed at the emulator, signing as the deployer (it has iam:*), in
+        the stack's region: the CLI refuses to run without one, and the deployer's profile
+        has none."""
+        cloud = self.cloud_for(stack)
         return (f"AWS_SHARED_CREDENTIALS_FILE={shown(credentials_path(self.store.dir))} aws "
-                f"--profile {DEPLOYER_PROFILE} --endpoint-url {self.cloud_for(stack).endpoint_url}")
+                f"--profile {DEPLOYER_PROFILE} --endpoint-url {cloud.endpoint_url} "
+                f"--region {cloud.region}")
 
     def pins_location(self, stack: str) -> str:
         return shown(self.store.dir / "config" / f"{stack}.json")

@@ -5,6 +5,7 @@ update or replace changed ones, delete removed ones (but never retained or prote
 from __future__ import annotations
 
 import hashlib
+import shlex
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,11 +19,13 @@ from localcloud.iam import callers
 from localcloud.engine.partition_check import partition_problem
 from localcloud.engine.program import ProgramRun, current_options, run_program
 from localcloud.engine.registry import KINDS
-from localcloud.kinds import Cloud, DeployError
+from localcloud.kinds import Cloud, DeployError, error_code
 from localcloud.engine.stackfiles import known_stacks, project_name, read_stack_config
 from localcloud.engine.state import ResourceRecord, StackState, StateStore, resource_key
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+ALREADY_EXISTS = "ResourceAlreadyExistsException"  # CloudWatch Logs' code for a taken name
 # The local cloud is a local backend: the DIY backend's organization and reference rules.
 ORGANIZATION = stack_references.DIY_ORGANIZATION
 # The partition the local cloud's own ARNs (moto's, its kinds', its gateway's) are in.
@@ -111,7 +114,8 @@ class EmulatorProvider(pulumi.runtime.Mocks):
             try:
                 action, id_, outputs = self._apply(kind, args, inputs, old, options)
             except (ClientError, BotoCoreError) as err:
-                raise DeployError(f"{args.typ} {args.name!r}: the emulator refused it: {err}") from None
+                raise DeployError(f"{args.typ} {args.name!r}: the emulator refused it: {err}"
+                                  + self._adoption(kind, args, inputs, options, err)) from None
             self.records.append(ResourceRecord(
                 type=args.typ, name=args.name, id=id_, inputs=inputs, outputs=outputs,
                 protect=options.protect, retain_on_delete=options.retain_on_delete,
@@ -138,6 +142,27 @@ class EmulatorProvider(pulumi.runtime.Mocks):
             if not old.retain_on_delete:
                 kind.delete(cloud, old.id, old.inputs)
         return ("replaced", *created)
+
+    def _adoption(self, kind, args, inputs: dict, options, err) -> str:
+        """For a create AWS refuses because the resource exists already, outside the
+        stack: how to adopt it (the exact `pulumi import`), or, here, to delete it."""
+        id_ = kind.import_id(inputs)
+        if id_ is None or not isinstance(err, ClientError) or \
+                error_code(err) != ALREADY_EXISTS:
+            return ""
+        note = getattr(kind, "exists_note", "")
+        delete = (f"AWS_SHARED_CREDENTIALS_FILE={callers.credentials_path(self.cloud.state_dir)} "
+                  f"aws --profile {callers.DEPLOYER_PROFILE} --endpoint-url "
+                  f"{self.cloud.endpoint_url} --region {self.cloud.region} logs "
+                  f"delete-log-group --log-group-name {id_}"
+                  if args.typ == LOG_GROUP else "")
+        return (f". {id_} exists already, outside this stack" + (f" ({note})" if note else "")
+                + ". On AWS, adopt it into the stack, then run the update again: `"
+                + import_command(args.typ, args.name, id_, options.parent, options.protect,
+                                 pulumi.get_stack())
+                + "` (the program declares it already: no code to add)"
+                + (f"; on the local cloud, which imports nothing, delete it instead: `{delete}`"
+                   if delete else ""))
 
     def _stack_reference(self, name: str):
         # As the DIY backend answers: its rules judge the name, a stack with no stack file
@@ -169,6 +194,20 @@ class EmulatorProvider(pulumi.runtime.Mocks):
             except (ClientError, BotoCoreError) as err:
                 raise DeployError(f"deleting {record.type} {record.name!r} failed: {err}") from None
             self.steps.append(("deleted", record.type, record.name))
+
+
+def import_command(type_: str, name: str, id_: str, parent_urn: str, protect: bool,
+                   stack: str) -> str:
+    """`pulumi import` of one resource the program declares: by its logical name, under
+    its parent component (the engine's URN), protected only as the program protects it,
+    and with no code printed to add (pulumi/pulumi pkg/cmd/pulumi/operations/import.go:
+    --parent 'name=urn', --protect (default true), --generate-code (default true))."""
+    spec = f"parent={parent_urn}"
+    quoted = f"'{spec}'" if "'" not in spec else shlex.quote(spec)  # as import's help writes it
+    parent = f" --parent {quoted}" if parent_urn else ""
+    protection = "" if protect else " --protect=false"
+    return (f"pulumi import {type_} {shlex.quote(name)} {shlex.quote(id_)}{parent}{protection}"
+            f" --generate-code=false -s {shlex.quote(stack)}")
 
 
 def root_cause(error: BaseException) -> BaseException:

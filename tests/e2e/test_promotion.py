@@ -335,7 +335,8 @@ def test_the_deployer_is_refused_before_anything_changes_until_it_holds_the_invo
                 "limit=1: HTTP 403: ") in err
         assert (f"attach {stack}'s invoke policy to it: `AWS_SHARED_CREDENTIALS_FILE="
                 f"{cloud.store.dir}/credentials aws --profile deployer --endpoint-url "
-                f"{cloud.emulator.endpoint_url} iam attach-user-policy --user-name "
+                f"{cloud.emulator.endpoint_url} --region us-east-1 iam attach-user-policy "
+                "--user-name "
                 f"localcloud-deployer --policy-arn {policies[stack]}`") in err
     assert err.rstrip().endswith("Or pass --smoke-profile NAME: a profile allowed to invoke "
                                  "test and prod")

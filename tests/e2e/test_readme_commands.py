@@ -46,7 +46,7 @@ EMULATOR_LINE = re.compile(r"AWS emulator on http://127\.0\.0\.1:(\d+)")
 THEIR_KEYS = {"AWS_ACCESS_KEY_ID": "AKIAIOSFODNN7EXAMPLE",
               "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
               "AWS_SESSION_TOKEN": "their-session-token", "AWS_SECURITY_TOKEN": "their-token",
-              "AWS_PROFILE": "default", "AWS_DEFAULT_REGION": "eu-west-1"}
+              "AWS_PROFILE": "default"}  # and no AWS_DEFAULT_REGION: the lines say theirs
 
 
 @dataclass(frozen=True)
