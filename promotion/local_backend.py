@@ -15,6 +15,7 @@ from localcloud.engine.stackfiles import read_stack_config
 from localcloud.engine.state import StateStore
 from localcloud.iam.callers import (DEPLOYER_PROFILE, credentials_path, read_credentials,
                                     stage_credentials)
+from promotion import failures
 from promotion.backends import Backend, BackendError, SmokeIdentity, UpdateFailed
 
 
@@ -52,17 +53,19 @@ class LocalBackend(Backend):
             if value is not None and value != files.get(key)})
 
     def update(self, stack: str) -> None:
-        before = self._resources(stack)
+        before, begun = self._resources(stack), []
         try:
-            result = deploy_stack(stack, self.cloud_for(stack), self.store)
+            result = deploy_stack(stack, self.cloud_for(stack), self.store,
+                                  on_step=lambda *step: begun.append(" ".join(step)))
         except Exception as error:  # noqa: BLE001 -- what it left behind decides
-            kind = UpdateFailed.PARTIAL if self._resources(stack) != before \
-                else UpdateFailed.REFUSED
-            raise UpdateFailed(kind, str(error) or type(error).__name__) from None
+            kind, evidence = failures.local_failure(begun, self._resources(stack) != before)
+            raise UpdateFailed(kind, str(error) or type(error).__name__, evidence) from None
         self.report(f"  {stack}: {result.summary()}")
 
-    def _resources(self, stack: str) -> list:
-        return [(r.key, r.id, r.inputs) for r in self.store.load(stack).resources]
+    def _resources(self, stack: str) -> dict:
+        """Each recorded resource's id and inputs (by key: a failed deploy records them in
+        another order)."""
+        return {r.key: (r.id, r.inputs) for r in self.store.load(stack).resources}
 
     def client(self, stack: str, service: str):
         return self.cloud_for(stack).client(service)

@@ -65,8 +65,12 @@ class DeployResult:
 class EmulatorProvider(pulumi.runtime.Mocks):
     """Mocks whose answers are real resources in the emulator."""
 
-    def __init__(self, cloud: Cloud, previous: StackState, store: StateStore) -> None:
+    def __init__(self, cloud: Cloud, previous: StackState, store: StateStore,
+                 on_step=lambda action, type_, name: None) -> None:
         self.cloud = cloud
+        # Told of each change as it begins (before the emulator is asked), so a caller
+        # knows whether a failed deploy began any.
+        self.on_step = on_step
         self.previous = previous.by_key()
         self.store = store
         self.records: list[ResourceRecord] = []
@@ -125,6 +129,8 @@ class EmulatorProvider(pulumi.runtime.Mocks):
 
     def _apply(self, kind, args, inputs, old: ResourceRecord | None, options):
         cloud, raw = self.cloud, dict(args.inputs)
+        if old is None or old.inputs != inputs:
+            self.on_step("create" if old is None else "change", args.typ, args.name)
         if old is None:
             return ("created", *kind.create(cloud, args.name, raw))
         if old.inputs == inputs:
@@ -189,6 +195,7 @@ class EmulatorProvider(pulumi.runtime.Mocks):
             if record.retain_on_delete:
                 self.steps.append(("retained", record.type, record.name))
                 continue
+            self.on_step("delete", record.type, record.name)
             try:
                 KINDS[record.type].delete(self.cloud, record.id, record.inputs)
             except (ClientError, BotoCoreError) as err:
@@ -221,7 +228,9 @@ def root_cause(error: BaseException) -> BaseException:
 
 
 def deploy_stack(stack: str, cloud: Cloud, store: StateStore,
-                 config_overrides: dict[str, str] | None = None) -> DeployResult:
+                 config_overrides: dict[str, str] | None = None,
+                 on_step=lambda action, type_, name: None) -> DeployResult:
+    """`on_step(action, type, name)` hears of each change as it begins."""
     config = {**read_stack_config(stack), **store.config_overrides(stack),
               **(config_overrides or {})}
     partition = partitions.partition_of(cloud.region)
@@ -233,7 +242,7 @@ def deploy_stack(stack: str, cloud: Cloud, store: StateStore,
             f"Set aws:region in Pulumi.{stack}.yaml to a region of it (e.g. us-east-1) for "
             f"local runs, or deploy to AWS with `pulumi up -s {stack}`")
     previous = store.load(stack)
-    provider = EmulatorProvider(cloud, previous, store)
+    provider = EmulatorProvider(cloud, previous, store, on_step)
     try:
         run: ProgramRun = run_program(stack, provider, config, organization=ORGANIZATION)
         provider.delete_removed()
