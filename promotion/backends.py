@@ -12,7 +12,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from promotion import failures
 from promotion.decisions import versions_to_prune
 from promotion.identity import Refused
-from promotion.smoke import SmokeResult, smoke_check, smoke_url
+from promotion.smoke import SmokeResult, smoke_check, smoke_url, stage_base_url
 
 
 class BackendError(Exception):
@@ -116,15 +116,21 @@ class Backend:
                 FunctionName=function)["CodeSha256"]
 
     def smoke_check(self, stack: str, outputs: dict) -> SmokeResult:
-        """The stage's answer to a GET /users?limit=1 signed as `caller(stack)`."""
-        url = outputs.get("stageUrl")
+        """The stage's answer to a GET /users?limit=1 signed as `caller(stack)`, at its
+        stageUrl, or its customUrl where the default endpoint is off."""
+        url = stage_base_url(outputs)
         if not url:
             return SmokeResult("", None, f"{stack} has no stageUrl output")
         try:
             identity = self.caller(stack)
         except BackendError as error:
             return SmokeResult(smoke_url(url), None, str(error))
-        return smoke_check(url, identity.credentials, identity.region)
+        return smoke_check(url, identity.credentials, identity.region,
+                           connect_to=self.connect_to(stack, url))
+
+    def connect_to(self, stack: str, url: str) -> str | None:
+        """Where to send a request for `url` instead of its host (None: to its host)."""
+        return None
 
     def identity_arn(self, stack: str, identity: SmokeIdentity) -> tuple[str | None, str]:
         """The ARN STS GetCallerIdentity gives for the identity (it needs no permission),

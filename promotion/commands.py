@@ -12,6 +12,7 @@ from infra.naming import archive_key
 from promotion import decisions, failures, identity
 from promotion.backends import Backend, BackendError, UpdateFailed
 from promotion.decisions import Pins, Refusal
+from promotion.smoke import stage_base_url
 
 Report = Callable[[str], None]
 
@@ -54,7 +55,7 @@ def check_smoke_identity(backend: Backend, stages: dict[str, dict], report: Repo
     A stage not deployed yet has no URL to check; its check after the update is the first."""
     results = {}
     for stack, outputs in stages.items():
-        if not outputs.get("stageUrl"):
+        if not stage_base_url(outputs):
             report(f"{stack} has no stageUrl output yet (not deployed): the identity its smoke "
                    "check signs with is first tried after its update")
             continue

@@ -5,6 +5,7 @@ own caller profile, or the one --smoke-profile names (e.g. `deployer`)."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Callable
 
 import boto3
@@ -98,6 +99,12 @@ class LocalBackend(Backend):
                                f"localcloud deploy {stack}) and {DEPLOYER_PROFILE!r} when it "
                                "starts")
         return SmokeIdentity(credentials, self.cloud_for(stack).region, source)
+
+    def connect_to(self, stack: str, url: str) -> str | None:
+        """A custom domain's URL is served by the local gateway (by its Host, in plain
+        HTTP): the request goes to the gateway's address, naming and signed for the domain."""
+        gateway = urlsplit(self.cloud_for(stack).gateway_url)
+        return None if urlsplit(url).netloc == gateway.netloc else gateway.netloc
 
     def sts_client(self, stack: str, identity: SmokeIdentity):
         """The emulator's STS, called with the identity's own key (it answers with the
