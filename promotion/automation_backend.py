@@ -231,10 +231,16 @@ class PulumiBackend(Backend):
     def pins_location(self, stack: str) -> str:
         return f"Pulumi.{stack}.yaml"
 
-    def serving_hint(self, stack: str, outputs: dict) -> str:
+    def serving_hint(self, stack: str, outputs: dict, aws: str | None = None) -> str:
+        # The stage is in the stack's own account and region.
+        config = self.config(stack)
+        aws = aws or " ".join(["aws", *(["--profile", config["aws:profile"]]
+                                        if config.get("aws:profile") else []),
+                               *(["--region", config["aws:region"]]
+                                 if config.get("aws:region") else [])])
         return (f"`pulumi stack export -s {stack}` shows what its completed steps recorded (a "
                 f"step cut short is in pending_operations), `pulumi refresh -s {stack}` reads "
-                "it from AWS; or " + super().serving_hint(stack, outputs))
+                "it from AWS; or " + super().serving_hint(stack, outputs, aws))
 
     def after_change(self, stack: str) -> str:
         name = self.pins_location(stack)

@@ -70,11 +70,11 @@ class Backend:
     def close(self) -> None:
         """Put back whatever the backend changed around the stacks (e.g. the selection)."""
 
-    def serving_hint(self, stack: str, outputs: dict) -> str:
+    def serving_hint(self, stack: str, outputs: dict, aws: str | None = None) -> str:
         """How to find out what a stage serves when no finished update says it: ask API
-        Gateway and Lambda (the stage's deployment, the alias's version), then put it on a
-        known entry."""
-        aws = self.aws_cli(stack)
+        Gateway and Lambda (the stage's deployment, the alias's version) with the AWS CLI
+        `aws`, then put it on a known entry."""
+        aws = aws or self.aws_cli(stack)
         alias = outputs.get("functionAlias") or "live"
         return (f"`{aws} apigateway get-stage --rest-api-id {outputs.get('restApiId') or 'API_ID'} "
                 f"--stage-name {outputs.get('stage') or stack}` shows its deploymentId and "

@@ -196,9 +196,10 @@ def test_when_the_restore_fails_too_it_says_how_to_find_out_what_prod_serves(cli
             "000000000000) failed too (the Pulumi CLI failed without an error line); what prod "
             "serves now is not known: `pulumi stack export -s prod` shows what its completed "
             "steps recorded (a step cut short is in pending_operations), `pulumi refresh -s "
-            "prod` reads it from AWS; or `aws apigateway get-stage --rest-api-id "
-            f"{aws['api']} --stage-name prod` shows its deploymentId and `aws lambda get-alias "
-            "--function-name user-service --name live` its functionVersion; `python -m "
+            "prod` reads it from AWS; or `aws --profile ops --region us-west-2 apigateway "
+            f"get-stage --rest-api-id {aws['api']} --stage-name prod` shows its deploymentId and "
+            "`aws --profile ops --region us-west-2 lambda get-alias --function-name "
+            "user-service --name live` its functionVersion; `python -m "
             "promotion history --stack prod` lists the entries `rollback --to` puts it on")\
         in err
     assert "rolled back" not in err and "smoke check passes" not in err
