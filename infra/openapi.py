@@ -395,9 +395,29 @@ def document_problems(document: dict) -> list[str]:
                                         "components.securitySchemes does not define")
             if not operation.get("responses"):
                 problems.append(f"{where}: declares no responses")
+    problems += endpoint_configuration_problems(document)
     # The REST API imports with fail_on_warnings: a warning is a refused update.
     problems += [str(warning) for warning in import_warnings(document)]
     return problems
+
+
+ENDPOINT_EXTENSION = "x-amazon-apigateway-endpoint-configuration"
+
+
+def endpoint_configuration_problems(document: dict) -> list[str]:
+    """The endpoint's settings belong to the REST API's arguments alone (its endpoint type
+    REGIONAL; disable_execute_api_endpoint, always sent). The same setting in the body (at
+    its root, Swagger's place, or in a server object, OpenAPI 3's) would fight the argument:
+    the provider lets an argument override the body only when it is true, so a body true
+    against an argument false differs on every update (terraform-provider-aws rest_api.go)."""
+    places = [("the document's root", document)] + [
+        (f"servers[{i}]", server) for i, server in enumerate(document.get("servers") or [])
+        if isinstance(server, dict)]
+    return [f"{where}: {ENDPOINT_EXTENSION} is not allowed: the REST API's endpoint is set by "
+            "its arguments (the REGIONAL type, and disable_execute_api_endpoint from "
+            "user-service:disableExecuteApiEndpoint), and a value in the body would fight them "
+            "on every update; remove it and set user-service:disableExecuteApiEndpoint instead"
+            for where, holder in places if ENDPOINT_EXTENSION in holder]
 
 
 def canonical_json(document: dict) -> str:

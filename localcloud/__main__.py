@@ -3,6 +3,8 @@
   up                  deploy dev, test and prod into a fresh emulator and serve them
   deploy STACK        re-deploy one stack into the running local cloud (applies the diff)
   logs STACK          print a stage's function and gateway logs (--follow: keep printing)
+  caller STACK        print the signed curl and awscurl lines that call a stage as its
+                      local caller (as `up` prints them)
 """
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import os
 import select
 import signal
 import sys
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from localcloud.cli import run_command
@@ -18,7 +22,8 @@ from localcloud.engine.deployer import DeployResult, deploy_stack
 from localcloud.kinds import DeployError
 from localcloud.engine.stackfiles import StackFileError, check_stack_files, known_stacks
 from localcloud.engine.state import DEFAULT_STATE_DIR
-from localcloud.iam.callers import CallerError, domain_curl_line, stage_credentials
+from localcloud.iam.callers import (CallerError, awscurl_line, curl_line, deployer_line,
+                                    domain_curl_line, stage_credentials)
 from localcloud.tail import LogFollower, StageLogs, TailedStack
 from localcloud.session import DEFAULT_GATEWAY_PORT, LocalCloud, running_cloud
 
@@ -55,6 +60,9 @@ def parser() -> argparse.ArgumentParser:
     logs.add_argument("stack", help=f"one of: {', '.join(known_stacks())}")
     logs.add_argument("--follow", "-f", action="store_true",
                       help="keep printing new lines until Ctrl-C")
+    caller = commands.add_parser("caller", help="print the commands that call a stage as its "
+                                                "local caller")
+    caller.add_argument("stack", help=f"one of: {', '.join(known_stacks())}")
     return root
 
 
@@ -62,22 +70,50 @@ def print_result(result: DeployResult, width: int = 0) -> None:
     print(f"  {result.stack:{width}} {result.summary()}", flush=True)
 
 
+def awscurl_command() -> str:
+    """awscurl as requirements.txt pins it, beside this Python (.venv/bin/awscurl): a
+    user who has not activated .venv has no awscurl on PATH. Relative to the working
+    directory when under it, as the README's lines are."""
+    path = Path(sys.executable).with_name("awscurl")
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+@dataclass(frozen=True)
+class CallerLines:
+    """The commands that call one stage as its local caller; None where there is none."""
+    curl: str | None
+    awscurl: str | None
+    domain: str | None  # the stage's custom domain, through the gateway (--connect-to)
+
+
+def caller_lines(stack: str, outputs: dict, region: str, gateway_url: str,
+                 state_dir: Path) -> CallerLines:
+    """The signed lines of a deployed stage, with its caller's keys from the credentials
+    file (its profile is named after the stage)."""
+    stage, stage_url = outputs.get("stage"), outputs.get("stageUrl")
+    credentials = stage_credentials(state_dir, stage) if stage and stage_url else None
+    if credentials is None:
+        return CallerLines(None, None, None)
+    key, secret = credentials.access_key, credentials.secret_key
+    domain, custom_url = None, outputs.get("customUrl")
+    if custom_url:
+        try:
+            domain = domain_curl_line(region, key, secret, custom_url, gateway_url)
+        except CallerError as err:
+            domain = f"# {stack}: no curl line for {custom_url}: {err}"
+    return CallerLines(curl_line(region, key, secret, stage_url),
+                       awscurl_line(region, key, secret, stage_url, awscurl_command()), domain)
+
+
 def custom_domain_curl_lines(results: list[DeployResult], cloud: LocalCloud) -> list[str]:
     """One signed curl line per stage with a custom domain (its customUrl output), as the
     stage's local caller."""
-    lines = []
-    for result in results:
-        stage, custom_url = result.outputs.get("stage"), result.outputs.get("customUrl")
-        credentials = stage_credentials(cloud.store.dir, stage) if custom_url else None
-        if credentials is None:
-            continue
-        try:
-            lines.append(domain_curl_line(cloud.cloud(result.stack).region,
-                                          credentials.access_key, credentials.secret_key,
-                                          custom_url, cloud.url))
-        except CallerError as err:
-            lines.append(f"# {result.stack}: no curl line for {custom_url}: {err}")
-    return lines
+    lines = [caller_lines(r.stack, r.outputs, cloud.cloud(r.stack).region, cloud.url,
+                          cloud.store.dir).domain for r in results]
+    return [line for line in lines if line]
 
 
 def _stop_on_signals() -> None:
@@ -132,16 +168,25 @@ def up(args) -> int:
               f"{cloud.store.dir / 'credentials'}):")
         for result in results:
             print(f"  {result.stack:{width}} {result.outputs['stageUrl']}/users")
+        lines = [caller_lines(r.stack, r.outputs, cloud.cloud(r.stack).region, cloud.url,
+                              cloud.store.dir) for r in results]
         print("\ntry, signed as each stage's local caller (curl 7.75 or later):")
-        for result in results:
-            if result.curl:
-                print(f"  {result.curl}")
-        domain_lines = custom_domain_curl_lines(results, cloud)
+        for line in lines:
+            if line.curl:
+                print(f"  {line.curl}")
+        print("or with awscurl (pinned in requirements.txt; the keys are passed as flags, so "
+              "your own AWS keys and profiles are not used):")
+        for line in lines:
+            if line.awscurl:
+                print(f"  {line.awscurl}")
+        domain_lines = [line.domain for line in lines if line.domain]
         if domain_lines:
             print("\ncustom domains, on the same port (the local gateway speaks plain HTTP; "
                   "--connect-to sends the domain to it, no hosts file needed):")
             for line in domain_lines:
                 print(f"  {line}")
+        print(f"\nthe deployer: {deployer_line(cloud.store.dir)}")
+        print("(`python -m localcloud caller STACK` prints a stage's lines again)")
         if args.no_serve:
             return 0
         print("\nserving until Ctrl-C; each stage's function and gateway logs follow, "
@@ -196,9 +241,23 @@ def logs(args) -> int:
     return 0
 
 
+def caller(args) -> int:
+    cloud, store = running_cloud(_known_stack(args.stack), args.state_dir)
+    outputs = store.load(args.stack).outputs
+    lines = caller_lines(args.stack, outputs, cloud.region, cloud.gateway_url, store.dir)
+    if lines.curl is None:
+        raise DeployError(f"stack {args.stack!r} has no stage caller in the running local "
+                          f"cloud yet; deploy it with `python -m localcloud deploy {args.stack}`")
+    for line in (lines.curl, lines.awscurl, lines.domain):
+        if line:
+            print(line)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    return run_command(lambda: {"up": up, "deploy": deploy, "logs": logs}[args.command](args))
+    return run_command(lambda: {"up": up, "deploy": deploy, "logs": logs,
+                                "caller": caller}[args.command](args))
 
 
 if __name__ == "__main__":

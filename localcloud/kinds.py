@@ -97,3 +97,8 @@ class Kind:
 
     def needs_replace(self, old: dict, new: dict) -> bool:
         return any(old.get(k) != new.get(k) for k in self.replace_on)
+
+    def import_id(self, i: dict) -> str | None:
+        """The id `pulumi import` adopts this resource by, when AWS refuses to create it
+        because it exists already (None: this kind suggests no import)."""
+        return None

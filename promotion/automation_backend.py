@@ -7,7 +7,6 @@ use the stack's own aws:region and aws:profile."""
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import Callable
@@ -16,14 +15,14 @@ import boto3
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
+from promotion import failures
 from promotion.backends import Backend, BackendError, SmokeIdentity, UpdateFailed
+from promotion.failures import steps_applied  # noqa: F401 -- the summary's reader, here too
 
 # The Pulumi project (Pulumi.yaml and the stack files) is the repository's root.
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 PASSPHRASE_VARS = ("PULUMI_CONFIG_PASSPHRASE", "PULUMI_CONFIG_PASSPHRASE_FILE")
-# The engine's closing summary of an update: "Resources:" then "+ 1 created", "~ 2 updated"...
-APPLIED_STEP = re.compile(r"^\s*\S*\s*(\d+) (created|updated|deleted|replaced|imported)\b")
 
 
 def passphrase_problem(stack: str, work_dir: Path, env: dict[str, str]) -> str | None:
@@ -44,22 +43,6 @@ def passphrase_problem(stack: str, work_dir: Path, env: dict[str, str]) -> str |
                 "PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE, a file holding it) "
                 "and run the command again")
     return None
-
-
-def steps_applied(lines: list[str]) -> int:
-    """How many resource steps an update's output says it applied (its Resources: block)."""
-    count, in_summary = 0, False
-    for line in lines:
-        if line.strip() == "Resources:":
-            in_summary = True
-            continue
-        if in_summary:
-            match = APPLIED_STEP.match(line)
-            if match:
-                count += int(match.group(1))
-            elif line.strip() and "unchanged" not in line:
-                in_summary = False
-    return count
 
 
 def error_lines(lines: list[str]) -> str:
@@ -170,10 +153,12 @@ class PulumiBackend(Backend):
         try:
             self._stack(stack).up(on_output=out, on_error=out)
         except auto.ConcurrentUpdateError:
-            raise UpdateFailed(UpdateFailed.CONCURRENT, error_lines(lines)) from None
+            raise UpdateFailed(failures.CONCURRENT, error_lines(lines),
+                               "the backend refused to start this update") from None
         except auto.CommandError:
-            kind = UpdateFailed.PARTIAL if steps_applied(lines) else UpdateFailed.REFUSED
-            raise UpdateFailed(kind, error_lines(lines)) from None
+            # What it left is told by its output alone (failures.pulumi_failure).
+            kind, evidence = failures.pulumi_failure(lines)
+            raise UpdateFailed(kind, error_lines(lines), evidence) from None
 
     def session(self, stack: str) -> boto3.Session:
         """The stack's own AWS account and region: its aws:profile and aws:region."""
@@ -245,6 +230,17 @@ class PulumiBackend(Backend):
 
     def pins_location(self, stack: str) -> str:
         return f"Pulumi.{stack}.yaml"
+
+    def serving_hint(self, stack: str, outputs: dict, aws: str | None = None) -> str:
+        # The stage is in the stack's own account and region.
+        config = self.config(stack)
+        aws = aws or " ".join(["aws", *(["--profile", config["aws:profile"]]
+                                        if config.get("aws:profile") else []),
+                               *(["--region", config["aws:region"]]
+                                 if config.get("aws:region") else [])])
+        return (f"`pulumi stack export -s {stack}` shows what its completed steps recorded (a "
+                f"step cut short is in pending_operations), `pulumi refresh -s {stack}` reads "
+                "it from AWS; or " + super().serving_hint(stack, outputs, aws))
 
     def after_change(self, stack: str) -> str:
         name = self.pins_location(stack)

@@ -9,9 +9,10 @@ from typing import Callable, Iterator
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from promotion import failures
 from promotion.decisions import versions_to_prune
 from promotion.identity import Refused
-from promotion.smoke import SmokeResult, smoke_check, smoke_url
+from promotion.smoke import SmokeResult, smoke_check, smoke_url, stage_base_url
 
 
 class BackendError(Exception):
@@ -19,13 +20,15 @@ class BackendError(Exception):
 
 
 class UpdateFailed(Exception):
-    """An update that did not complete. `kind` says what it left behind:
-    CONCURRENT and REFUSED changed nothing; PARTIAL applied some steps."""
-    CONCURRENT, REFUSED, PARTIAL = "concurrent", "refused", "partial"
+    """An update that did not complete. `kind` says what it left behind
+    (promotion.failures): CONCURRENT and REFUSED changed nothing, PARTIAL applied some
+    steps, UNKNOWN may have; `evidence` says how that is known."""
+    CONCURRENT, REFUSED, PARTIAL, UNKNOWN = (failures.CONCURRENT, failures.REFUSED,
+                                             failures.PARTIAL, failures.UNKNOWN)
 
-    def __init__(self, kind: str, detail: str) -> None:
+    def __init__(self, kind: str, detail: str, evidence: str = "") -> None:
         super().__init__(detail)
-        self.kind, self.detail = kind, detail
+        self.kind, self.detail, self.evidence = kind, detail, evidence
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,19 @@ class Backend:
     def close(self) -> None:
         """Put back whatever the backend changed around the stacks (e.g. the selection)."""
 
+    def serving_hint(self, stack: str, outputs: dict, aws: str | None = None) -> str:
+        """How to find out what a stage serves when no finished update says it: ask API
+        Gateway and Lambda (the stage's deployment, the alias's version) with the AWS CLI
+        `aws`, then put it on a known entry."""
+        aws = aws or self.aws_cli(stack)
+        alias = outputs.get("functionAlias") or "live"
+        return (f"`{aws} apigateway get-stage --rest-api-id {outputs.get('restApiId') or 'API_ID'} "
+                f"--stage-name {outputs.get('stage') or stack}` shows its deploymentId and "
+                f"`{aws} lambda get-alias --function-name "
+                f"{outputs.get('functionName') or 'FUNCTION'} --name {alias}` its "
+                f"functionVersion; `python -m promotion history --stack {stack}{self.suffix}` "
+                "lists the entries `rollback --to` puts it on")
+
     # -- shared --
     def retained_deployments(self, stack: str) -> set[str]:
         api = self.outputs(stack).get("restApiId")
@@ -100,15 +116,21 @@ class Backend:
                 FunctionName=function)["CodeSha256"]
 
     def smoke_check(self, stack: str, outputs: dict) -> SmokeResult:
-        """The stage's answer to a GET /users?limit=1 signed as `caller(stack)`."""
-        url = outputs.get("stageUrl")
+        """The stage's answer to a GET /users?limit=1 signed as `caller(stack)`, at its
+        stageUrl, or its customUrl where the default endpoint is off."""
+        url = stage_base_url(outputs)
         if not url:
             return SmokeResult("", None, f"{stack} has no stageUrl output")
         try:
             identity = self.caller(stack)
         except BackendError as error:
             return SmokeResult(smoke_url(url), None, str(error))
-        return smoke_check(url, identity.credentials, identity.region)
+        return smoke_check(url, identity.credentials, identity.region,
+                           connect_to=self.connect_to(stack, url))
+
+    def connect_to(self, stack: str, url: str) -> str | None:
+        """Where to send a request for `url` instead of its host (None: to its host)."""
+        return None
 
     def identity_arn(self, stack: str, identity: SmokeIdentity) -> tuple[str | None, str]:
         """The ARN STS GetCallerIdentity gives for the identity (it needs no permission),

@@ -9,9 +9,10 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from infra.naming import archive_key
-from promotion import decisions, identity
+from promotion import decisions, failures, identity
 from promotion.backends import Backend, BackendError, UpdateFailed
 from promotion.decisions import Pins, Refusal
+from promotion.smoke import stage_base_url
 
 Report = Callable[[str], None]
 
@@ -54,7 +55,7 @@ def check_smoke_identity(backend: Backend, stages: dict[str, dict], report: Repo
     A stage not deployed yet has no URL to check; its check after the update is the first."""
     results = {}
     for stack, outputs in stages.items():
-        if not outputs.get("stageUrl"):
+        if not stage_base_url(outputs):
             report(f"{stack} has no stageUrl output yet (not deployed): the identity its smoke "
                    "check signs with is first tried after its update")
             continue
@@ -140,13 +141,14 @@ def apply(backend: Backend, change: decisions.ConfigChange, report: Report,
     before = backend.config(stack)
     # The version the alias serves now: a restore points it back at exactly that one,
     # rather than publishing the same code again as a new version.
-    served = str(backend.outputs(stack).get("functionVersion") or "")
+    previous = backend.outputs(stack)
+    served = str(previous.get("functionVersion") or "")
     backend.set_config(stack, change.values())
     try:
         backend.update(stack)
     except UpdateFailed as failure:
         raise BackendError(failed_update(backend, change, before, failure, served,
-                                         smoke)) from None
+                                         smoke, previous)) from None
     outputs = backend.outputs(stack)
     result = backend.smoke_check(stack, outputs) if smoke else None
     if result is not None and not result.passed:
@@ -155,7 +157,7 @@ def apply(backend: Backend, change: decisions.ConfigChange, report: Report,
             told = backend.refused(stack, outputs, result).sentence() + \
                 ", or pass --smoke-profile NAME"
         raise BackendError(f"{stack} was updated but fails its smoke check ({told}); "
-                           + restore(backend, change, before, served, smoke))
+                           + restore(backend, change, before, served, smoke, previous))
     if check_code and change.pins is not None:
         mismatch = decisions.code_mismatch(backend.served_code(stack, outputs),
                                            change.pins.code_hash)
@@ -164,7 +166,7 @@ def apply(backend: Backend, change: decisions.ConfigChange, report: Report,
                 f"{stack} was updated but does not run the pinned archive ({mismatch}): "
                 f"{archive_key(change.pins.code_hash)} in the artifacts bucket holds other "
                 "bytes than its name says (it was replaced outside this program); "
-                + restore(backend, change, before, served, smoke))
+                + restore(backend, change, before, served, smoke, previous))
     history = decisions.record_version(change.history, str(outputs.get("functionVersion") or ""))
     if history is not None:
         backend.set_config(stack, {decisions.HISTORY: json.dumps(list(history))})
@@ -198,43 +200,38 @@ def restore_pins(change: decisions.ConfigChange, before: dict[str, str],
 
 
 def restore(backend: Backend, change: decisions.ConfigChange, before: dict[str, str],
-            served: str = "", smoke: bool = True) -> str:
+            served: str = "", smoke: bool = True, outputs: dict | None = None) -> str:
+    """Put the previous pins back and deploy them; what that did, as far as it is known.
+    `outputs`: the stack's outputs before the change (for the commands that tell what it
+    serves, should that stay unknown)."""
     stack, where = change.stack, backend.pins_location(change.stack)
     values, pins = restore_pins(change, before, served)
     backend.set_config(stack, values)
+    said = dict(where=where, deploy=backend.deploy_hint.format(stack=stack),
+                find_out=backend.serving_hint(stack, outputs or backend.outputs(stack)))
     if pins is None:
-        return (f"{stack} had no pins before and nothing recorded what it served, so it was not "
-                f"redeployed: it is partly updated. Its config in {where} is as it was; run "
-                f"`{backend.deploy_hint.format(stack=stack)}` from the commit {stack} was "
-                "deployed from, or fix the cause and run this command again")
+        return failures.restore_text(stack, label=None, **said)
     try:
         backend.update(stack)
     except UpdateFailed as again:
-        return (f"putting back its previous pins ({pins.label()}) failed too ({again.detail}): "
-                f"{stack} is partly updated. The previous pins are in {where}; fix the cause, "
-                f"then run `{backend.deploy_hint.format(stack=stack)}` to deploy them")
+        return failures.restore_text(stack, label=pins.label(), restore_error=again.detail,
+                                     **said)
     if not smoke:
-        state = "(no smoke check: --skip-smoke)"
-    else:
-        still = backend.smoke_check(stack, backend.outputs(stack))
-        state = ("and it answers again" if still.passed
-                 else f"but it still fails the smoke check ({still})")
-    return (f"it was rolled back to its previous pins ({pins.label()}) {state}; {where} holds "
-            "those pins")
+        return failures.restore_text(stack, label=pins.label(), smoke_passed=None, **said)
+    still = backend.smoke_check(stack, backend.outputs(stack))
+    return failures.restore_text(stack, label=pins.label(), smoke_passed=still.passed,
+                                 smoke_said=str(still), **said)
 
 
 def failed_update(backend: Backend, change: decisions.ConfigChange, before: dict[str, str],
-                  failure: UpdateFailed, served: str = "", smoke: bool = True) -> str:
+                  failure: UpdateFailed, served: str = "", smoke: bool = True,
+                  outputs: dict | None = None) -> str:
+    """The message of an update that failed. Where nothing changed (failures.NOTHING_CHANGED,
+    known from the update's own evidence) the previous config is put back; otherwise the
+    previous pins are deployed again (`restore`)."""
     stack, where = change.stack, backend.pins_location(change.stack)
-    if failure.kind == UpdateFailed.CONCURRENT:
+    said = failures.failure_text(failure.kind, stack, failure.detail, failure.evidence, where)
+    if failure.kind in failures.NOTHING_CHANGED:
         backend.set_config(stack, decisions.previous_values(before))
-        return (f"another update of {stack} is in progress ({failure.detail}); nothing was "
-                f"changed and {where} is as it was. Wait for that update to finish (pulumi "
-                f"stack history -s {stack} shows it), then run this command again")
-    if failure.kind == UpdateFailed.REFUSED:
-        backend.set_config(stack, decisions.previous_values(before))
-        return (f"{stack}'s program refused the update before changing anything "
-                f"({failure.detail}); {stack} serves what it served and {where} is as it was. "
-                "Fix the cause, then run this command again")
-    return f"the update of {stack} failed partway ({failure.detail}); " + \
-        restore(backend, change, before, served, smoke)
+        return said
+    return f"{said}; " + restore(backend, change, before, served, smoke, outputs)

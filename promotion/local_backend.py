@@ -5,6 +5,7 @@ own caller profile, or the one --smoke-profile names (e.g. `deployer`)."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 from typing import Callable
 
 import boto3
@@ -15,6 +16,7 @@ from localcloud.engine.stackfiles import read_stack_config
 from localcloud.engine.state import StateStore
 from localcloud.iam.callers import (DEPLOYER_PROFILE, credentials_path, read_credentials,
                                     stage_credentials)
+from promotion import failures
 from promotion.backends import Backend, BackendError, SmokeIdentity, UpdateFailed
 
 
@@ -52,17 +54,19 @@ class LocalBackend(Backend):
             if value is not None and value != files.get(key)})
 
     def update(self, stack: str) -> None:
-        before = self._resources(stack)
+        before, begun = self._resources(stack), []
         try:
-            result = deploy_stack(stack, self.cloud_for(stack), self.store)
+            result = deploy_stack(stack, self.cloud_for(stack), self.store,
+                                  on_step=lambda *step: begun.append(" ".join(step)))
         except Exception as error:  # noqa: BLE001 -- what it left behind decides
-            kind = UpdateFailed.PARTIAL if self._resources(stack) != before \
-                else UpdateFailed.REFUSED
-            raise UpdateFailed(kind, str(error) or type(error).__name__) from None
+            kind, evidence = failures.local_failure(begun, self._resources(stack) != before)
+            raise UpdateFailed(kind, str(error) or type(error).__name__, evidence) from None
         self.report(f"  {stack}: {result.summary()}")
 
-    def _resources(self, stack: str) -> list:
-        return [(r.key, r.id, r.inputs) for r in self.store.load(stack).resources]
+    def _resources(self, stack: str) -> dict:
+        """Each recorded resource's id and inputs (by key: a failed deploy records them in
+        another order)."""
+        return {r.key: (r.id, r.inputs) for r in self.store.load(stack).resources}
 
     def client(self, stack: str, service: str):
         return self.cloud_for(stack).client(service)
@@ -96,6 +100,12 @@ class LocalBackend(Backend):
                                "starts")
         return SmokeIdentity(credentials, self.cloud_for(stack).region, source)
 
+    def connect_to(self, stack: str, url: str) -> str | None:
+        """A custom domain's URL is served by the local gateway (by its Host, in plain
+        HTTP): the request goes to the gateway's address, naming and signed for the domain."""
+        gateway = urlsplit(self.cloud_for(stack).gateway_url)
+        return None if urlsplit(url).netloc == gateway.netloc else gateway.netloc
+
     def sts_client(self, stack: str, identity: SmokeIdentity):
         """The emulator's STS, called with the identity's own key (it answers with the
         ARN of the IAM user that holds the key)."""
@@ -107,9 +117,13 @@ class LocalBackend(Backend):
         ).client("sts", endpoint_url=cloud.endpoint_url)
 
     def aws_cli(self, stack: str) -> str:
-        """The AWS CLI pointed at the emulator, signing as the deployer (it has iam:*)."""
+        """The AWS CLI pointed at the emulator, signing as the deployer (it has iam:*), in
+        the stack's region: the CLI refuses to run without one, and the deployer's profile
+        has none."""
+        cloud = self.cloud_for(stack)
         return (f"AWS_SHARED_CREDENTIALS_FILE={shown(credentials_path(self.store.dir))} aws "
-                f"--profile {DEPLOYER_PROFILE} --endpoint-url {self.cloud_for(stack).endpoint_url}")
+                f"--profile {DEPLOYER_PROFILE} --endpoint-url {cloud.endpoint_url} "
+                f"--region {cloud.region}")
 
     def pins_location(self, stack: str) -> str:
         return shown(self.store.dir / "config" / f"{stack}.json")

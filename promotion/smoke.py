@@ -1,4 +1,5 @@
-"""The smoke check: a SigV4-signed GET {stageUrl}/users?limit=1 must answer 200 (every
+"""The smoke check: a SigV4-signed GET {stageUrl}/users?limit=1 (its customUrl where the
+API's default endpoint is off) must answer 200 (every
 method requires IAM authorization). botocore signs; urllib sends.
 
 With AWS_IAM on every method, API Gateway answers 403 before the function runs when the
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import urllib.error
 import urllib.request
+from urllib.parse import urlsplit, urlunsplit
 from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -55,8 +57,20 @@ def smoke_url(stage_url: str) -> str:
     return f"{stage_url.rstrip('/')}{SMOKE_PATH}"
 
 
-def smoke_check(stage_url: str, credentials, region: str, timeout: float = 10.0) -> SmokeResult:
-    """Send the signed GET; the stage's answer."""
+def stage_base_url(outputs: dict) -> str | None:
+    """The URL a stage's smoke checks call: its custom domain's (customUrl) when the API's
+    default endpoint is off, where every stageUrl answers 403 Forbidden; else its stageUrl.
+    The owner's choice reaches every stage as its disableExecuteApiEndpoint output."""
+    if outputs.get("disableExecuteApiEndpoint") in (True, "true") and outputs.get("customUrl"):
+        return outputs["customUrl"]
+    return outputs.get("stageUrl") or None
+
+
+def smoke_check(stage_url: str, credentials, region: str, timeout: float = 10.0,
+                connect_to: str | None = None) -> SmokeResult:
+    """Send the signed GET; the stage's answer. `connect_to` (HOST:PORT) sends it, in plain
+    HTTP, to that address instead of the URL's host, signed for and naming the URL's host
+    (as curl --connect-to does: the local gateway serves custom domains by Host)."""
     url = smoke_url(stage_url)
     if credentials is None:
         return SmokeResult(url, None, f"no credentials to sign GET {url} with")
@@ -64,7 +78,12 @@ def smoke_check(stage_url: str, credentials, region: str, timeout: float = 10.0)
         headers = signed_headers(url, credentials, region)
     except (BotoCoreError, ClientError) as error:  # e.g. a role's keys that fail to refresh
         return SmokeResult(url, None, f"cannot sign GET {url}: {error}")
-    request = urllib.request.Request(url, headers=headers)
+    target = url
+    if connect_to is not None:
+        parts = urlsplit(url)
+        target = urlunsplit(("http", connect_to, parts.path, parts.query, ""))
+        headers = {**headers, "Host": parts.netloc}
+    request = urllib.request.Request(target, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as reply:
             return SmokeResult(url, reply.status)

@@ -6,6 +6,7 @@ changed ones, delete removed ones (but never retained or protected)."""
 from __future__ import annotations
 
 import hashlib
+import shlex
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -20,11 +21,13 @@ from localcloud.engine.partition_check import partition_problem
 from localcloud.engine.program import ProgramRun, current_options, run_program
 from localcloud.engine.refresh import refresh
 from localcloud.engine.registry import KINDS
-from localcloud.kinds import Cloud, DeployError
+from localcloud.kinds import Cloud, DeployError, error_code
 from localcloud.engine.stackfiles import known_stacks, project_name, read_stack_config
 from localcloud.engine.state import ResourceRecord, StackState, StateStore, resource_key
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+ALREADY_EXISTS = "ResourceAlreadyExistsException"  # CloudWatch Logs' code for a taken name
 # The local cloud is a local backend: the DIY backend's organization and reference rules.
 ORGANIZATION = stack_references.DIY_ORGANIZATION
 # The partition the local cloud's own ARNs (moto's, its kinds', its gateway's) are in.
@@ -66,8 +69,12 @@ class DeployResult:
 class EmulatorProvider(pulumi.runtime.Mocks):
     """Mocks whose answers are real resources in the emulator."""
 
-    def __init__(self, cloud: Cloud, previous: StackState, store: StateStore) -> None:
+    def __init__(self, cloud: Cloud, previous: StackState, store: StateStore,
+                 on_step=lambda action, type_, name: None) -> None:
         self.cloud = cloud
+        # Told of each change as it begins (before the emulator is asked), so a caller
+        # knows whether a failed deploy began any.
+        self.on_step = on_step
         self.previous = previous.by_key()
         self.store = store
         self.records: list[ResourceRecord] = []
@@ -115,7 +122,8 @@ class EmulatorProvider(pulumi.runtime.Mocks):
             try:
                 action, id_, outputs = self._apply(kind, args, inputs, old, options)
             except (ClientError, BotoCoreError) as err:
-                raise DeployError(f"{args.typ} {args.name!r}: the emulator refused it: {err}") from None
+                raise DeployError(f"{args.typ} {args.name!r}: the emulator refused it: {err}"
+                                  + self._adoption(kind, args, inputs, options, err)) from None
             self.records.append(ResourceRecord(
                 type=args.typ, name=args.name, id=id_, inputs=inputs, outputs=outputs,
                 protect=options.protect, retain_on_delete=options.retain_on_delete,
@@ -125,6 +133,8 @@ class EmulatorProvider(pulumi.runtime.Mocks):
 
     def _apply(self, kind, args, inputs, old: ResourceRecord | None, options):
         cloud, raw = self.cloud, dict(args.inputs)
+        if old is None or old.inputs != inputs:
+            self.on_step("create" if old is None else "change", args.typ, args.name)
         if old is None:
             return ("created", *kind.create(cloud, args.name, raw))
         if old.inputs == inputs:
@@ -142,6 +152,27 @@ class EmulatorProvider(pulumi.runtime.Mocks):
             if not old.retain_on_delete:
                 kind.delete(cloud, old.id, old.inputs)
         return ("replaced", *created)
+
+    def _adoption(self, kind, args, inputs: dict, options, err) -> str:
+        """For a create AWS refuses because the resource exists already, outside the
+        stack: how to adopt it (the exact `pulumi import`), or, here, to delete it."""
+        id_ = kind.import_id(inputs)
+        if id_ is None or not isinstance(err, ClientError) or \
+                error_code(err) != ALREADY_EXISTS:
+            return ""
+        note = getattr(kind, "exists_note", "")
+        delete = (f"AWS_SHARED_CREDENTIALS_FILE={callers.credentials_path(self.cloud.state_dir)} "
+                  f"aws --profile {callers.DEPLOYER_PROFILE} --endpoint-url "
+                  f"{self.cloud.endpoint_url} --region {self.cloud.region} logs "
+                  f"delete-log-group --log-group-name {id_}"
+                  if args.typ == LOG_GROUP else "")
+        return (f". {id_} exists already, outside this stack" + (f" ({note})" if note else "")
+                + ". On AWS, adopt it into the stack, then run the update again: `"
+                + import_command(args.typ, args.name, id_, options.parent, options.protect,
+                                 pulumi.get_stack())
+                + "` (the program declares it already: no code to add)"
+                + (f"; on the local cloud, which imports nothing, delete it instead: `{delete}`"
+                   if delete else ""))
 
     def _stack_reference(self, name: str):
         # As the DIY backend answers: its rules judge the name, a stack with no stack file
@@ -168,11 +199,26 @@ class EmulatorProvider(pulumi.runtime.Mocks):
             if record.retain_on_delete:
                 self.steps.append(("retained", record.type, record.name))
                 continue
+            self.on_step("delete", record.type, record.name)
             try:
                 KINDS[record.type].delete(self.cloud, record.id, record.inputs)
             except (ClientError, BotoCoreError) as err:
                 raise DeployError(f"deleting {record.type} {record.name!r} failed: {err}") from None
             self.steps.append(("deleted", record.type, record.name))
+
+
+def import_command(type_: str, name: str, id_: str, parent_urn: str, protect: bool,
+                   stack: str) -> str:
+    """`pulumi import` of one resource the program declares: by its logical name, under
+    its parent component (the engine's URN), protected only as the program protects it,
+    and with no code printed to add (pulumi/pulumi pkg/cmd/pulumi/operations/import.go:
+    --parent 'name=urn', --protect (default true), --generate-code (default true))."""
+    spec = f"parent={parent_urn}"
+    quoted = f"'{spec}'" if "'" not in spec else shlex.quote(spec)  # as import's help writes it
+    parent = f" --parent {quoted}" if parent_urn else ""
+    protection = "" if protect else " --protect=false"
+    return (f"pulumi import {type_} {shlex.quote(name)} {shlex.quote(id_)}{parent}{protection}"
+            f" --generate-code=false -s {shlex.quote(stack)}")
 
 
 def root_cause(error: BaseException) -> BaseException:
@@ -186,7 +232,9 @@ def root_cause(error: BaseException) -> BaseException:
 
 
 def deploy_stack(stack: str, cloud: Cloud, store: StateStore,
-                 config_overrides: dict[str, str] | None = None) -> DeployResult:
+                 config_overrides: dict[str, str] | None = None,
+                 on_step=lambda action, type_, name: None) -> DeployResult:
+    """`on_step(action, type, name)` hears of each change as it begins."""
     config = {**read_stack_config(stack), **store.config_overrides(stack),
               **(config_overrides or {})}
     partition = partitions.partition_of(cloud.region)
@@ -198,7 +246,7 @@ def deploy_stack(stack: str, cloud: Cloud, store: StateStore,
             f"Set aws:region in Pulumi.{stack}.yaml to a region of it (e.g. us-east-1) for "
             f"local runs, or deploy to AWS with `pulumi up -s {stack}`")
     previous, gone = refresh(store.load(stack), cloud)
-    provider = EmulatorProvider(cloud, previous, store)
+    provider = EmulatorProvider(cloud, previous, store, on_step)
     try:
         run: ProgramRun = run_program(stack, provider, config, organization=ORGANIZATION)
         provider.delete_removed()

@@ -24,11 +24,24 @@ from localcloud.engine.stackfiles import REPO_ROOT, project_name
 PROGRAM = REPO_ROOT / "__main__.py"
 
 
+ROOT_STACK_TYPE = "pulumi:pulumi:Stack"
+
+
 @dataclass(frozen=True)
 class ResourceOptions:
     protect: bool = False
     retain_on_delete: bool = False
     delete_before_replace: bool = False
+    parent: str = ""  # the parent's URN as the engine gives it ("" under the root stack)
+
+
+def engine_urn(urn: str, qualified_type: str, name: str) -> str:
+    """The URN the Pulumi engine gives a resource of this stack and project (taken from
+    `urn`, any URN of the run): its type qualified by each parent's type, the root stack's
+    left out (pulumi/pulumi sdk/go/common/resource/urn/urn.go, New). The SDK's mocks keep
+    only the nearest parent's type and the root stack's, so their URNs differ."""
+    stack_and_project = urn.split("::")[:2]
+    return "::".join([*stack_and_project, qualified_type, name])
 
 
 @dataclass
@@ -87,17 +100,26 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
         super().__init__(mocks)
         self.registrations: list[Registration] = []
+        # mock URN -> (qualified type, URN), as the engine gives them; "" for the root.
+        self._engine: dict[str, tuple[str, str]] = {}
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        parent_type, parent_urn = self._engine.get(request.parent, ("", ""))
         options = ResourceOptions(
             protect=bool(request.protect), retain_on_delete=bool(request.retainOnDelete),
-            delete_before_replace=bool(request.deleteBeforeReplace))
+            delete_before_replace=bool(request.deleteBeforeReplace), parent=parent_urn)
         _current.options = options
         try:
             response = super().RegisterResource(request)
         finally:
             _current.options = ResourceOptions()
-        if request.type != "pulumi:pulumi:Stack":
+        if request.type == ROOT_STACK_TYPE:
+            self._engine[response.urn] = ("", "")
+        else:
+            qualified = f"{parent_type}${request.type}" if parent_type else request.type
+            self._engine[response.urn] = (qualified, engine_urn(response.urn, qualified,
+                                                                request.name))
+        if request.type != ROOT_STACK_TYPE:
             self._record(response.urn, request, request.object, options)
         return response
 

@@ -29,6 +29,7 @@ import configparser
 import json
 import logging
 import re
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -134,6 +135,12 @@ def parse_credentials(text: str) -> dict[str, tuple[str, str]]:
     return profiles
 
 
+def _checked_url(stage_url: str) -> str:
+    if not re.fullmatch(r"https?://[A-Za-z0-9.:\[\]_~/-]+", stage_url):
+        raise CallerError(f"not a stage URL: {stage_url!r}")
+    return stage_url
+
+
 def curl_line(region: str, access_key_id: str, secret: str, stage_url: str,
               connect_to: str | None = None) -> str:
     """A curl (7.75 or later) command that signs a GET of the stage's /users; with
@@ -141,14 +148,40 @@ def curl_line(region: str, access_key_id: str, secret: str, stage_url: str,
     host, and signs and sends the URL's own host."""
     key = _checked_key_text(access_key_id, "access key id")
     secret = _checked_key_text(secret, "secret access key")
-    if not re.fullmatch(r"https?://[A-Za-z0-9.:\[\]_~/-]+", stage_url):
-        raise CallerError(f"not a stage URL: {stage_url!r}")
+    stage_url = _checked_url(stage_url)
     if connect_to is not None and not re.fullmatch(r"[a-z0-9.-]+:[0-9]+:[0-9.]+:[0-9]+",
                                                    connect_to):
         raise CallerError(f"not a --connect-to argument: {connect_to!r}")
     connect = f"--connect-to {connect_to} " if connect_to else ""
     return (f'curl {connect}--aws-sigv4 "aws:amz:{region}:execute-api" --user "{key}:{secret}" '
             f"{stage_url.rstrip('/')}/users")
+
+
+def awscurl_line(region: str, access_key_id: str, secret: str, stage_url: str,
+                 awscurl: str = "awscurl") -> str:
+    """An awscurl command that signs a GET of the stage's /users with these keys.
+
+    awscurl 0.44 takes its keys from --access_key/--secret_key, else from
+    AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, else from the profile in ~/.aws/credentials
+    (read by itself: AWS_SHARED_CREDENTIALS_FILE is not looked at), else from botocore's
+    default chain; and a session token from AWS_SESSION_TOKEN or AWS_SECURITY_TOKEN.
+    So the keys are passed as flags, and the tokens as '' (which it reads as none): an
+    operator's own AWS keys or session in the environment cannot take their place."""
+    key = _checked_key_text(access_key_id, "access key id")
+    secret = _checked_key_text(secret, "secret access key")
+    stage_url = _checked_url(stage_url)
+    return (f"{shlex.quote(awscurl)} --service execute-api --region {region} --access_key {key} "
+            f"--secret_key \"{secret}\" --session_token '' --security_token '' "
+            f"{stage_url.rstrip('/')}/users")
+
+
+def deployer_line(state_dir: str | Path) -> str:
+    """Where the deployer's keys are and what it may do, for the run command's output."""
+    return (f"profile {DEPLOYER_PROFILE!r} in {credentials_path(state_dir)}: IAM user "
+            f"{DEPLOYER_USER}, the operator (as who runs `pulumi up` on AWS), a new key each "
+            f"start; it may do every action of {', '.join(DEPLOYER_SERVICES)} in the emulator "
+            "and call no stage (no execute-api) until a stage's invokePolicyArn is attached "
+            "to it")
 
 
 def domain_curl_line(region: str, access_key_id: str, secret: str, custom_url: str,

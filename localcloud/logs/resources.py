@@ -5,6 +5,15 @@ from localcloud.kinds import Kind, tags_of
 
 class LogGroup(Kind):
     replace_on = ("name",)
+    # Creating a group that exists fails as on AWS (moto raises the same
+    # ResourceAlreadyExistsException); the deployer then says how to adopt it.
+    exists_note = ("Lambda creates /aws/lambda/{function} when a function of that name is "
+                   "first invoked, and keeps it after the function is gone")
+
+    def import_id(self, i):
+        # The provider's import id of a log group is its name (`pulumi import
+        # aws:cloudwatch/logGroup:LogGroup NAME /aws/lambda/fn`, the registry's example).
+        return i["name"]
 
     def create(self, cloud, name, i):
         logs = cloud.client("logs")

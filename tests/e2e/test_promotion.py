@@ -179,7 +179,7 @@ def test_a_target_failing_its_smoke_check_is_put_back(cloud, backend, checkout):
     assert code == 1, out
     assert "smoke check: test answers 200" in out and "smoke check: prod answers 200" in out
     assert "prod was updated but fails its smoke check (GET " in err
-    assert "it was rolled back to its previous pins" in err and "it answers again" in err
+    assert "it was rolled back to its previous pins" in err and "its smoke check passes (GET " in err
     # The very version it served before, not the same code published once more.
     assert served(cloud, "prod") == before[0]
     pins = {k: v for k, v in cloud.store.config_overrides("prod").items()
@@ -244,8 +244,10 @@ def test_a_failed_update_puts_the_pins_back(cloud, backend, monkeypatch):
     def emulator_gone(*args, **kwargs):
         raise ConnectionError("the emulator went away")
     monkeypatch.setattr("promotion.local_backend.deploy_stack", emulator_gone)
-    with pytest.raises(BackendError, match="prod's program refused the update before changing "
-                                           r"anything \(the emulator went away\)"):
+    with pytest.raises(BackendError, match=r"the update of prod stopped before it changed "
+                                           r"anything \(the emulator went away\); prod serves "
+                                           r"what it served \(the local cloud's engine began no "
+                                           r"step\)"):
         commands.promote(backend, "test", "prod", skip_smoke=True, report=lambda line: None)
     assert (served(cloud, "prod"), cloud.store.config_overrides("prod")) == before
     with pytest.raises(Refusal, match="prod has no history to roll back in"):
@@ -335,7 +337,8 @@ def test_the_deployer_is_refused_before_anything_changes_until_it_holds_the_invo
                 "limit=1: HTTP 403: ") in err
         assert (f"attach {stack}'s invoke policy to it: `AWS_SHARED_CREDENTIALS_FILE="
                 f"{cloud.store.dir}/credentials aws --profile deployer --endpoint-url "
-                f"{cloud.emulator.endpoint_url} iam attach-user-policy --user-name "
+                f"{cloud.emulator.endpoint_url} --region us-east-1 iam attach-user-policy "
+                "--user-name "
                 f"localcloud-deployer --policy-arn {policies[stack]}`") in err
     assert err.rstrip().endswith("Or pass --smoke-profile NAME: a profile allowed to invoke "
                                  "test and prod")

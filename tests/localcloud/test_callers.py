@@ -89,6 +89,23 @@ def test_the_credentials_text_and_curl_line_are_what_aws_tools_expect():
         callers.curl_line("us-east-1", "AKIAA", "sec", "http://x/dev; rm -rf ~")
 
 
+def test_the_awscurl_line_passes_the_keys_and_no_session_token():
+    # awscurl 0.44 would otherwise take AWS_ACCESS_KEY_ID/AWS_SESSION_TOKEN from the
+    # environment, or a profile of ~/.aws/credentials (tests/e2e/test_readme_commands.py
+    # runs it so).
+    assert callers.awscurl_line("us-east-1", "AKIAA", "s/e+c=", "http://127.0.0.1:8080/dev/",
+                                ".venv/bin/awscurl") == (
+        ".venv/bin/awscurl --service execute-api --region us-east-1 --access_key AKIAA "
+        "--secret_key \"s/e+c=\" --session_token '' --security_token '' "
+        "http://127.0.0.1:8080/dev/users")
+    with pytest.raises(callers.CallerError):
+        callers.awscurl_line("us-east-1", "AKIAA", "s$(id)", "http://127.0.0.1:8080/dev")
+    with pytest.raises(callers.CallerError, match="not a stage URL"):
+        callers.awscurl_line("us-east-1", "AKIAA", "sec", "http://x/dev; rm -rf ~")
+    assert callers.awscurl_line("us-east-1", "AKIAA", "sec", "http://h/dev",
+                                "/my dir/awscurl").startswith("'/my dir/awscurl' --service")
+
+
 def test_caller_user_names_follow_iams_rules():
     assert callers.caller_user_name("dev") == "localcloud-dev-caller"
     with pytest.raises(callers.CallerError, match="at most 64 characters"):

@@ -267,8 +267,10 @@ def test_promote_runs_exactly_these_commands_and_selects_dev_again(cli, aws):
      "another update of prod is in progress (error: [409] Conflict: Another update is currently "
      "in progress.); nothing was changed and Pulumi.prod.yaml is as it was", False),
     ({"stdout": REFUSED_OUTPUT, "code": 255},
-     "prod's program refused the update before changing anything (error: Pulumi.prod.yaml has 1 "
-     "configuration problem:); prod serves what it served and Pulumi.prod.yaml is as it was", False),
+     "the update of prod stopped before it changed anything (error: Pulumi.prod.yaml has 1 "
+     "configuration problem:); prod serves what it served (the CLI printed no resource step, "
+     "its summary counts no change, and the error is the program's own (pulumi:pulumi:Stack)) "
+     "and Pulumi.prod.yaml is as it was", False),
     ({"stdout": PARTIAL_OUTPUT, "code": 255},
      "the update of prod failed partway (error: updating Lambda Alias (live): "
      "ResourceConflictException", True),
@@ -291,7 +293,7 @@ def test_a_failed_up_is_told_apart_and_prod_put_back(cli, outcome, message, rest
     if restored_by_up:
         assert ups[1]["config"] == before
         assert "it was rolled back to its previous pins (deployment " \
-               f"{prod_d} version 8, code 000000000000) and it answers again" in err
+               f"{prod_d} version 8, code 000000000000) and its smoke check passes (GET " in err
     assert cli.state()["stacks"]["prod"]["config"] == before
     assert cli.state()["selected"] == "dev"
 
@@ -345,7 +347,7 @@ def test_a_target_failing_its_smoke_check_is_put_back(cli):
     assert "prod was updated but fails its smoke check (GET http://127.0.0.1:" in err
     assert "HTTP 500" in err
     assert f"it was rolled back to its previous pins (deployment {prod_d} version 8, code " \
-           "aaaaaaaaaaaa) and it answers again" in err
+           "aaaaaaaaaaaa) and its smoke check passes (GET " in err
     ups = [c for c in cli.calls() if c["args"][1:2] == ["up"]]
     assert ups[1]["config"][PINNED_DEPLOYMENT] == prod_d  # pinned to what prod served
     assert cli.state()["selected"] == "dev"
