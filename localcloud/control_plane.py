@@ -375,7 +375,7 @@ class ControlPlane:
 
     @property
     def in_process(self) -> bool:
-        return self._current() is self._in_process
+        return emulator.in_process(self.endpoint_url) is not None
 
     def _current(self) -> InProcessPlane | BotoPlane:
         if emulator.in_process(self.endpoint_url) is not None:

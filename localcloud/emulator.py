@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import socket
 import string
 import threading
 from urllib.parse import urlsplit
@@ -39,6 +40,17 @@ _ANY_ADDRESS = {"0.0.0.0", "::", ""}
 
 class PortInUse(OSError):
     """A port the local cloud was asked to listen on is taken; the message names it."""
+
+
+def _check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            raise PortInUse(
+                f"cannot start the AWS emulator on {host}:{port}: {err.strerror or err}; "
+                "choose another port, or port 0 for a free one"
+            ) from err
 
 
 class NoCredentials(Exception):
@@ -166,13 +178,11 @@ class Emulator:
         credentials = local_cloud_credentials()
         app = FrontCheck(DomainDispatcherApplication(create_backend_app),
                          (credentials.access_key, credentials.secret_key))
-        try:  # binds now: a taken port fails here (as moto's ThreadedMotoServer does it)
-            server = make_server(self.host, self.requested_port, app, threaded=True)
-        except OSError as err:
-            raise PortInUse(
-                f"cannot start the AWS emulator on {self.host}:{self.requested_port}: "
-                f"{err.strerror or err}; choose another port, or port 0 for a free one"
-            ) from err
+        if self.requested_port:
+            _check_port_free(self.host, self.requested_port)
+        # Binds now, as moto's ThreadedMotoServer does (werkzeug exits the process on a
+        # port taken meanwhile: the check above names the port first).
+        server = make_server(self.host, self.requested_port, app, threaded=True)
         host, port = server.server_address[:2]
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, daemon=True,
