@@ -126,9 +126,22 @@ def _looks_like(environ: dict) -> str:
 
 
 class _Refused(Exception):
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, shape: str | None = None) -> None:
         super().__init__(message)
-        self.kind, self.message = kind, message
+        self.kind, self.message, self.shape = kind, message, shape
+
+
+def _check_layout(header: str | None, environ: dict) -> None:
+    """An Authorization header moto reads as the check does: moto takes the service and
+    region from its first part, so Credential comes first, and each part comes once."""
+    if header is None:
+        return
+    names = [part.strip().partition("=")[0].strip()
+             for part in header.strip().partition(" ")[2].split(",") if part.strip()]
+    if names and (names[0] != "Credential" or len(names) != len(set(names))):
+        raise _Refused(errors.INCOMPLETE, "The Authorization header must hold Credential "
+                                          "first, then SignedHeaders and Signature, once each. "
+                                          f"Authorization={header}", _looks_like(environ))
 
 
 _SIGV4_KINDS = {sigv4.INCOMPLETE: errors.INCOMPLETE, sigv4.INVALID_SIGNATURE: errors.BAD_SIGNATURE,
@@ -161,23 +174,32 @@ class FrontCheck:
             if any(key.startswith("HTTP_X_MOTO_") for key in environ):
                 raise _Refused(errors.NOT_AWS, "x-moto-* headers are moto's controls; the local "
                                                "cloud's emulator refuses them")
-            app = self.dispatcher.get_application(environ)
+            _check_layout(request.header("authorization"), environ)
+            try:
+                app = self.dispatcher.get_application(environ)
+            except Exception as err:  # noqa: BLE001 -- e.g. dynamodb's scope, no X-Amz-Target
+                raise _Refused(errors.UNKNOWN_OPERATION, "moto cannot tell which operation this "
+                               f"request calls ({type(err).__name__})",
+                               _looks_like(environ)) from None
             model = operations.service_model(app)
             if model is None:
                 raise _Refused(errors.NOT_AWS, f"{environ.get('PATH_INFO')} is not an AWS API: "
                                                "moto's own routes are not served here")
             if request.header("authorization") is None:
                 shape = _looks_like(environ)
+                # moto guesses the service of an unsigned request (S3 by default): the
+                # refusal takes the form the request itself has.
                 return self._answer(start_response, errors.render(
-                    model, errors.UNSIGNED, "Missing Authentication Token"
+                    None, errors.UNSIGNED, "Missing Authentication Token"
                     if shape == errors.REST_JSON else "Request is missing Authentication Token",
                     shape=shape))
             self._authorize(request, environ, body, model)
         except _Refused as refused:
             log.info("refused %s %s: %s", environ.get("REQUEST_METHOD"),
                      environ.get("PATH_INFO"), refused.message.splitlines()[0])
-            return self._answer(start_response, errors.render(model, refused.kind,
-                                                              refused.message))
+            return self._answer(start_response, errors.render(
+                None if refused.shape else model, refused.kind, refused.message,
+                shape=refused.shape))
         except Exception:  # noqa: BLE001 -- a check that breaks lets nothing through
             log.exception("the emulator's front check failed on %s %s",
                           environ.get("REQUEST_METHOD"), environ.get("PATH_INFO"))
@@ -216,13 +238,6 @@ class FrontCheck:
         params = sigv4.parse_authorization(header, has_date)
         if isinstance(params, sigv4.Refusal):
             raise _refused(params)
-        names = [part.strip().partition("=")[0].strip()
-                 for part in header.strip().partition(" ")[2].split(",") if part.strip()]
-        if len(names) != len(set(names)) or not names or names[0] != "Credential":
-            # moto reads the first part as the credential; the check reads what moto reads.
-            raise _Refused(errors.INCOMPLETE, "The Authorization header must hold Credential "
-                                              "first, then SignedHeaders and Signature, once "
-                                              f"each. Authorization={header}")
         timestamp = sigv4.request_timestamp(request)
         if isinstance(timestamp, sigv4.Refusal):
             raise _refused(timestamp)
