@@ -218,10 +218,10 @@ class FrontCheck:
 
     def _authorize(self, request: sigv4.ReceivedRequest, environ: dict, body: bytes,
                    model) -> None:
-        principal, region = self._authenticate(request, environ, body, model)
+        moto_request = operations.moto_request(environ, body)
+        principal, region = self._authenticate(request, moto_request, body, model)
         if principal.administrator:
             return
-        moto_request = operations.moto_request(environ, body)
         call = operations.identify(model, moto_request, region, principal.account)
         if call is None:
             raise _Refused(errors.UNKNOWN_OPERATION,
@@ -230,7 +230,7 @@ class FrontCheck:
                            "cloud's deployer may send it")
         self._evaluate(principal, model, call, request.source_ip)
 
-    def _authenticate(self, request: sigv4.ReceivedRequest, environ: dict, body: bytes,
+    def _authenticate(self, request: sigv4.ReceivedRequest, moto_request, body: bytes,
                       model) -> tuple[Principal, str]:
         """Who signed the request (and the region it acts in), or _Refused."""
         header = request.header("authorization") or ""
@@ -263,8 +263,7 @@ class FrontCheck:
                             f"'{timestamp}'.")
         if problems:
             raise _Refused(errors.BAD_SIGNATURE, "".join(problems))
-        moto_region, moto_key = operations.moto_region_and_key(
-            operations.moto_request(environ, b""))
+        moto_region, moto_key = operations.moto_region_and_key(moto_request)
         if moto_region != region or moto_key != key_id:
             raise _Refused(errors.INCOMPLETE,
                            f"The request names region {moto_region!r} and key {moto_key!r} "
