@@ -15,10 +15,13 @@ authorized is what runs:
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from localcloud import policy as iam_eval
+
+log = logging.getLogger("localcloud.emulator_auth")
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,6 @@ def identify(model, request, region: str, account: str) -> Call | None:
     from moto.core.parse import PROTOCOL_PARSERS
     from moto.core.request import determine_request_protocol
     from moto.core.routing import get_service_router
-    from werkzeug.exceptions import HTTPException
 
     try:
         operation, uri_params = get_service_router(model.service_name).match(request)
@@ -86,7 +88,9 @@ def identify(model, request, region: str, account: str) -> Call | None:
         params = PROTOCOL_PARSERS[protocol](operation).parse({
             "method": request.method, "values": request.values, "headers": request.headers,
             "body": request.data, "url_path": request.path, "url_params": uri_params})
-    except (HTTPException, NotImplementedError, KeyError, ValueError, TypeError):
+    except Exception as err:  # noqa: BLE001 -- no route (NotFound), an unreadable body...
+        log.debug("no operation of %s for %s %s: %r", model.service_name, request.method,
+                  request.path, err)
         return None
     pairs = iam_eval.map_call(iam_eval.iam_prefix(model.signing_name), operation.name,
                               params, region, account, method=request.method,
