@@ -244,25 +244,8 @@ class FrontCheck:
         skew = sigv4.check_clock_skew(timestamp, datetime.datetime.now(datetime.timezone.utc))
         if skew is not None:
             raise _refused(skew)
-        scope = params["Credential"].split("/")
-        if len(scope) != 5:
-            raise _Refused(errors.INCOMPLETE, "Credential must have exactly 5 slash-delimited "
-                                              "elements, e.g. keyid/date/region/service/term, "
-                                              f"got '{params['Credential']}'")
-        key_id, date, region, service, terminator = scope
-        problems = []
-        if service != model.signing_name:
-            problems.append(f"Credential should be scoped to correct service: "
-                            f"'{model.signing_name}'. ")
-        if terminator != sigv4.TERMINATOR:
-            problems.append("Credential should be scoped with a valid terminator: "
-                            f"'{sigv4.TERMINATOR}', not '{terminator}'. ")
-        if date != timestamp[:8]:
-            problems.append("Date in Credential scope does not match YYYYMMDD from ISO-8601 "
-                            f"version of date from HTTP: '{date}' != '{timestamp[:8]}', from "
-                            f"'{timestamp}'.")
-        if problems:
-            raise _Refused(errors.BAD_SIGNATURE, "".join(problems))
+        key_id, region, service = _credential_scope(params["Credential"], timestamp,
+                                                    model.signing_name)
         moto_region, moto_key = operations.moto_region_and_key(moto_request)
         if moto_region != region or moto_key != key_id:
             raise _Refused(errors.INCOMPLETE,
@@ -278,15 +261,10 @@ class FrontCheck:
         except Expired:
             raise _Refused(errors.EXPIRED, "The security token included in the request is "
                                            "expired") from None
-        token = request.header("x-amz-security-token")
         if principal is None:
             raise _Refused(errors.UNKNOWN_KEY,
                            "The security token included in the request is invalid.")
-        if (principal.session_token is None) != (token is None) or (
-                token is not None and not hmac.compare_digest(
-                    token.encode("utf-8", "replace"), principal.session_token.encode())):
-            raise _Refused(errors.BAD_TOKEN,
-                           "The security token included in the request is invalid.")
+        _check_session_token(principal, request.header("x-amz-security-token"))
         s3_hash = self._s3_payload_hash(request, body) if model.service_name == "s3" else None
         canonical, string_to_sign, signature = sigv4.expected_signature(
             request, signed_names, timestamp, key_id, principal.secret_access_key, region,
@@ -331,6 +309,41 @@ class FrontCheck:
             if not decision.allowed:
                 raise _Refused(errors.DENIED, iam_eval.access_denied_message(
                     principal.arn, action, resource, decision, policy_type))
+
+
+def _credential_scope(credential: str, timestamp: str,
+                      signing_name: str) -> tuple[str, str, str]:
+    """(access key id, region, service) of a Credential scoped to the request's date, the
+    called service and ``aws4_request``; else a refusal naming every part that is wrong
+    (in the IAM guide's sentences, as the gateway's check words them). Any region: moto
+    serves the one signed for (checked against moto's own reading of the request)."""
+    scope = credential.split("/")
+    if len(scope) != 5:
+        raise _Refused(errors.INCOMPLETE, "Credential must have exactly 5 slash-delimited "
+                                          "elements, e.g. keyid/date/region/service/term, "
+                                          f"got '{credential}'")
+    key_id, date, region, service, terminator = scope
+    problems = []
+    if service != signing_name:
+        problems.append(f"Credential should be scoped to correct service: '{signing_name}'. ")
+    if terminator != sigv4.TERMINATOR:
+        problems.append("Credential should be scoped with a valid terminator: "
+                        f"'{sigv4.TERMINATOR}', not '{terminator}'. ")
+    if date != timestamp[:8]:
+        problems.append("Date in Credential scope does not match YYYYMMDD from ISO-8601 "
+                        f"version of date from HTTP: '{date}' != '{timestamp[:8]}', from "
+                        f"'{timestamp}'.")
+    if problems:
+        raise _Refused(errors.BAD_SIGNATURE, "".join(problems))
+    return key_id, region, service
+
+
+def _check_session_token(principal: Principal, token: str | None) -> None:
+    """A temporary key goes with its own session token; a long-term key with none."""
+    expected = principal.session_token
+    if (expected is None) != (token is None) or (expected is not None and not hmac.compare_digest(
+            token.encode("utf-8", "replace"), expected.encode())):
+        raise _Refused(errors.BAD_TOKEN, "The security token included in the request is invalid.")
 
 
 def _decide(policies: list, session: list | None, action: str, resource: str, context: dict,
