@@ -140,6 +140,14 @@ def test_unsigned_requests_are_refused_and_change_nothing(emulator):
                            {"Content-Type": "application/x-www-form-urlencoded"})
     assert status == 403
     assert xml_code(body) == "MissingAuthenticationToken"
+    # moto would issue credentials for any role to an unsigned AssumeRoleWithWebIdentity,
+    # checking no token: refused here like every unsigned request.
+    status, _, body = send(emulator, "POST", "/", (
+        b"Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleSessionName=x&"
+        b"WebIdentityToken=made-up&RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fany"),
+        {"Content-Type": "application/x-www-form-urlencoded"})
+    assert (status, xml_code(body)) == (403, "MissingAuthenticationToken")
+    assert b"SecretAccessKey" not in body
     status, headers, body = send(emulator, "GET", "/2015-03-31/functions/")
     assert (status, headers["x-amzn-ErrorType"], json.loads(body)) == (
         403, "MissingAuthenticationTokenException", {"message": "Missing Authentication Token"})
