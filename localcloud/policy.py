@@ -2,7 +2,7 @@
 
 What is modelled, following the IAM policy-evaluation rules for a single account:
 
-- Identity policies (the function role's inline and attached policies): a request is
+- Identity policies (a user's or a role's inline and attached policies): a request is
   allowed only if some ``Allow`` statement matches and no ``Deny`` statement matches
   (explicit deny wins; default deny).
 - A Lambda function's resource policy (the JSON of ``lambda.get_policy``) for a service
