@@ -4,7 +4,9 @@ from those below it (``tests/test_import_graph.py`` holds the table):
 
 Foundation, for any part:
 
-- ``emulator`` (moto's server on 127.0.0.1 and boto3 clients for it), ``control_plane``
+- ``emulator`` (moto's server on 127.0.0.1 and boto3 clients for it), behind
+  ``emulator_auth`` (its front check: every request signed and allowed as IAM would),
+  ``sigv4`` (the SigV4 steps that check and the gateway's share), ``control_plane``
   (reads stages, functions and policies from moto, in process when the emulator runs
   here), ``atomic`` (files written whole);
 - ``kinds``: what a resource kind is made of (``Kind``: the create, update and delete of
@@ -21,7 +23,7 @@ Services, each on its own (``resources``: the service's resource kinds):
   Gateway's rules; ``auth`` (SigV4 and callers' policies), ``throttling``,
   ``stage_logs``; ``resources``.
 - ``awslambda/``: ``invoker`` (+ ``worker``) runs deployed functions in warm worker
-  processes under their role's policy; ``archives`` keeps their code; ``resources``.
+  processes signed as their role; ``archives`` keeps their code; ``resources``.
 - ``iam/``: ``callers`` (a local caller per stage, its keys); ``resources``.
 - ``s3/``, ``dynamodb/``, ``logs/``: their ``resources``.
 

@@ -17,19 +17,17 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from localcloud.emulator import FAKE_ACCESS_KEY_ID, REGION, make_client
+from localcloud import emulator
+from localcloud.emulator import REGION, make_client
+from localcloud.emulator_auth import principals
+from localcloud.emulator_auth.principals import as_document  # noqa: F401 -- re-exported
 
 log = logging.getLogger("localcloud.control_plane")
-
-_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
-_ANY_ADDRESS = {"0.0.0.0", "::", ""}
-
 
 class NotFound(Exception):
     """The function (or role) asked about does not exist."""
@@ -37,17 +35,6 @@ class NotFound(Exception):
 
 class Unsupported(Exception):
     """A question only the in-process route can answer."""
-
-
-def as_document(document: Any) -> dict:
-    """A policy document as a dict, whether moto/boto3 gave a dict, JSON or URL-encoded JSON."""
-    if isinstance(document, (str, bytes)):
-        text = document.decode() if isinstance(document, bytes) else document
-        try:
-            return json.loads(text)
-        except ValueError:
-            return json.loads(unquote(text))  # IAM returns URL-encoded documents
-    return dict(document)
 
 
 # --- qualified functions ----------------------------------------------------------------
@@ -130,13 +117,15 @@ def stage_answer(deployment_id: str | None, variables: dict | None,
 # --- through boto3 (an emulator in another process) ----------------------------------
 
 class BotoPlane:
-    """The control plane over HTTP, through boto3."""
+    """The control plane over HTTP, through boto3, signed with ``credentials`` (by default
+    as the local cloud itself, which only works for an emulator of this process)."""
 
-    def __init__(self, endpoint_url: str, region: str = REGION) -> None:
-        self._apigw = make_client("apigateway", endpoint_url, region)
-        self._lambda = make_client("lambda", endpoint_url, region)
-        self._iam = make_client("iam", endpoint_url, region)
-        self._logs = make_client("logs", endpoint_url, region)
+    def __init__(self, endpoint_url: str, region: str = REGION,
+                 credentials: Credentials | None = None) -> None:
+        self._apigw = make_client("apigateway", endpoint_url, region, credentials)
+        self._lambda = make_client("lambda", endpoint_url, region, credentials)
+        self._iam = make_client("iam", endpoint_url, region, credentials)
+        self._logs = make_client("logs", endpoint_url, region, credentials)
 
     def rest_api_ids(self) -> list[str]:
         """Every REST API, oldest first (ties by id)."""
@@ -215,6 +204,9 @@ class BotoPlane:
     def user_policies(self, user_name: str) -> list[dict]:
         raise Unsupported("reading users' policies needs the AWS emulator in this process")
 
+    def temporary_key_active(self, access_key_id: str) -> bool:
+        return True  # another process's emulator: its front check will say
+
     def log_group_exists(self, group: str) -> bool:
         pages = self._logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=group)
         return any(g["logGroupName"] == group for page in pages for g in page["logGroups"])
@@ -259,8 +251,9 @@ class InProcessPlane:
         from moto.backends import get_backend
         from moto.iam.models import get_account_id_from
 
-        # As moto's server picks the account of a request made with our fake credentials.
-        account = os.environ.get("MOTO_ACCOUNT_ID") or get_account_id_from(FAKE_ACCESS_KEY_ID)
+        # As moto's server picks the account of a request signed as the local cloud.
+        account = os.environ.get("MOTO_ACCOUNT_ID") or get_account_id_from(
+            emulator.local_cloud_credentials().access_key)
         return get_backend(service)[account][region or self.region]
 
     def rest_api_ids(self) -> list[str]:
@@ -311,18 +304,11 @@ class InProcessPlane:
         iam = self._backend("iam", get_partition(self.region))
         try:
             role = iam.get_role(role_name)
-            documents = [as_document(doc) for _, doc in list(role.policies.items())]
-            attached = sorted((p for p in list(role.managed_policies.values())
-                               if p.path.startswith("/")), key=lambda p: p.name)
-            for managed in attached:
-                policy = iam.get_policy(managed.arn)
-                version = iam.get_policy_version(managed.arn, policy.default_version_id)
-                documents.append(as_document(version.document))
+            return [as_document(doc) for doc in principals.role_policy_documents(iam, role)]
         except Exception as err:
             if _error_code(err) == "NoSuchEntity":
                 raise NotFound(f"role not found: {role_name}") from err
             raise
-        return documents
 
     def _iam(self):
         from moto.utilities.utils import get_partition
@@ -348,15 +334,11 @@ class InProcessPlane:
         user = iam.users.get(user_name)
         if user is None:
             raise NotFound(f"user not found: {user_name}")
-        holders = [user, *iam.get_groups_for_user(user_name)]
-        documents: list[dict] = []
-        for holder in holders:
-            documents.extend(as_document(doc) for doc in list(holder.policies.values()))
-            for managed in sorted(list(holder.managed_policies.values()), key=lambda p: p.arn):
-                policy = iam.get_policy(managed.arn)
-                version = iam.get_policy_version(managed.arn, policy.default_version_id)
-                documents.append(as_document(version.document))
-        return documents
+        return [as_document(doc) for doc in principals.user_policy_documents(iam, user)]
+
+    def temporary_key_active(self, access_key_id: str) -> bool:
+        """Whether moto still holds this STS key, unexpired (a reset deletes it)."""
+        return principals.temporary_key_active(access_key_id)
 
     def log_group_exists(self, group: str) -> bool:
         return group in self._backend("logs").groups
@@ -379,58 +361,27 @@ class InProcessPlane:
         self._backend("logs").put_log_events(group, stream, events)
 
 
-def _server_thread(endpoint_url: str) -> threading.Thread | None:
-    """The thread of a moto server in this process that serves ``endpoint_url``, if any.
-
-    Only a plain ThreadedMotoServer counts: one whose WSGI app someone wrapped (to move
-    requests to another account, say) may answer differently from its backends.
-    """
-    from moto.moto_server.threaded_moto_server import ThreadedMotoServer
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-
-    url = urlsplit(endpoint_url)
-    if url.scheme != "http" or url.hostname not in _LOOPBACK:
-        return None
-    for thread in threading.enumerate():
-        # ThreadedMotoServer runs serve_forever in a Thread whose target is its own
-        # bound method; CPython keeps the target while the thread runs.
-        server = getattr(getattr(thread, "_target", None), "__self__", None)
-        if not isinstance(server, ThreadedMotoServer):
-            continue
-        wsgi = getattr(server, "_server", None)
-        if wsgi is None or type(getattr(wsgi, "app", None)) is not DomainDispatcherApplication:
-            continue
-        host, port = wsgi.server_address[:2]
-        if port == url.port and (host == url.hostname or host in _ANY_ADDRESS
-                                 or (url.hostname == "localhost" and host in _LOOPBACK)):
-            return thread
-    return None
-
-
 class ControlPlane:
-    """In-process while a moto server of this process serves the endpoint, else boto3."""
+    """In-process while an emulator of this process serves the endpoint, else boto3
+    (signed with ``credentials``)."""
 
-    def __init__(self, endpoint_url: str, region: str = REGION) -> None:
+    def __init__(self, endpoint_url: str, region: str = REGION,
+                 credentials: Credentials | None = None) -> None:
         self.endpoint_url = endpoint_url
         self.region = region
+        self.credentials = credentials
         self._in_process = InProcessPlane(region)
         self._boto: BotoPlane | None = None
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
 
     @property
     def in_process(self) -> bool:
-        return self._current() is self._in_process
+        return emulator.in_process(self.endpoint_url) is not None
 
     def _current(self) -> InProcessPlane | BotoPlane:
-        thread = self._thread
-        if thread is None or not thread.is_alive():
-            thread = self._thread = _server_thread(self.endpoint_url)
-        if thread is not None:
+        if emulator.in_process(self.endpoint_url) is not None:
             return self._in_process
-        with self._lock:
-            if self._boto is None:
-                self._boto = BotoPlane(self.endpoint_url, self.region)
+        if self._boto is None:  # a race makes two alike; either serves
+            self._boto = BotoPlane(self.endpoint_url, self.region, self.credentials)
         return self._boto
 
     # --- the questions (see BotoPlane for what each answers) ---------------------
@@ -459,6 +410,9 @@ class ControlPlane:
     def user_policies(self, user_name: str) -> list[dict]:
         return self._current().user_policies(user_name)
 
+    def temporary_key_active(self, access_key_id: str) -> bool:
+        return self._current().temporary_key_active(access_key_id)
+
     def log_group_exists(self, group: str) -> bool:
         return self._current().log_group_exists(group)
 
@@ -472,5 +426,6 @@ class ControlPlane:
         self._current().put_log_events(group, stream, events)
 
 
-def for_endpoint(endpoint_url: str, region: str = REGION) -> ControlPlane:
-    return ControlPlane(endpoint_url, region)
+def for_endpoint(endpoint_url: str, region: str = REGION,
+                 credentials: Credentials | None = None) -> ControlPlane:
+    return ControlPlane(endpoint_url, region, credentials)

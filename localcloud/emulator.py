@@ -1,4 +1,17 @@
-"""moto's AWS emulator on 127.0.0.1, and boto3 clients that talk to it.
+"""moto's AWS emulator on 127.0.0.1, behind the front check, and boto3 clients that talk
+to it.
+
+Every request to the emulator's port passes :class:`localcloud.emulator_auth.FrontCheck`
+first: signed (SigV4) by a key the emulator knows, and allowed by the signer's IAM
+policies, as on AWS. moto's own routes (``/moto-api``: reset, dashboard, data) are
+refused over HTTP; ``Emulator.reset()`` resets moto in process instead.
+
+The local cloud's own clients (this module's :func:`make_client` without credentials)
+sign as the local cloud itself: a key made once per process and held only in its memory.
+It has the deployer's full rights, but no outside client can hold it: it is in no file,
+no worker's environment, and not in moto's IAM, so resetting moto (which deletes every
+IAM user, the deployer included) cannot lock the local cloud out. Another process (the
+CLI, the promotion tool) signs as the deployer, with its profile in the credentials file.
 
 moto keeps its backends in module-level state, so every emulator started in one
 process shares the same accounts and resources; use ``Emulator.reset()`` to wipe them.
@@ -6,68 +19,23 @@ process shares the same accounts and resources; use ``Emulator.reset()`` to wipe
 from __future__ import annotations
 
 import logging
+import secrets
 import socket
+import string
 import threading
-import urllib.request
+from urllib.parse import urlsplit
 
 import boto3
-from moto.server import ThreadedMotoServer
+from botocore.credentials import Credentials
+
+from localcloud.emulator_auth import FrontCheck
 
 ACCOUNT_ID = "123456789012"
 REGION = "us-east-1"
 HOST = "127.0.0.1"
-# moto accepts any credentials; these keep boto3 from looking for real ones.
-FAKE_ACCESS_KEY_ID = "testing"
-FAKE_SECRET_ACCESS_KEY = "testing"
-FAKE_SESSION_TOKEN = "testing"
 
-
-def fake_credentials_env(endpoint_url: str, region: str = REGION) -> dict[str, str]:
-    """Environment variables that point boto3 in a child process at the emulator."""
-    return {
-        "AWS_ENDPOINT_URL": endpoint_url,
-        "AWS_ACCESS_KEY_ID": FAKE_ACCESS_KEY_ID,
-        "AWS_SECRET_ACCESS_KEY": FAKE_SECRET_ACCESS_KEY,
-        "AWS_SESSION_TOKEN": FAKE_SESSION_TOKEN,
-        "AWS_REGION": region,
-        "AWS_DEFAULT_REGION": region,
-    }
-
-
-# One boto3 session serves every client: building a Session (and its loaders' service
-# data) costs ~60 ms, a client from a warm session a few. Sessions are not thread-safe
-# for client creation, hence the lock; the clients themselves are.
-_session: boto3.session.Session | None = None
-_clients: dict[tuple[str, str, str], object] = {}
-_clients_lock = threading.Lock()
-
-
-def _shared_session() -> boto3.session.Session:
-    global _session
-    if _session is None:
-        _session = boto3.session.Session(
-            aws_access_key_id=FAKE_ACCESS_KEY_ID,
-            aws_secret_access_key=FAKE_SECRET_ACCESS_KEY,
-            aws_session_token=FAKE_SESSION_TOKEN,
-            region_name=REGION,
-        )
-    return _session
-
-
-def make_client(service: str, endpoint_url: str, region: str = REGION):
-    """A boto3 client for ``service`` bound to the emulator, with fake credentials.
-
-    Clients come from this module's own session (never the process's default session,
-    its profile or its environment credentials) and are shared per (service, endpoint,
-    region): callers must not change a client's event hooks.
-    """
-    key = (service, endpoint_url, region)
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            client = _clients[key] = _shared_session().client(
-                service, endpoint_url=endpoint_url, region_name=region)
-        return client
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+_ANY_ADDRESS = {"0.0.0.0", "::", ""}
 
 
 class PortInUse(OSError):
@@ -75,7 +43,6 @@ class PortInUse(OSError):
 
 
 def _check_port_free(host: str, port: int) -> None:
-    # ThreadedMotoServer.start() waits forever if its server cannot bind, so fail early.
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
             probe.bind((host, port))
@@ -86,8 +53,97 @@ def _check_port_free(host: str, port: int) -> None:
             ) from err
 
 
+class NoCredentials(Exception):
+    """A client for an emulator that this process does not run, without credentials."""
+
+
+# --- the local cloud's own identity -------------------------------------------------------
+
+_local_cloud: Credentials | None = None
+_local_cloud_lock = threading.Lock()
+
+
+def local_cloud_credentials() -> Credentials:
+    """The local cloud's own key: made once per process, never written anywhere. Its id
+    looks like an IAM key (20 letters and digits) because moto reads ids of that shape."""
+    global _local_cloud
+    with _local_cloud_lock:
+        if _local_cloud is None:
+            alphabet = string.ascii_uppercase + string.digits
+            key_id = "AKIA" + "".join(secrets.choice(alphabet) for _ in range(16))
+            _local_cloud = Credentials(key_id, secrets.token_urlsafe(30))
+        return _local_cloud
+
+
+# --- emulators of this process ------------------------------------------------------------
+
+_running: dict[tuple[str, int], "Emulator"] = {}
+_running_lock = threading.Lock()
+
+
+def in_process(endpoint_url: str) -> "Emulator | None":
+    """The emulator of this process that serves ``endpoint_url``, if one does."""
+    url = urlsplit(endpoint_url)
+    if url.scheme != "http" or url.hostname not in _LOOPBACK or url.port is None:
+        return None
+    with _running_lock:
+        for (host, port), emulator in _running.items():
+            if port == url.port and (host == url.hostname or host in _ANY_ADDRESS
+                                     or (url.hostname == "localhost" and host in _LOOPBACK)):
+                return emulator
+    return None
+
+
+# --- clients ------------------------------------------------------------------------------
+
+# One boto3 session serves every client: building a Session (and its loaders' service
+# data) costs ~60 ms, a client from a warm session a few. Sessions are not thread-safe
+# for client creation, hence the lock; the clients themselves are.
+_session: boto3.session.Session | None = None
+_clients: dict[tuple, object] = {}
+_clients_lock = threading.Lock()
+
+
+def _shared_session() -> boto3.session.Session:
+    global _session
+    if _session is None:
+        _session = boto3.session.Session(region_name=REGION)
+    return _session
+
+
+def make_client(service: str, endpoint_url: str, region: str = REGION,
+                credentials: Credentials | None = None):
+    """A boto3 client for ``service`` bound to the emulator.
+
+    It signs with ``credentials`` (e.g. the deployer's, for an emulator that another
+    process runs), else as the local cloud itself when this process runs the emulator at
+    ``endpoint_url`` (NoCredentials otherwise). Clients come from this module's own
+    session and are shared per (service, endpoint, region, credentials): callers must not
+    change a client's event hooks.
+    """
+    if credentials is None:
+        if in_process(endpoint_url) is None:
+            raise NoCredentials(
+                f"the AWS emulator at {endpoint_url} is not this process's: sign as the local "
+                "cloud's deployer (profile `deployer` of its credentials file)")
+        credentials = local_cloud_credentials()
+    frozen = credentials.get_frozen_credentials()
+    key = (service, endpoint_url, region, frozen.access_key, frozen.secret_key, frozen.token)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = _shared_session().client(
+                service, endpoint_url=endpoint_url, region_name=region,
+                aws_access_key_id=frozen.access_key, aws_secret_access_key=frozen.secret_key,
+                aws_session_token=frozen.token)
+        return client
+
+
+# --- the emulator -------------------------------------------------------------------------
+
 class Emulator:
-    """moto's server in a background thread. ``port=0`` picks a free port."""
+    """moto's server, behind the front check, in a background thread. ``port=0`` picks a
+    free port."""
 
     def __init__(self, host: str = HOST, port: int = 0, *, quiet: bool = True,
                  region: str = REGION) -> None:
@@ -95,7 +151,8 @@ class Emulator:
         self.requested_port = port
         self.region = region
         self.quiet = quiet
-        self._server: ThreadedMotoServer | None = None
+        self._server = None
+        self._thread: threading.Thread | None = None
         self._endpoint_url: str | None = None
 
     @property
@@ -112,31 +169,51 @@ class Emulator:
         """Start the server; returns its endpoint URL, e.g. ``http://127.0.0.1:50123``."""
         if self._server is not None:
             return self.endpoint_url
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+        from werkzeug.serving import make_server
+
         if self.quiet:
             # werkzeug logs every request at INFO on this logger; it keeps a level set here.
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        credentials = local_cloud_credentials()
+        app = FrontCheck(DomainDispatcherApplication(create_backend_app),
+                         (credentials.access_key, credentials.secret_key))
         if self.requested_port:
             _check_port_free(self.host, self.requested_port)
-        server = ThreadedMotoServer(ip_address=self.host, port=self.requested_port,
-                                    verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
+        # Binds now, as moto's ThreadedMotoServer does (werkzeug exits the process on a
+        # port taken meanwhile: the check above names the port first).
+        server = make_server(self.host, self.requested_port, app, threaded=True)
+        host, port = server.server_address[:2]
         self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, daemon=True,
+                                        name=f"aws-emulator-{port}")
+        self._thread.start()
         self._endpoint_url = f"http://{host}:{port}"
+        with _running_lock:
+            _running[(host, port)] = self
         return self._endpoint_url
 
     def stop(self) -> None:
         server, self._server = self._server, None
+        thread, self._thread = self._thread, None
         self._endpoint_url = None
-        if server is not None:
-            server.stop()
+        if server is None:
+            return
+        with _running_lock:
+            for key, emulator in list(_running.items()):
+                if emulator is self:
+                    del _running[key]
+        server.shutdown()
+        if thread is not None:
+            thread.join()
+        server.server_close()
 
     def reset(self) -> None:
-        """Wipe every resource in moto (all emulators of this process share them)."""
-        request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST",
-                                         data=b"")
-        with urllib.request.urlopen(request, timeout=30) as response:
-            response.read()
+        """Wipe every resource in moto (all emulators of this process share them), in
+        process: moto's reset route is refused over HTTP."""
+        from moto.moto_api._internal.models import moto_api_backend
+
+        moto_api_backend.reset()  # what moto's POST /moto-api/reset runs
 
     def client(self, service: str):
         return make_client(service, self.endpoint_url, self.region)

@@ -14,6 +14,8 @@ from typing import Callable
 
 from botocore.exceptions import ClientError
 
+from botocore.credentials import Credentials
+
 from localcloud.emulator import make_client
 
 
@@ -23,19 +25,23 @@ class DeployError(Exception):
 
 @dataclass
 class Cloud:
-    """What every kind needs: the emulator, the state directory, the served gateway."""
+    """What every kind needs: the emulator, the state directory, the served gateway, and
+    whom to sign as (None: the local cloud itself, in the process that runs the emulator;
+    from another process, its deployer)."""
     endpoint_url: str
     region: str
     account_id: str
     state_dir: Path
     gateway_url: str
+    credentials: Credentials | None = None
 
     def __post_init__(self) -> None:
         self._clients: dict[str, object] = {}
 
     def client(self, service: str):
         if service not in self._clients:
-            self._clients[service] = make_client(service, self.endpoint_url, self.region)
+            self._clients[service] = make_client(service, self.endpoint_url, self.region,
+                                                 self.credentials)
         return self._clients[service]
 
 

@@ -2,7 +2,7 @@
 
 What is modelled, following the IAM policy-evaluation rules for a single account:
 
-- Identity policies (the function role's inline and attached policies): a request is
+- Identity policies (a user's or a role's inline and attached policies): a request is
   allowed only if some ``Allow`` statement matches and no ``Deny`` statement matches
   (explicit deny wins; default deny).
 - A Lambda function's resource policy (the JSON of ``lambda.get_policy``) for a service
@@ -29,6 +29,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable, Mapping
+
+from infra.partitions import partition_of
 
 ALLOW = "Allow"
 EXPLICIT_DENY = "ExplicitDeny"
@@ -305,18 +307,25 @@ def lambda_invoke_allowed(policy: Any, function_arn: str, source_arn: str, *,
 
 # --- API calls -> (action, resource) --------------------------------------------------
 
+def _partition(region: str) -> str:
+    """What a region's ARNs start with (arn:{partition}:), from botocore's partition data."""
+    found = partition_of(region)
+    return found.name if found is not None else "aws"
+
+
 def dynamodb_table_arn(table: str, region: str, account: str) -> str:
     if table.startswith("arn:"):
         return table  # DynamoDB also accepts a table ARN as TableName
-    return f"arn:aws:dynamodb:{region}:{account}:table/{table}"
+    return f"arn:{_partition(region)}:dynamodb:{region}:{account}:table/{table}"
 
 
 def log_stream_arn(group: str, stream: str, region: str, account: str) -> str:
-    return f"arn:aws:logs:{region}:{account}:log-group:{group}:log-stream:{stream}"
+    return (f"arn:{_partition(region)}:logs:{region}:{account}:log-group:{group}"
+            f":log-stream:{stream}")
 
 
 def log_group_arn(group: str, region: str, account: str) -> str:
-    return f"arn:aws:logs:{region}:{account}:log-group:{group}"
+    return f"arn:{_partition(region)}:logs:{region}:{account}:log-group:{group}"
 
 
 _TRANSACT_WRITE_ACTIONS = {
@@ -374,6 +383,92 @@ def map_logs_call(operation: str, params: Mapping[str, Any], region: str,
     return [(action, "*")]
 
 
+# Lambda operations whose IAM action has another name (Service Authorization Reference,
+# AWS Lambda: "API operations" table).
+_LAMBDA_ACTIONS = {"Invoke": "InvokeFunction", "InvokeWithResponseStream": "InvokeFunction"}
+
+
+def lambda_function_arn(function: str, qualifier: str | None, region: str,
+                        account: str) -> str:
+    """The ARN IAM authorizes a call on a function against: its name, partial ARN
+    (``ACCOUNT:function:NAME``) or ARN, with the qualifier it carries or is given."""
+    if function.startswith("arn:"):
+        arn = function
+    else:
+        parts = function.split(":")
+        if len(parts) >= 3 and parts[1] == "function":
+            account, function = parts[0], ":".join(parts[2:])
+        arn = f"arn:{_partition(region)}:lambda:{region}:{account}:function:{function}"
+    if qualifier and arn.count(":") == 6:  # not qualified in the name already
+        arn = f"{arn}:{qualifier}"
+    return arn
+
+
+def map_lambda_call(operation: str, params: Mapping[str, Any], region: str,
+                    account: str) -> list[tuple[str, str]]:
+    """The (action, resource) pairs IAM checks for one Lambda API call."""
+    action = f"lambda:{_LAMBDA_ACTIONS.get(operation, operation)}"
+    function = params.get("FunctionName")
+    if isinstance(function, str) and function:
+        return [(action, lambda_function_arn(function, params.get("Qualifier"), region,
+                                             account))]
+    if isinstance(params.get("Resource"), str):  # the tagging operations
+        return [(action, params["Resource"])]
+    return [(action, "*")]
+
+
+# The IAM entity a call names, by parameter, and its ARN's resource type.
+_IAM_ENTITIES = (("UserName", "user"), ("RoleName", "role"), ("GroupName", "group"),
+                 ("InstanceProfileName", "instance-profile"))
+
+
+def map_iam_call(operation: str, params: Mapping[str, Any], region: str,
+                 account: str) -> list[tuple[str, str]]:
+    """The (action, resource) pairs IAM checks for one IAM API call: the user, role, group
+    or instance profile it names (AttachUserPolicy: the user, not the policy), else the
+    policy."""
+    action = f"iam:{operation}"
+    prefix = f"arn:{_partition(region)}:iam::{account}"
+    path = params.get("Path") if operation.startswith("Create") else None
+    path = path if isinstance(path, str) and path.startswith("/") else "/"
+    for parameter, kind in _IAM_ENTITIES:
+        name = params.get(parameter)
+        if isinstance(name, str) and name:
+            return [(action, f"{prefix}:{kind}{path}{name}")]
+    if isinstance(params.get("PolicyArn"), str):
+        return [(action, params["PolicyArn"])]
+    if operation == "CreatePolicy" and isinstance(params.get("PolicyName"), str):
+        return [(action, f"{prefix}:policy{path}{params['PolicyName']}")]
+    return [(action, "*")]
+
+
+def map_sts_call(operation: str, params: Mapping[str, Any], region: str,
+                 account: str) -> list[tuple[str, str]]:
+    if operation == "AssumeRole" and isinstance(params.get("RoleArn"), str):
+        return [("sts:AssumeRole", params["RoleArn"])]
+    return [(f"sts:{operation}", "*")]
+
+
+# S3 operations whose IAM action has another name (the S3 API reference's "Permissions"
+# of each operation: ListObjectsV2 "must have permission to perform the s3:ListBucket
+# action", HeadObject needs s3:GetObject...).
+_S3_ACTIONS = {"ListObjects": "ListBucket", "ListObjectsV2": "ListBucket",
+               "HeadBucket": "ListBucket", "HeadObject": "GetObject",
+               "ListBuckets": "ListAllMyBuckets", "DeleteObjects": "DeleteObject",
+               "CreateMultipartUpload": "PutObject", "UploadPart": "PutObject",
+               "CompleteMultipartUpload": "PutObject", "ListObjectVersions": "ListBucketVersions"}
+
+
+def map_s3_call(operation: str, params: Mapping[str, Any], region: str,
+                account: str) -> list[tuple[str, str]]:
+    action = f"s3:{_S3_ACTIONS.get(operation, operation)}"
+    bucket, key = params.get("Bucket"), params.get("Key")
+    if not isinstance(bucket, str) or not bucket:
+        return [(action, "*")]
+    arn = f"arn:{_partition(region)}:s3:::{bucket}"
+    return [(action, f"{arn}/{key}" if isinstance(key, str) and key else arn)]
+
+
 # IAM action prefixes that differ from the botocore service's endpoint prefix.
 _IAM_PREFIX = {"monitoring": "cloudwatch", "email": "ses", "runtime.sagemaker": "sagemaker"}
 # Calls IAM never denies.
@@ -384,19 +479,29 @@ def iam_prefix(endpoint_prefix: str) -> str:
     return _IAM_PREFIX.get(endpoint_prefix, endpoint_prefix)
 
 
+_MAPPERS = {"dynamodb": map_dynamodb_call, "logs": map_logs_call, "lambda": map_lambda_call,
+            "iam": map_iam_call, "sts": map_sts_call, "s3": map_s3_call}
+
+
 def map_call(service: str, operation: str, params: Mapping[str, Any] | None, region: str,
-             account: str) -> list[tuple[str, str]]:
+             account: str, *, method: str | None = None,
+             path: str | None = None) -> list[tuple[str, str]]:
     """The (action, resource ARN) pairs one AWS API call is authorized against.
 
     ``service`` is the IAM prefix (``dynamodb``, ``logs``, ...), ``operation`` the API
-    operation name (``GetItem``). Services without a specific mapping check
-    ``{service}:{operation}`` on ``*``.
+    operation name (``GetItem``). API Gateway's management API is authorized by HTTP
+    method on the request's path (``apigateway:PATCH`` on
+    ``arn:aws:apigateway:REGION::/restapis/ID/stages/NAME``), so it needs ``method`` and
+    ``path``. Services without a specific mapping check ``{service}:{operation}`` on
+    ``*``, which only a policy granting ``*`` resources allows.
     """
     params = params or {}
-    if service == "dynamodb":
-        return map_dynamodb_call(operation, params, region, account)
-    if service == "logs":
-        return map_logs_call(operation, params, region, account)
+    mapper = _MAPPERS.get(service)
+    if mapper is not None:
+        return mapper(operation, params, region, account)
+    if service == "apigateway" and method and path:
+        return [(f"apigateway:{method.upper()}",
+                 f"arn:{_partition(region)}:apigateway:{region}::{path}")]
     return [(f"{service}:{operation}", "*")]
 
 
@@ -405,11 +510,11 @@ def always_allowed(action: str) -> bool:
 
 
 def access_denied_message(principal_arn: str, action: str, resource: str,
-                          decision: Decision) -> str:
-    """AWS's wording of an identity-policy AccessDenied."""
-    reason = ("with an explicit deny in an identity-based policy"
+                          decision: Decision, policy_type: str = "identity-based") -> str:
+    """AWS's wording of an AccessDenied by an identity-based (or ``session``) policy."""
+    reason = (f"with an explicit deny in an {policy_type} policy"
               if decision.result == EXPLICIT_DENY
-              else f"because no identity-based policy allows the {action} action")
+              else f"because no {policy_type} policy allows the {action} action")
     return (f"User: {principal_arn} is not authorized to perform: {action} "
             f"on resource: {resource} {reason}")
 
@@ -428,6 +533,7 @@ __all__ = [
     "action_matches", "resource_matches", "arn_like", "statements", "conditions_match",
     "evaluate_identity", "is_allowed", "evaluate_resource_policy", "lambda_invoke_allowed",
     "dynamodb_table_arn", "log_stream_arn", "log_group_arn", "map_dynamodb_call",
-    "map_logs_call", "map_call", "iam_prefix", "always_allowed", "access_denied_message",
+    "map_logs_call", "lambda_function_arn", "map_lambda_call", "map_iam_call", "map_sts_call",
+    "map_s3_call", "map_call", "iam_prefix", "always_allowed", "access_denied_message",
     "assumed_role_arn",
 ]

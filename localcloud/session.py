@@ -20,7 +20,7 @@ from localcloud.awslambda.versions import number_versions_as_lambda_does
 from localcloud.kinds import Cloud, DeployError
 from localcloud.engine.stackfiles import known_stacks, read_stack_config
 from localcloud.engine.state import DEFAULT_STATE_DIR, AlreadyRunning, Session, StateStore
-from localcloud.iam.callers import make_deployer
+from localcloud.iam.callers import DEPLOYER_PROFILE, make_deployer, stage_credentials
 
 DEFAULT_GATEWAY_PORT = 8080
 
@@ -139,23 +139,33 @@ def already_running_message(store: StateStore) -> str:
             f"use that one, or stop it first (Ctrl-C in its terminal, or `kill {pid}`)")
 
 
-def cloud_for(stack: str, session: Session | None, store: StateStore) -> Cloud:
+def cloud_for(stack: str, session: Session | None, store: StateStore,
+              credentials=None) -> Cloud:
+    """The Cloud a stack deploys into; its clients sign with ``credentials`` (None: as the
+    local cloud itself, in the process that runs it)."""
     if session is None:
         raise DeployError("no local cloud is running; start one with `python3 tasks.py run` "
                           "and run this command from another terminal")
     return Cloud(endpoint_url=session.endpoint_url, region=region_of(stack),
-                 account_id=ACCOUNT_ID, state_dir=store.dir, gateway_url=session.gateway_url)
+                 account_id=ACCOUNT_ID, state_dir=store.dir, gateway_url=session.gateway_url,
+                 credentials=credentials)
 
 
 def running_cloud(stack: str, state_dir: Path = DEFAULT_STATE_DIR) -> tuple[Cloud, StateStore]:
-    """The Cloud of a local cloud started by another process (`localcloud up`)."""
+    """The Cloud of a local cloud started by another process (`localcloud up`), signed as
+    its deployer (the profile it wrote when it started)."""
     store = StateStore(state_dir)
     store.check()
     # A session file whose process is gone (it was killed) describes no running cloud.
     session = store.load_session() if store.lock.holder() is not None else None
-    cloud = cloud_for(stack, session, store)
+    deployer = stage_credentials(store.dir, DEPLOYER_PROFILE) if session is not None else None
+    if session is not None and deployer is None:
+        raise DeployError(f"the local cloud recorded in {store.dir / 'session.json'} left no "
+                          f"{DEPLOYER_PROFILE!r} profile in {store.dir / 'credentials'}; start "
+                          "it again with `python3 tasks.py run`")
+    cloud = cloud_for(stack, session, store, deployer)
     try:
-        make_client("sts", cloud.endpoint_url, cloud.region).get_caller_identity()
+        make_client("sts", cloud.endpoint_url, cloud.region, deployer).get_caller_identity()
     except Exception:  # noqa: BLE001 -- any failure means the same thing to the user
         raise DeployError(f"the local cloud recorded in {store.dir / 'session.json'} does not "
                           "answer; start it again with `python3 tasks.py run`") from None

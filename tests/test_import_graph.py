@@ -30,6 +30,8 @@ LAYER_OF = {
     "localcloud.control_plane": "foundation",  # reads stages, functions, policies from moto
     "localcloud.kinds": "foundation",         # what a resource kind is made of
     "localcloud.policy": "foundation",        # IAM's policy language, evaluated
+    "localcloud.sigv4": "foundation",         # SigV4 checks' shared steps (botocore)
+    "localcloud.emulator_auth.*": "foundation",  # the emulator's front check (IAM at its port)
     "localcloud.invocation": "foundation",    # what a caller of a function gets back
     "localcloud.http.*": "foundation",        # an HTTP front door (waitress), for any service
     # The local cloud's services: each stands on its own.

@@ -9,11 +9,18 @@ a code or configuration update starts fresh workers and stops the old ones.
 Configuration and policies are read through :mod:`localcloud.control_plane` (moto's
 backends directly when the emulator runs in this process), never cached.
 
-Every AWS call the function makes is checked against its role's policies (read from
-moto's IAM on each invoke) and recorded; so are the calls the Lambda service makes with
-the role to ship the function's output to CloudWatch Logs
+As Lambda does, each worker gets temporary credentials for the function's role
+(``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``: an STS
+``AssumeRole`` with the function's name as the session name), so every AWS call the
+function makes is signed as the role and authorized by the emulator's front check
+against the role's policies, where AWS authorizes it. A worker whose credentials are
+gone (moto was reset) or about to expire is replaced by a fresh one.
+
+``call_log()`` returns the newest authorization decisions made with the functions' roles
+(a bounded log): those of the front check on the function's calls, and those the Lambda
+service makes with the role to ship the function's output to CloudWatch Logs
 (``/aws/lambda/{name}``, one stream per worker, as Lambda does per execution
-environment). ``call_log()`` returns the newest of them (a bounded log).
+environment).
 
 Extracted code lives in a work directory in the temp folder named after the invoker's
 process (``localcloud-{pid}-...``); ``close()`` removes it, and a new invoker removes
@@ -22,6 +29,7 @@ those whose process is gone (a killed local cloud never removes its own).
 from __future__ import annotations
 
 import collections
+import datetime
 import hashlib
 import io
 import json
@@ -41,16 +49,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from localcloud import control_plane
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+from localcloud import control_plane, emulator_auth
 from localcloud.awslambda import archives
 from localcloud import policy as iam_eval
-from localcloud.emulator import ACCOUNT_ID, REGION, fake_credentials_env
+from localcloud.emulator import ACCOUNT_ID, REGION, make_client
 from localcloud.invocation import FunctionNotFound, InvokeRefused, InvokeResult, InvokerError
 
 log = logging.getLogger("localcloud.awslambda.invoker")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INIT_TIMEOUT = 10.0  # seconds; Lambda's limit for the init phase
+# How long a worker's role credentials last: STS's default (and a role's default maximum,
+# MaxSessionDuration 3600). A worker is replaced before they could expire mid-invoke.
+ROLE_SESSION_SECONDS = 3600
 
 # A synchronous invoke's payload: "6 MB each for request and response" (Lambda quotas,
 # https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html). In bytes, as
@@ -112,7 +126,7 @@ class CallRecord:
     allowed: bool
     decision: str  # iam_eval.ALLOW / EXPLICIT_DENY / IMPLICIT_DENY
     source: str  # "function" (the handler's own calls) or "lambda-service" (log shipping)
-    principal: str  # the assumed-role ARN
+    principal: str  # the assumed-role ARN (arn:aws:sts::ACCOUNT:assumed-role/ROLE/FUNCTION)
     operation: str = ""
     timestamp_ms: int = 0
 
@@ -129,17 +143,19 @@ class _Worker:
     """One worker process and the threads that read its stdout and stderr."""
 
     def __init__(self, invoker: "Invoker", function_name: str, argv: list[str], env: dict,
-                 cwd: str, log_stream: str) -> None:
+                 cwd: str, log_stream: str, access_key_id: str,
+                 credentials_expire: float) -> None:
         self.function_name = function_name
         self.log_stream = log_stream
         self.stream_created = False
         self.invocations = 0
         self.init_logs: list[tuple[int, str]] = []  # output of the init phase, shipped once
+        self.access_key_id = access_key_id  # of its role credentials
+        self.credentials_expire = credentials_expire  # time.monotonic() when they expire
         self._invoker = invoker
         self._results: queue.Queue = queue.Queue()
         self._logs: list[tuple[int, str]] = []
         self._logs_lock = threading.Lock()
-        self._principal = ""
         self.stderr_tail: collections.deque[str] = collections.deque(maxlen=50)
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env=env, cwd=cwd)
@@ -170,13 +186,6 @@ class _Worker:
                     with self._logs_lock:
                         self._logs.append((int(message.get("ts") or time.time() * 1000),
                                            str(message.get("line", ""))))
-                elif kind == "call":
-                    self._invoker._record(CallRecord(
-                        function_name=self.function_name, action=message["action"],
-                        resource=message["resource"], allowed=bool(message["allowed"]),
-                        decision=message.get("decision", ""), source="function",
-                        principal=self._principal, operation=message.get("operation", ""),
-                        timestamp_ms=int(message.get("ts") or 0)))
                 else:
                     self._results.put(message)
         except (OSError, ValueError):
@@ -212,7 +221,6 @@ class _Worker:
 
     def start(self, init: dict, timeout: float) -> dict | None:
         """Send the init message and wait for ready; returns the init error, if any."""
-        self._principal = iam_eval.assumed_role_arn(init["role_arn"], self.function_name)
         self.send(init)
         message = self.receive(timeout)
         return message.get("error")
@@ -247,6 +255,7 @@ class _Worker:
             log.warning("worker %s did not exit", self.pid)
         if threading.current_thread() is not self._stdout_reader:
             self._stdout_reader.join(timeout=2)  # everything it wrote is read
+        self._invoker._worker_keys.pop(self.access_key_id, None)  # it makes no more calls
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             try:
                 stream.close()
@@ -266,15 +275,16 @@ class _Pool:
         self.retired = False
         self.cond = threading.Condition()
 
-    def acquire(self) -> _Worker | None:
-        """An idle worker, or None when the caller may start a new one (slot reserved)."""
+    def acquire(self, usable=lambda worker: True) -> _Worker | None:
+        """An idle worker that is ``usable``, or None when the caller may start a new one
+        (slot reserved)."""
         with self.cond:
             while True:
                 if self.retired:
                     raise _Retired()
                 while self.idle:
                     worker = self.idle.pop()
-                    if worker.alive():
+                    if worker.alive() and usable(worker):
                         self.busy.add(worker)
                         return worker
                     worker.stop(kill=True)
@@ -342,7 +352,9 @@ class Invoker:
                  region: str = REGION, account_id: str = ACCOUNT_ID,
                  max_workers_per_function: int = 4, work_dir: str | os.PathLike | None = None,
                  python: str = sys.executable, init_timeout: float = INIT_TIMEOUT,
-                 call_log_size: int = 10_000) -> None:
+                 call_log_size: int = 10_000, credentials: Credentials | None = None) -> None:
+        """``credentials``: whom the Lambda service signs as to get the roles' credentials
+        (None: the local cloud itself, whose emulator runs in this process)."""
         self.endpoint_url = endpoint_url
         self.state_dir = Path(state_dir)
         self.region = region
@@ -356,7 +368,8 @@ class Invoker:
                 log.info("removed %s, left by a local cloud that is gone", stale)
         self.work_dir = Path(work_dir) if work_dir else Path(
             tempfile.mkdtemp(prefix=f"localcloud-{os.getpid()}-"))
-        self._plane = control_plane.for_endpoint(endpoint_url, region)
+        self._credentials = credentials
+        self._plane = control_plane.for_endpoint(endpoint_url, region, credentials)
         self._lock = threading.Lock()
         self._pools: dict[tuple, _Pool] = {}
         # (function name, qualifier as invoked) -> key of its current pool: `fn:live` and
@@ -366,6 +379,10 @@ class Invoker:
         # Bounded: a long-running cloud keeps the newest records, not every one ever made.
         self._calls: collections.deque[CallRecord] = collections.deque(maxlen=call_log_size)
         self._calls_lock = threading.Lock()
+        # The access key id of each live worker's role credentials -> its function's name:
+        # which of the front check's decisions are the functions' calls.
+        self._worker_keys: dict[str, str] = {}
+        self._stop_listening = emulator_auth.listen(self._heard)
         self._closed = False
 
     # --- the call log -------------------------------------------------------------
@@ -384,6 +401,16 @@ class Invoker:
     def clear_call_log(self) -> None:
         with self._calls_lock:
             self._calls.clear()
+
+    def _heard(self, decided: emulator_auth.Decided) -> None:
+        """A decision of the emulator's front check: recorded if a worker's role made it."""
+        name = self._worker_keys.get(decided.access_key_id)
+        if name is not None:
+            self._record(CallRecord(
+                function_name=name, action=decided.action, resource=decided.resource,
+                allowed=decided.decision.allowed, decision=decided.decision.result,
+                source="function", principal=decided.principal_arn,
+                operation=decided.operation, timestamp_ms=decided.timestamp_ms))
 
     # --- configuration ------------------------------------------------------------
 
@@ -446,7 +473,26 @@ class Invoker:
             retire.retire()
         return pool
 
-    def _worker_env(self, config: dict, code_dir: Path, log_stream: str) -> dict:
+    def _role_credentials(self, config: dict) -> dict:
+        """Temporary credentials for the function's role, as Lambda gets them for an
+        execution environment: STS AssumeRole, the function's name as the session name."""
+        name, role = config["FunctionName"], config["Role"]
+        try:
+            sts = make_client("sts", self.endpoint_url, self.region, self._credentials)
+            return sts.assume_role(RoleArn=role, RoleSessionName=name[:64],
+                                   DurationSeconds=ROLE_SESSION_SECONDS)["Credentials"]
+        except ClientError as err:
+            raise InvokerError(f"{name}: cannot get credentials for its role {role}: "
+                               f"{err.response['Error'].get('Message') or err}") from err
+
+    def _usable(self, worker: _Worker, timeout: float) -> bool:
+        """A warm worker whose role credentials outlast another invoke, and still exist
+        (a reset of the emulator deletes them)."""
+        return (time.monotonic() + timeout + 60 < worker.credentials_expire
+                and self._plane.temporary_key_active(worker.access_key_id))
+
+    def _worker_env(self, config: dict, code_dir: Path, log_stream: str,
+                    credentials: dict) -> dict:
         name = config["FunctionName"]
         env = {
             "PATH": os.environ.get("PATH", os.defpath),
@@ -454,7 +500,14 @@ class Invoker:
             "TZ": ":UTC",
         }
         env.update((config.get("Environment") or {}).get("Variables") or {})
-        env.update(fake_credentials_env(self.endpoint_url, self.region))
+        env.update({
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": credentials["SecretAccessKey"],
+            "AWS_SESSION_TOKEN": credentials["SessionToken"],
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+        })
         env.update({
             "PYTHONPATH": str(REPO_ROOT),  # for localcloud.awslambda.worker only; the worker drops it
             "PYTHONDONTWRITEBYTECODE": "1",
@@ -473,17 +526,23 @@ class Invoker:
         })
         return env
 
-    def _start_worker(self, config: dict, policies: list[dict]) -> tuple[_Worker, dict | None]:
+    def _start_worker(self, config: dict) -> tuple[_Worker, dict | None]:
         name = config["FunctionName"]
         code_dir = self._code_dir(config["CodeSha256"])
         stream = _log_stream_name(_version(config))
+        credentials = self._role_credentials(config)
+        lasts = credentials["Expiration"] - datetime.datetime.now(datetime.timezone.utc)
+        with self._lock:
+            self._worker_keys[credentials["AccessKeyId"]] = name
         worker = _Worker(self, name, [self.python, "-m", "localcloud.awslambda.worker"],
-                         self._worker_env(config, code_dir, stream), str(code_dir), stream)
+                         self._worker_env(config, code_dir, stream, credentials),
+                         str(code_dir), stream, credentials["AccessKeyId"],
+                         time.monotonic() + lasts.total_seconds())
         init = {
             "type": "init", "handler": config["Handler"], "code_dir": str(code_dir),
             "function_name": name, "role_arn": config["Role"], "region": self.region,
             "account_id": self.account_id, "memory_size": config.get("MemorySize", 128),
-            "log_group": f"/aws/lambda/{name}", "log_stream": stream, "policies": policies,
+            "log_group": f"/aws/lambda/{name}", "log_stream": stream,
             "version": _version(config),
         }
         try:
@@ -522,24 +581,25 @@ class Invoker:
                                 "bytes for the InvokeFunction operation", str(uuid.uuid4()))
         for attempt in range(3):
             config = self.function_configuration(function)
+            # The Lambda service's own calls with the role (log shipping) are checked here.
             policies = self.role_policies(config["Role"])
+            timeout = float(config.get("Timeout") or 3)
             # A worker is started for one version (its environment and log stream name it).
             pool = self._pool((config["FunctionName"], _version(config), config["CodeSha256"],
                                _config_fingerprint(config)),
                               control_plane.split_qualifier(function)[1])
             try:
-                worker = pool.acquire()
+                worker = pool.acquire(lambda each: self._usable(each, timeout))
                 break
             except _Retired:  # the function changed while we waited for a worker
                 if attempt == 2:
                     raise InvokerError(f"{function} keeps changing; try again") from None
         name = config["FunctionName"]
-        timeout = float(config.get("Timeout") or 3)
         cold = worker is None
         init_error = None
         if cold:
             try:
-                worker, init_error = self._start_worker(config, policies)
+                worker, init_error = self._start_worker(config)
             except BaseException:
                 pool.started(None)
                 raise
@@ -552,7 +612,7 @@ class Invoker:
             deadline_ms = int(time.time() * 1000 + timeout * 1000)
             worker.invocations += 1
             worker.send({"type": "invoke", "id": request_id, "event": event,
-                         "deadline_ms": deadline_ms, "policies": policies})
+                         "deadline_ms": deadline_ms})
             try:
                 message = worker.receive(timeout)
                 while message.get("id") != request_id:  # a stale message; skip it
@@ -681,6 +741,7 @@ class Invoker:
 
     def close(self) -> None:
         """Stop every worker and remove the extracted code (if the invoker made the dir)."""
+        self._stop_listening()
         with self._lock:
             self._closed = True
             pools = list(self._pools.values())

@@ -5,22 +5,23 @@ as the working directory, and speaks a line-oriented JSON protocol with it:
 
 parent -> worker (stdin)
     ``{"type": "init", "handler", "code_dir", "function_name", "role_arn", "region",
-    "account_id", "memory_size", "log_group", "log_stream", "policies"}`` (first line)
-    ``{"type": "invoke", "id", "event", "deadline_ms", "policies"}``
+    "account_id", "memory_size", "log_group", "log_stream", "version"}`` (first line)
+    ``{"type": "invoke", "id", "event", "deadline_ms"}``
 
 worker -> parent (stdout, a private copy of the original descriptor)
     ``{"type": "ready", "error": null | {...}}`` after importing the handler
     ``{"type": "log", "line", "ts"}`` every line the function prints or logs
-    ``{"type": "call", "action", "resource", "allowed", "decision", "operation", "ts"}``
     ``{"type": "result", "id", "status": "ok", "payload"}`` or
     ``{"type": "result", "id", "status": "error", "error": {errorMessage, errorType, ...}}``
 
 The function never sees the protocol: before its code is imported, descriptor 1 is
 pointed at stderr, descriptor 0 at /dev/null, and ``sys.stdout``/``sys.stderr`` and the
-root logger write into the log capture instead. A hook on boto3's default session (and
-on every botocore session created later) checks each AWS call against the role's
-policies with :mod:`localcloud.policy` and answers a denied call with an
-``AccessDenied(Exception)`` error response, as AWS would, without sending it.
+root logger write into the log capture instead.
+
+The function's AWS calls go to the emulator as they would go to AWS: signed with the
+role's temporary credentials that the invoker put in the environment
+(``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``), and
+authorized there, by the emulator's front check, against the role's policies.
 """
 from __future__ import annotations
 
@@ -33,11 +34,6 @@ import sys
 import threading
 import time
 import traceback
-import uuid
-
-from localcloud import policy as iam_eval
-
-_PARAMS_KEY = "localcloud.api_params"
 
 
 class Channel:
@@ -121,90 +117,7 @@ class WorkerState:
     def __init__(self, init: dict, channel: Channel) -> None:
         self.channel = channel
         self.function_name = init["function_name"]
-        self.role_arn = init["role_arn"]
-        self.region = init["region"]
-        self.account_id = init["account_id"]
-        self.policies: list = list(init.get("policies") or [])
         self.request_id: str | None = None
-        self.principal = iam_eval.assumed_role_arn(self.role_arn, self.function_name)
-
-
-class _Raw:
-    """Just enough of urllib3's response for botocore's AWSResponse.content."""
-
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, *args, **kwargs):
-        yield self._body
-
-
-def install_guard(events, state: WorkerState) -> None:
-    """Check every AWS call made through this event emitter against the role."""
-    from botocore.awsrequest import AWSResponse
-
-    def stash_params(params=None, context=None, **kwargs):
-        if context is not None:
-            context[_PARAMS_KEY] = params
-
-    def check_call(model=None, params=None, context=None, **kwargs):
-        service_model = model.service_model
-        prefix = iam_eval.iam_prefix(service_model.endpoint_prefix)
-        context = context or {}
-        region = context.get("client_region") or state.region
-        api_params = context.get(_PARAMS_KEY) or {}
-        pairs = iam_eval.map_call(prefix, model.name, api_params, region, state.account_id)
-        for action, resource in pairs:
-            if iam_eval.always_allowed(action):
-                decision = iam_eval.Decision(iam_eval.ALLOW, "always allowed")
-            else:
-                decision = iam_eval.evaluate_identity(state.policies, action, resource)
-            state.channel.send({
-                "type": "call", "action": action, "resource": resource,
-                "allowed": decision.allowed, "decision": decision.result,
-                "operation": f"{service_model.service_name}.{model.name}",
-                "ts": int(time.time() * 1000),
-            })
-            if decision.allowed:
-                continue
-            message = iam_eval.access_denied_message(state.principal, action, resource, decision)
-            code = ("AccessDenied" if service_model.protocol in ("query", "ec2", "rest-xml")
-                    else "AccessDeniedException")
-            request_id = str(uuid.uuid4())
-            body = json.dumps({"__type": code, "message": message}).encode("utf-8")
-            headers = {"x-amzn-RequestId": request_id, "Content-Type": "application/x-amz-json-1.0",
-                       "Content-Length": str(len(body))}
-            http = AWSResponse((params or {}).get("url", ""), 400, headers, _Raw(body))
-            parsed = {
-                "Error": {"Code": code, "Message": message},
-                "message": message,
-                "ResponseMetadata": {
-                    "RequestId": request_id, "HTTPStatusCode": 400,
-                    "HTTPHeaders": {k.lower(): v for k, v in headers.items()},
-                    "RetryAttempts": 0,
-                },
-            }
-            return http, parsed
-        return None
-
-    events.register("before-parameter-build", stash_params, unique_id="localcloud-iam-stash")
-    events.register("before-call", check_call, unique_id="localcloud-iam-check")
-
-
-def _install_guard_everywhere(state: WorkerState) -> None:
-    import boto3
-    import botocore.session
-
-    original_get_session = botocore.session.get_session
-
-    def get_session(*args, **kwargs):
-        session = original_get_session(*args, **kwargs)
-        install_guard(session.get_component("event_emitter"), state)
-        return session
-
-    botocore.session.get_session = get_session  # boto3.session.Session() goes through here
-    boto3.setup_default_session()
-    install_guard(boto3.DEFAULT_SESSION.events, state)
 
 
 class LambdaContext:
@@ -293,7 +206,6 @@ def main() -> int:
     root.handlers[:] = [LambdaLogHandler(capture, state)]
 
     _isolate_sys_path(init["code_dir"])
-    _install_guard_everywhere(state)
     handler, init_error = _load_handler(init["handler"])
     capture.flush()
     if init_error is not None:
@@ -311,8 +223,6 @@ def main() -> int:
             continue
         request_id = message["id"]
         state.request_id = request_id
-        if "policies" in message:
-            state.policies = list(message["policies"] or [])
         if init_error is not None:
             channel.send({"type": "result", "id": request_id, "status": "error",
                           "error": init_error})

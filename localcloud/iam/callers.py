@@ -15,8 +15,10 @@ otherwise the user's keys are replaced by a new one.
 
 The deployer (user ``localcloud-deployer``, profile ``deployer`` in the same file, a new
 key each time the local cloud starts) stands for the operator who runs ``pulumi up`` on
-AWS: rights on every service a deploy manages, but no stage's invoke policy, so the
+AWS: full rights on the emulator's API (its front check lets the deployer do anything;
+everyone else has what their policies allow), but no stage's invoke policy, so the
 promotion tool's smoke checks signed as it are refused until an invoke policy is attached.
+The credentials file is written readable by its owner only.
 
 Use::
 
@@ -39,6 +41,7 @@ from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
 from localcloud.atomic import write_atomic
+from localcloud.emulator_auth.principals import DEPLOYER_USER
 
 log = logging.getLogger("localcloud.iam.callers")
 
@@ -48,7 +51,6 @@ _USER_NAME = re.compile(r"[\w+=,.@-]+")
 _KEY_TEXT = re.compile(r"[A-Za-z0-9/+=._-]+")  # what access keys and secrets are made of
 
 DEPLOYER_PROFILE = "deployer"
-DEPLOYER_USER = "localcloud-deployer"
 DEPLOYER_POLICY = "deploy-user-service"
 # The services a deploy of this program manages: those of the resources it declares
 # (apigateway, lambda, iam, s3, dynamodb, and logs for aws:cloudwatch/logGroup) and of the

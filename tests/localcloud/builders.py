@@ -138,6 +138,12 @@ def put_then_delete(event, context):
 
 def version(event, context):
     return {"version": VERSION}
+
+def whoami(event, context):
+    """Who the function's AWS calls are signed as, and with what kind of key."""
+    return {"arn": boto3.client("sts").get_caller_identity()["Arn"],
+            "key_kind": os.environ["AWS_ACCESS_KEY_ID"][:4],
+            "has_session_token": bool(os.environ.get("AWS_SESSION_TOKEN"))}
 '''
 
 BROKEN_IMPORT = "import does_not_exist_anywhere\n"

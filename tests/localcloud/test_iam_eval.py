@@ -252,7 +252,56 @@ def test_logs_calls_map_to_log_stream_arns():
 
 
 def test_other_services_map_to_star():
-    assert map_call("s3", "ListBuckets", {}, REGION, ACCOUNT) == [("s3:ListBuckets", "*")]
+    assert map_call("sqs", "ListQueues", {}, REGION, ACCOUNT) == [("sqs:ListQueues", "*")]
+    assert map_call("s3", "ListBuckets", {}, REGION, ACCOUNT) == [("s3:ListAllMyBuckets", "*")]
+
+
+def test_lambda_calls_map_to_the_function_and_qualifier_they_name():
+    fn = "arn:aws:lambda:us-east-1:123456789012:function:user-service"
+    for params, resource in [
+            ({"FunctionName": "user-service"}, fn),
+            ({"FunctionName": "user-service", "Qualifier": "live"}, f"{fn}:live"),
+            ({"FunctionName": "user-service:live"}, f"{fn}:live"),
+            ({"FunctionName": "123456789012:function:user-service"}, fn),
+            ({"FunctionName": f"{fn}:3", "Qualifier": "3"}, f"{fn}:3"),
+            ({}, "*")]:
+        assert map_call("lambda", "GetFunction", params, REGION, ACCOUNT) == [
+            ("lambda:GetFunction", resource)], params
+    assert map_call("lambda", "Invoke", {"FunctionName": "user-service"}, REGION, ACCOUNT) == [
+        ("lambda:InvokeFunction", fn)]
+
+
+def test_iam_calls_map_to_the_entity_they_act_on():
+    # AttachUserPolicy is authorized on the user it attaches to, not on the policy.
+    assert map_call("iam", "AttachUserPolicy", {
+        "UserName": "localcloud-test-caller",
+        "PolicyArn": "arn:aws:iam::123456789012:policy/prod-invoke"}, REGION, ACCOUNT) == [
+        ("iam:AttachUserPolicy", "arn:aws:iam::123456789012:user/localcloud-test-caller")]
+    assert map_call("iam", "PutRolePolicy", {"RoleName": "r"}, REGION, ACCOUNT) == [
+        ("iam:PutRolePolicy", "arn:aws:iam::123456789012:role/r")]
+    assert map_call("iam", "CreateRole", {"RoleName": "r", "Path": "/svc/"}, REGION,
+                    ACCOUNT) == [("iam:CreateRole", "arn:aws:iam::123456789012:role/svc/r")]
+    assert map_call("iam", "GetPolicy", {"PolicyArn": "arn:aws:iam::aws:policy/X"}, REGION,
+                    ACCOUNT) == [("iam:GetPolicy", "arn:aws:iam::aws:policy/X")]
+    assert map_call("iam", "ListUsers", {}, REGION, ACCOUNT) == [("iam:ListUsers", "*")]
+    assert map_call("sts", "AssumeRole", {"RoleArn": "arn:aws:iam::123456789012:role/r"},
+                    REGION, ACCOUNT) == [("sts:AssumeRole", "arn:aws:iam::123456789012:role/r")]
+
+
+def test_s3_and_api_gateway_calls_map_as_iam_names_them():
+    assert map_call("s3", "ListObjectsV2", {"Bucket": "b"}, REGION, ACCOUNT) == [
+        ("s3:ListBucket", "arn:aws:s3:::b")]
+    assert map_call("s3", "PutObject", {"Bucket": "b", "Key": "archives/x.zip"}, REGION,
+                    ACCOUNT) == [("s3:PutObject", "arn:aws:s3:::b/archives/x.zip")]
+    # API Gateway's management API: the HTTP method on the resource's path.
+    assert map_call("apigateway", "UpdateStage", {}, REGION, ACCOUNT, method="PATCH",
+                    path="/restapis/a1/stages/prod") == [
+        ("apigateway:PATCH", "arn:aws:apigateway:us-east-1::/restapis/a1/stages/prod")]
+
+
+def test_arns_take_the_regions_partition():
+    assert map_call("dynamodb", "Scan", {"TableName": "User"}, "us-gov-west-1", ACCOUNT) == [
+        ("dynamodb:Scan", "arn:aws-us-gov:dynamodb:us-gov-west-1:123456789012:table/User")]
 
 
 def test_access_denied_message_reads_like_aws():

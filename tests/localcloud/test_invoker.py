@@ -32,7 +32,8 @@ def test_invoke_returns_the_handlers_value_with_lambdas_environment(emulator, st
     assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == f"/aws/lambda/{fn.name}"
     assert env["AWS_ENDPOINT_URL"] == emulator.endpoint_url
     assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-east-1"
-    assert env["AWS_ACCESS_KEY_ID"]  # fake credentials, never a developer's real ones
+    # the role's temporary credentials (STS's ASIA keys), never a developer's real ones
+    assert env["AWS_ACCESS_KEY_ID"].startswith("ASIA")
     assert env["PYTHONPATH"] is None  # the function does not see the repository
     assert body["sys_path0"] == env["LAMBDA_TASK_ROOT"]
     # the handler's output is in the logs, not in the protocol

@@ -3,6 +3,7 @@ message naming the resource, the ARN and the partition expected; deployed for re
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -15,6 +16,7 @@ from localcloud.engine.partition_check import arns_of, partition_problem
 from localcloud.engine.stackfiles import REPO_ROOT
 from localcloud.engine.state import StateStore
 from localcloud.emulator import ACCOUNT_ID
+from localcloud.iam.callers import make_deployer
 
 # A program of one managed policy whose document names a table in the partition given.
 PROGRAM = '''
@@ -33,18 +35,22 @@ pulumi.export("arn", reader.arn)
 
 
 # Deploys PROGRAM into the emulator at argv[1], the way the local cloud deploys a stack, and
-# prints what the deploy refused, if anything. In its own process: a refused run leaves
-# futures whose error asyncio prints when the interpreter ends.
+# prints what the deploy refused, if anything. In its own process (so signed as the
+# deployer, whose key it is given): a refused run leaves futures whose error asyncio
+# prints when the interpreter ends.
 DEPLOY = """
+import os
 import sys
 from pathlib import Path
+from botocore.credentials import Credentials
 from localcloud.engine.deployer import EmulatorProvider, root_cause
 from localcloud.kinds import Cloud
 from localcloud.engine.program import run_program
 from localcloud.engine.state import StackState, StateStore
 endpoint, work, name, table = sys.argv[1:]
+deployer = Credentials(os.environ["DEPLOYER_KEY_ID"], os.environ["DEPLOYER_SECRET"])
 cloud = Cloud(endpoint_url=endpoint, region="us-east-1", account_id="123456789012",
-              state_dir=Path(work), gateway_url="http://127.0.0.1:9")
+              state_dir=Path(work), gateway_url="http://127.0.0.1:9", credentials=deployer)
 provider = EmulatorProvider(cloud, StackState(stack="check"), StateStore(Path(work) / "state"))
 try:
     run_program("check", provider, {"aws:region": "us-east-1", "check:name": name,
@@ -59,12 +65,15 @@ except Exception as error:
 @pytest.fixture
 def deploy(emulator, tmp_path):
     (tmp_path / "__main__.py").write_text(PROGRAM)
+    deployer = make_deployer(emulator, tmp_path)
+    env = {**os.environ, "DEPLOYER_KEY_ID": deployer.access_key_id,
+           "DEPLOYER_SECRET": deployer.secret_access_key}
 
     def run(table: str) -> tuple[str, str]:
         name = f"reader-{uuid.uuid4().hex[:8]}"
         done = subprocess.run([sys.executable, "-c", DEPLOY, emulator.endpoint_url,
                                str(tmp_path), name, table], cwd=REPO_ROOT, capture_output=True,
-                              text=True, timeout=120)
+                              text=True, timeout=120, env=env)
         assert done.stdout, done.stderr
         return name, done.stdout.strip()
     return run
