@@ -32,16 +32,18 @@ def test_another_organization_is_refused_before_anything_is_declared(cloud, url)
 
 def test_a_stack_that_does_not_exist_is_the_backends_unknown_stack(cloud):
     # In its own process: the failed run leaves futures whose error asyncio prints when
-    # the interpreter ends.
+    # the interpreter ends. It signs as the local cloud's deployer, as another process must.
     script = ("import sys\n"
               "from pathlib import Path\n"
               "from localcloud.engine.deployer import deploy_stack\n"
               "from localcloud.engine.state import StateStore\n"
+              "from localcloud.iam.callers import stage_credentials\n"
               "from localcloud.session import cloud_for\n"
               "store = StateStore(Path(sys.argv[1]))\n"
+              "deployer = stage_credentials(store.dir, 'deployer')\n"
               "try:\n"
-              "    deploy_stack('test', cloud_for('test', store.load_session(), store), store,\n"
-              "                 {'user-service:apiStack': 'qa'})\n"
+              "    deploy_stack('test', cloud_for('test', store.load_session(), store, deployer),\n"
+              "                 store, {'user-service:apiStack': 'qa'})\n"
               "except Exception as err:\n"
               "    print(f'refused {type(err).__name__}: {err}')\n")
     done = subprocess.run([sys.executable, "-c", script, str(cloud.store.dir)], cwd=REPO_ROOT,
