@@ -8,6 +8,7 @@ import ctypes
 import gc
 import io
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -19,6 +20,7 @@ import urllib.request
 from contextlib import redirect_stdout
 from pathlib import Path
 
+import boto3
 import pytest
 import yaml
 
@@ -27,6 +29,7 @@ from localcloud.__main__ import print_result
 from localcloud.cli import run_command
 from localcloud.emulator import PortInUse
 from localcloud.engine.deployer import DeployResult
+from localcloud.iam.callers import stage_credentials
 from localcloud.kinds import DeployError
 from localcloud.engine.stackfiles import name_clashes
 from localcloud.engine.state import Session, StateStore
@@ -80,12 +83,21 @@ def test_deploy_recreates_what_the_emulator_lost_instead_of_trusting_its_state(c
         assert run.status("dev") == 200
         recorded = len(StateStore(run.state_dir).load("dev").resources)
         endpoint = StateStore(run.state_dir).load_session().endpoint_url
-        urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset",
-                                                      method="POST", data=b""), timeout=30)
-        assert run.status("dev") == 403  # the emulator lost everything, the caller included
+        # moto's reset route is refused to every caller now; the deployer deletes dev's
+        # function and table instead, as someone in the console might.
+        deployer = stage_credentials(run.state_dir, "deployer")
+        aws = boto3.Session(aws_access_key_id=deployer.access_key, region_name="us-east-1",
+                            aws_secret_access_key=deployer.secret_key)
+        aws.client("lambda", endpoint_url=endpoint).delete_function(
+            FunctionName="dev-user-service")
+        aws.client("dynamodb", endpoint_url=endpoint).delete_table(TableName="dev-User")
+        assert run.status("dev") != 200
         redeploy = localcloud("--state-dir", str(run.state_dir), "deploy", "dev", cwd=checkout)
         assert redeploy.returncode == 0, redeploy.stderr
-        assert f"{recorded} gone from the emulator, {recorded} created" in redeploy.stdout
+        lost = re.search(r"(\d+) gone from the emulator, (\d+) created", redeploy.stdout)
+        assert lost, redeploy.stdout
+        # The function's versions, alias and permission went with it, and the table.
+        assert int(lost[1]) >= 5 and lost[1] == lost[2] and int(lost[1]) < recorded
         assert run.status("dev") == 200
     finally:
         run.stop()
