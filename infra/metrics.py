@@ -44,6 +44,14 @@ def canary_stage(stage: str) -> str:
     return f"{stage}{CANARY_STAGE_SUFFIX}"
 
 
+def api_name_dimension(name: str | None, api_id: str) -> str:
+    """The ApiName value of an API: "API Gateway removes non-ASCII characters from the
+    ApiName dimension ... If the APIName contains no ASCII characters, the API ID is used"
+    (api-gateway-metrics-and-dimensions.md)."""
+    ascii_only = "".join(c for c in (name or "") if c.isascii())
+    return ascii_only or api_id
+
+
 def api_dimensions(api_name: str, stage: str) -> list[dict[str, str]]:
     return [{"Name": "ApiName", "Value": api_name}, {"Name": "Stage", "Value": stage}]
 

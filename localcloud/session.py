@@ -13,6 +13,7 @@ from pathlib import Path
 from infra.config import PROJECT
 from localcloud.engine.deployer import DeployResult, deploy_stack
 from localcloud.emulator import ACCOUNT_ID, HOST, Emulator, PortInUse, make_client
+from localcloud.apigateway.canary_store import keep_canary_settings_as_api_gateway_does
 from localcloud.apigateway.domain_store import keep_domain_mappings_as_api_gateway_does
 from localcloud.apigateway.gateway import Gateway
 from localcloud.awslambda.invoker import Invoker
@@ -56,6 +57,7 @@ class LocalCloud:
         try:
             number_versions_as_lambda_does()  # moto's server runs in this process
             keep_domain_mappings_as_api_gateway_does()
+            keep_canary_settings_as_api_gateway_does()
             endpoint = self.emulator.start()
             self.emulator.reset()  # moto's backends are per process, shared by its servers
             region = region_of(deploy_order(known_stacks())[0])
