@@ -5,12 +5,12 @@ Gateway's requests and 5XX answers of the canary and of the base release, and La
 invocations and errors of the alias `canary` and of `live`; plus the smoke checks sent to
 the stage during the bake.
 
-- A smoke check of the stage that fails: abort at once (the stage must answer).
 - A canary error rate over the base's by more than `max_error_rate` percentage points, in
   API Gateway's 5XX or in Lambda's errors: abort at once. "At once" means before the
   canary has its `min_requests`: its errors are then counted against that many requests,
   so a few early requests are not judged alone, yet a canary whose errors alone exceed
   the threshold of the minimum sample is stopped without waiting for the deadline.
+- A smoke check of the stage that fails: abort at once (the stage must answer).
 - Before the deadline, anything else: keep baking.
 - At the deadline, fewer than `min_requests` canary requests: abort, as too few to judge.
 - Otherwise: complete.
@@ -71,9 +71,6 @@ def _excess(what: str, errors: int, total: int, base_errors: int, base_total: in
 
 
 def judge(seen: Observation, deadline_passed: bool, thresholds: Thresholds) -> Verdict:
-    if seen.smoke_failures:
-        return Verdict(ABORT, "the stage failed its smoke check during the bake: "
-                              + "; ".join(seen.smoke_failures))
     for what, errors, total, base_errors, base_total in (
             ("5XX", seen.canary.server_errors, seen.canary.requests,
              seen.base.server_errors, seen.base.requests),
@@ -82,6 +79,9 @@ def judge(seen: Observation, deadline_passed: bool, thresholds: Thresholds) -> V
         too_high = _excess(what, errors, total, base_errors, base_total, thresholds)
         if too_high:
             return Verdict(ABORT, too_high)
+    if seen.smoke_failures:
+        return Verdict(ABORT, "the stage failed its smoke check during the bake: "
+                              + "; ".join(seen.smoke_failures))
     requests = seen.canary.requests
     if not deadline_passed:
         return Verdict(BAKE, f"{requests} of the {thresholds.min_requests} canary requests "

@@ -2,10 +2,11 @@
 GetMetricData call through the boto3 client a backend gives: AWS's CloudWatch, or the
 local cloud's (where the gateway and the invoker publish under the same names).
 
-Sums of one-minute periods from the window's start (floored to its minute) to a minute
-past its end: CloudWatch keeps these metrics per minute, and a datapoint stamped in the
-current minute belongs to the period that ends after now. On AWS the newest minutes
-arrive with a delay of a few minutes: a bake judges what CloudWatch has by then.
+Sums of one-minute periods from the window's start to a minute past its end: a datapoint
+stamped in the current minute belongs to a period that ends after now. CloudWatch keeps
+these metrics per minute, so on AWS the canary's first minute may also hold requests from
+just before it began, and the newest minutes arrive with a delay of a few minutes: a bake
+judges what CloudWatch has by then.
 """
 from __future__ import annotations
 
@@ -45,10 +46,10 @@ def queries(api_name: str, stage: str, function: str) -> dict[str, dict]:
 
 
 def window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
-    """The period-aligned window that holds every datapoint from `start` to `end`."""
-    first = start.replace(second=0, microsecond=0)
-    last = end.replace(second=0, microsecond=0) + timedelta(seconds=PERIOD_S)
-    return first, last
+    """From `start` to the end of the period after `end`'s minute: every datapoint made
+    from `start` on, the newest included."""
+    return (start.replace(microsecond=0),
+            end.replace(second=0, microsecond=0) + timedelta(seconds=PERIOD_S))
 
 
 def read_observation(cloudwatch, api_name: str, stage: str, function: str,
