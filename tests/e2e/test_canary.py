@@ -248,3 +248,31 @@ def test_bad_canary_input_is_refused_before_anything_changes(cloud, backend, pro
         commands.abort_canary(backend, "prod", "by hand", report=lambda line: None)
     assert ok(cloud, "canary", "status", "--stack", "prod").strip() == \
         "no canary release runs on prod"
+
+
+def test_the_canary_is_added_and_removed_in_order(cloud, backend, promoted):
+    """Added: the version (the function's update), the alias, its permission, then the
+    stage's settings; removed: the stage's settings first, then the permission, then the
+    alias (the engine deletes last, newest first)."""
+    from promotion import canary as canaries
+    from promotion.decisions import Pins
+
+    test = cloud.store.load("test").outputs
+    change = canaries.plan_start("prod", backend.config("prod"), cloud.store.load("prod").outputs,
+                                 Pins(test["deploymentId"], test["codeHash"]), "10",
+                                 commands.now())
+    added = cloud.deploy("prod", {k: v for k, v in change.values().items() if v is not None})
+    steps = [(action, name) for action, _, name in added.steps]
+    order = [steps.index(step) for step in (
+        ("updated", "prod-function"), ("created", "prod-canary-alias"),
+        ("created", "prod-canary-prod-invoke"), ("updated", "prod-stage"))]
+    assert order == sorted(order), steps
+    # The pins as they were (live's version pinned, as an abort leaves them), no canary pin.
+    removed = cloud.deploy("prod", {k: v for k, v in change.values().items()
+                                    if k not in CANARY_KEYS})
+    steps = [(action, name) for action, _, name in removed.steps]
+    order = [steps.index(step) for step in (
+        ("updated", "prod-stage"), ("deleted", "prod-canary-prod-invoke"),
+        ("deleted", "prod-canary-alias"))]
+    assert order == sorted(order), steps
+    no_canary_left(cloud)
