@@ -150,8 +150,9 @@ def stop_on_termination() -> None:
     is, and the tool says what to run."""
     def interrupt(signum, frame):
         raise KeyboardInterrupt
-    for each in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(each, interrupt)
+    for name in ("SIGTERM", "SIGHUP"):  # SIGHUP: the terminal went (not on Windows)
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), interrupt)
 
 
 def profile_name(text: str) -> str:

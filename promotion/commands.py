@@ -271,7 +271,13 @@ def failed_update(backend: Backend, change: decisions.ConfigChange, before: dict
 # --- canary releases ----------------------------------------------------------------------
 
 def started_at(canary: decisions.CanaryPin) -> datetime:
-    return datetime.strptime(canary.started_at, TIME_FORMAT).replace(tzinfo=timezone.utc)
+    try:
+        return datetime.strptime(canary.started_at, TIME_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise Refusal(f"{decisions.CANARY_STARTED} is {canary.started_at!r}, not a UTC time "
+                      "such as 2026-01-31T12:00:00Z; it is written by promote --canary: "
+                      "restore the stack's config, or set it to when the canary began") \
+            from None
 
 
 def canary_code_problem(backend: Backend, stack: str, outputs: dict,

@@ -39,10 +39,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.metrics import LAMBDA_NAMESPACE
 from localcloud import control_plane
 from localcloud.awslambda import archives
 from localcloud.awslambda.alias_metrics import invocation_metrics
-from infra.metrics import LAMBDA_NAMESPACE
 from localcloud import policy as iam_eval
 from localcloud.emulator import ACCOUNT_ID, REGION, fake_credentials_env
 from localcloud.invocation import FunctionNotFound, InvokeResult, InvokerError
