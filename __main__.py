@@ -2,7 +2,9 @@
 
 Each stack owns its table, function (versions and the `live` alias), role, log groups,
 Deployment, Stage, invoke permission and caller policy; the REST API and the artifacts
-bucket are owned by one stack and referenced by the others.
+bucket are owned by one stack and referenced by the others. A promoted stage may carry a
+canary release: the candidate's version, the alias `canary` and its own invoke permission,
+and the Stage's canary settings.
 """
 import pulumi
 import pulumi_aws as aws
@@ -14,11 +16,11 @@ from infra.artifacts import ArtifactBucket, ArtifactBucketArgs
 from infra.callers import StageCallerPolicy, StageCallerPolicyArgs
 from infra.config import ConfigError, load_stage_config
 from infra.domain import StageDomain, StageDomainArgs
-from infra.function import ALIAS, UsersFunction, UsersFunctionArgs
+from infra.function import ALIAS, CANARY_ALIAS, UsersFunction, UsersFunctionArgs
 from infra.permission import (StageInvokePermission, StageInvokePermissionArgs,
                               policy_size_problem)
 from infra.routes import ROUTES
-from infra.stage import ApiStage, ApiStageArgs, StageLogging
+from infra.stage import ApiStage, ApiStageArgs, StageCanary, StageLogging
 from infra.table import UsersTable, UsersTableArgs
 
 config = load_stage_config()
@@ -62,23 +64,25 @@ async def referenced_outputs() -> dict:
         if problem:
             raise ConfigError(problem)
     if config.pinned:
-        await check_pinned_archive(owner)
+        await check_pinned_archive(owner, config.promoted_code_hash, "promotedCodeHash")
+    if config.canary:
+        await check_pinned_archive(owner, config.canary_code_hash, "canaryCodeHash")
     return owner
 
 
-async def check_pinned_archive(owner: dict) -> None:
-    """A promoted stage deploys the archive its source uploaded: it must be there, or the
-    update would fail halfway, at the function."""
+async def check_pinned_archive(owner: dict, code_hash: str, key_name: str) -> None:
+    """A promoted stage (and its canary) deploys the archive its source uploaded: it must
+    be there, or the update would fail halfway, at the function."""
     bucket = owner.get("artifactBucket") or naming.artifact_bucket_name(
         await account_id.future(), config.region)
-    key = naming.archive_key(config.promoted_code_hash)
+    key = naming.archive_key(code_hash)
     found = await aws.s3.get_objects_output(bucket=bucket, prefix=key, max_keys=1).keys.future()
     if key not in (found or []):
         raise ConfigError(
-            f"Pulumi.{config.stack}.yaml pins the code {config.promoted_code_hash[:12]}…, but "
+            f"Pulumi.{config.stack}.yaml pins the code {code_hash[:12]}…, but "
             f"s3://{bucket}/{key} does not exist: only code a stage has deployed can be "
             "promoted. Deploy it to test first and promote from there (python -m promotion "
-            f"promote --from test --to {config.stack}), or correct promotedCodeHash")
+            f"promote --from test --to {config.stack}), or correct {key_name}")
 
 
 # The owner says whether the API's default endpoint is off; every stage re-exports it.
@@ -135,6 +139,7 @@ def declare_stage(owner: dict, stage_after: list) -> None:
         pinned_version=config.promoted_function_version,
         tags=config.tags,
         tracing=config.api_xray_tracing,  # the stage's traces go on into the function
+        canary_code_hash=config.canary_code_hash,
     ))
 
     # The grant exists before the stage can send anything to the alias.
@@ -145,7 +150,25 @@ def declare_stage(owner: dict, stage_after: list) -> None:
         stage_name=config.stage,
         allow_test_invoke=config.allow_test_invoke,
     ))
-
+    stage_after_permissions = [permission]
+    canary = None
+    if function.canary_alias is not None:
+        # The canary invokes its own alias, and a qualified invoke is authorised by that
+        # alias's own policy: without this grant every canary request is a 500.
+        stage_after_permissions.append(StageInvokePermission(
+            f"{name}-canary", StageInvokePermissionArgs(
+                function_name=function.function.name,
+                qualifier=function.canary_alias.name,
+                execution_arn=owner["executionArn"],
+                stage_name=config.stage,
+                allow_test_invoke=config.allow_test_invoke,
+            )))
+        canary = StageCanary(
+            deployment_id=config.canary_deployment_id,
+            percent=config.canary_percent,
+            function_variable=pulumi.Output.concat(function.canary_alias.function_name, ":",
+                                                   function.canary_alias.name),
+        )
 
     stage = ApiStage(name, ApiStageArgs(
         rest_api_id=owner["restApiId"],
@@ -161,13 +184,15 @@ def declare_stage(owner: dict, stage_after: list) -> None:
             xray_tracing=config.api_xray_tracing,
         ),
         tags=config.tags,
-        depends_on=[*stage_after, permission],
+        depends_on=[*stage_after, *stage_after_permissions],
         pinned_deployment_id=config.promoted_deployment_id,
         # API Gateway applies the default endpoint's setting when a stage is next updated:
         # the owner's stage gets a new Deployment when it changes (true is the only value
         # written, so an API that never had it keeps its deployments).
         redeploy_triggers=({ENDPOINT_OUTPUT: "true"} if config.api_owner
                            and config.disable_execute_api_endpoint else {}),
+        canary_logs=config.pinned,
+        canary=canary,
     ))
 
     if config.domain_name:
@@ -215,14 +240,24 @@ def declare_stage(owner: dict, stage_after: list) -> None:
     pulumi.export("accessLogGroup", stage.access_logs.name)
     pulumi.export("executionLogGroup", stage.execution_logs.name)
     pulumi.export(stack_outputs.PIN_OUTPUT, pins)
+    pulumi.export(stack_outputs.CANARY_OUTPUT, {} if not config.canary else {
+        "deploymentId": config.canary_deployment_id,
+        "codeHash": config.canary_code_hash,
+        "percent": config.canary_percent,
+        "startedAt": config.canary_started_at,
+        "functionAlias": CANARY_ALIAS,
+        "functionVersion": function.canary_version,
+    })
 
 
 async def main() -> None:
     partition = await region_partition.future()
-    too_large = policy_size_problem(partition.partition, config.region, config.function_name,
-                                    ALIAS, config.stage, config.allow_test_invoke)
-    if too_large:
-        raise ConfigError(too_large)
+    for qualifier in (ALIAS, CANARY_ALIAS) if config.canary else (ALIAS,):
+        too_large = policy_size_problem(partition.partition, config.region,
+                                        config.function_name, qualifier, config.stage,
+                                        config.allow_test_invoke)
+        if too_large:
+            raise ConfigError(too_large)
     owner = await referenced_outputs()
     stage_after: list = []
     if config.api_owner:

@@ -34,6 +34,10 @@ FIELDS: dict[str, str] = {
     "integrationStatus": "$context.integration.status",
     "integrationError": "$context.integration.error",
     "integrationLatency": "$context.integration.latency",
+    # Which release served the request: its Deployment, and on a stage with a canary,
+    # whether the canary did (`true`/`false`; "-" on a stage without one).
+    "deploymentId": "$context.deploymentId",
+    "isCanaryRequest": "$context.isCanaryRequest",
     "errorMessage": "$context.error.messageString",
 }
 

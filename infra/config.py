@@ -33,10 +33,17 @@ INT64 = range(-2**63, 2**63)
 MAX_TIMEOUT_SECONDS = 29
 DEPLOYMENT_ID = re.compile(r"[A-Za-z0-9]{1,32}")
 CODE_HASH = re.compile(r"[0-9a-f]{64}")
-HISTORY_FIELDS = {"deploymentId", "codeHash", "functionVersion", "action", "from", "at"}
+HISTORY_FIELDS = {"deploymentId", "codeHash", "functionVersion", "action", "from", "at",
+                  "percent", "reason"}
 FUNCTION_VERSION = re.compile(r"[1-9][0-9]{0,9}")
 AUTHORIZATIONS = ("AWS_IAM", "NONE")
 LOGGING_LEVELS = ("OFF", "ERROR", "INFO")
+# A canary's share of the traffic: a decimal number, as API Gateway's percentTraffic (a
+# double) takes it. Pulumi.yaml declares it a string: the engine's config types have no
+# float, and an `integer` key refuses "2.5" (strconv.Atoi), while a `string` key takes
+# both "2.5" and an unquoted YAML 2.5 (the engine hands every scalar over as its text).
+PERCENT = re.compile(r"[0-9]{1,3}(\.[0-9]{1,6})?")
+TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 
 
 class ConfigError(pulumi.RunError):
@@ -73,6 +80,12 @@ class StageConfig:
     promoted_function_version: str | None = None
     # The deployments this stage has served, oldest first (kept by promotion/rollback).
     deployment_history: tuple[dict, ...] = ()
+    # Set by `promote --canary` while a canary release runs on this (pinned) stage: the
+    # candidate Deployment and code, its share of the traffic, and when it began.
+    canary_deployment_id: str | None = None
+    canary_code_hash: str | None = None
+    canary_percent: float | None = None
+    canary_started_at: str | None = None
     # The stage's custom domain (REGIONAL): its certificate, given (certificateArn) or
     # requested and validated by DNS in a Route 53 zone (hostedZoneId); None: no domain.
     domain_name: str | None = None
@@ -122,6 +135,11 @@ class StageConfig:
         return self.promoted_deployment_id is not None
 
     @property
+    def canary(self) -> bool:
+        """A canary release runs on this stage (its pin is complete: checked on parsing)."""
+        return self.canary_deployment_id is not None
+
+    @property
     def tags(self) -> dict[str, str]:
         return {"service": naming.SERVICE, "stage": self.stage, "stack": self.stack}
 
@@ -141,6 +159,15 @@ def _int(raw: str) -> int:
         return int(raw)
     raise ValueError("must be a whole number, written without spaces, dots or exponents "
                      "(Pulumi.yaml declares it integer)")
+
+
+def _percent(raw: str) -> float | None:
+    if raw == "":
+        return None
+    if not PERCENT.fullmatch(raw):
+        raise ValueError("must be a number of percent, e.g. 10 or 2.5 (Pulumi.yaml declares "
+                         "it a string: the engine has no float type)")
+    return float(raw)
 
 
 def _history(raw: str) -> tuple[dict, ...]:
@@ -182,6 +209,10 @@ KEYS: dict[str, tuple[str, Callable[[str], object]]] = {
     f"{PROJECT}:promotedCodeHash": ("promoted_code_hash", _text),
     f"{PROJECT}:promotedFunctionVersion": ("promoted_function_version", _text),
     f"{PROJECT}:deploymentHistory": ("deployment_history", _history),
+    f"{PROJECT}:canaryDeploymentId": ("canary_deployment_id", _text),
+    f"{PROJECT}:canaryCodeHash": ("canary_code_hash", _text),
+    f"{PROJECT}:canaryPercent": ("canary_percent", _percent),
+    f"{PROJECT}:canaryStartedAt": ("canary_started_at", _text),
     f"{PROJECT}:domainName": ("domain_name", _text),
     f"{PROJECT}:certificateArn": ("certificate_arn", _text),
     f"{PROJECT}:hostedZoneId": ("hosted_zone_id", _text),
@@ -213,7 +244,8 @@ def parse_stage_config(values: Mapping[str, str | None], stack: str,
     if not problems:
         for optional in ("api_stack", "promoted_deployment_id", "promoted_code_hash",
                          "promoted_function_version", "domain_name", "certificate_arn",
-                         "hosted_zone_id", "base_path"):
+                         "hosted_zone_id", "base_path", "canary_deployment_id",
+                         "canary_code_hash", "canary_started_at"):
             parsed[optional] = parsed[optional] or None
         config = StageConfig(stack=stack, organization=organization, project=project, **parsed)
         problems = _consistency_problems(config)
@@ -299,6 +331,7 @@ def _consistency_problems(c: StageConfig) -> list[tuple[str, str]]:
         problem("promoted_function_version", f"is {c.promoted_function_version!r}, which is not "
                 "a published Lambda version number (1, 2, ...)")
     found.extend(_domain_problems(c))
+    found.extend(_canary_problems(c))
     if c.production:
         if c.api_authorization != "AWS_IAM":
             problem("api_authorization", f"is {c.api_authorization!r}, but a production stack "
@@ -316,6 +349,53 @@ def _consistency_problems(c: StageConfig) -> list[tuple[str, str]]:
             if not getattr(c, field):
                 problem(field, "is false, but a production stack keeps its data protections; "
                                "set it to true")
+    return found
+
+
+CANARY_FIELDS = ("canary_deployment_id", "canary_code_hash", "canary_percent",
+                 "canary_started_at")
+
+
+def _canary_problems(c: StageConfig) -> list[tuple[str, str]]:
+    """A canary pin is complete or absent, well formed, on a pinned stage only, and with
+    the version the alias `live` serves pinned too: while a canary runs, the function
+    publishes the candidate's archive, and `live` must stay where it was."""
+    key, found = FIELD_KEYS, []
+    given = [field for field in CANARY_FIELDS if getattr(c, field) is not None]
+    if not given:
+        return found
+    fix = ("they are written by `python -m promotion promote --canary` and removed by "
+           "`python -m promotion canary complete` or `canary abort`")
+    if len(given) != len(CANARY_FIELDS):
+        missing = ", ".join(key[f].split(":", 1)[1] for f in CANARY_FIELDS if f not in given)
+        found.append((key[given[0]], f"is set without {missing}: a canary pin is complete or "
+                      f"absent; {fix}"))
+        return found
+    if not c.pinned:
+        found.append((key["canary_deployment_id"], "is set, but this stage is not pinned "
+                      "(promotedDeploymentId): only a promoted stage may carry a canary; "
+                      "promote to it once without --canary first"))
+    elif not c.promoted_function_version:
+        found.append((key["canary_deployment_id"], "is set, but promotedFunctionVersion is "
+                      "not: while a canary runs the function publishes the candidate's code, "
+                      "and the alias live must stay on the version it serves; " + fix))
+    if not DEPLOYMENT_ID.fullmatch(c.canary_deployment_id):
+        found.append((key["canary_deployment_id"], f"is {c.canary_deployment_id!r}, which is "
+                      "not an API Gateway deployment id (letters and digits)"))
+    if not CODE_HASH.fullmatch(c.canary_code_hash):
+        found.append((key["canary_code_hash"], f"is {c.canary_code_hash!r}; it must be the "
+                      "64-hex codeHash output of the stack the candidate comes from"))
+    if not 0 < c.canary_percent < 100:
+        found.append((key["canary_percent"], f"is {c.canary_percent:g}; a canary takes more "
+                      "than 0 and less than 100 percent of the traffic (0 serves it nothing, "
+                      "100 is a promotion: use `canary complete`)"))
+    if not TIMESTAMP.fullmatch(c.canary_started_at):
+        found.append((key["canary_started_at"], f"is {c.canary_started_at!r}; it must be a UTC "
+                      "time such as 2026-01-31T12:00:00Z"))
+    if (c.canary_deployment_id, c.canary_code_hash) == (c.promoted_deployment_id,
+                                                        c.promoted_code_hash):
+        found.append((key["canary_deployment_id"], "and canaryCodeHash are what the stage "
+                      "serves already (its pins): a canary releases something new; " + fix))
     return found
 
 

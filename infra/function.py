@@ -1,6 +1,7 @@
 """The stage's Lambda function: its log group, its own least-privilege role, its archive
 kept under the hash of its bytes, an immutable version per code, and the alias the stage
-invokes."""
+invokes; while a canary release runs, also the candidate's version and the alias
+`canary` on it."""
 from __future__ import annotations
 
 import json
@@ -15,6 +16,7 @@ from infra import archive, naming, policies
 RUNTIME = "python3.12"
 TRACING_MODE = "Active"
 ALIAS = naming.FUNCTION_ALIAS
+CANARY_ALIAS = naming.CANARY_ALIAS
 
 
 @dataclass(frozen=True)
@@ -37,24 +39,31 @@ class UsersFunctionArgs:
     tags: dict[str, str]
     # Trace every invocation with X-Ray (Active), as the stage traces every request.
     tracing: bool = False
+    # A canary release's code: the function publishes this archive as a version, the
+    # alias `canary` serves it, and `live` stays on `pinned_version` (required then).
+    canary_code_hash: str | None = None
 
 
 class UsersFunction(pulumi.ComponentResource):
     function: aws.lambda_.Function
     alias: aws.lambda_.Alias
+    canary_alias: aws.lambda_.Alias | None  # only while a canary release runs
     archive_object: aws.s3.BucketObjectv2 | None
     role: aws.iam.Role
     role_policy: aws.iam.RolePolicy
     log_group: aws.cloudwatch.LogGroup
     code_hash: str
     served_version: pulumi.Output[str]  # the version the alias points at
+    canary_version: pulumi.Output[str] | None  # the version the alias canary points at
 
     def __init__(self, name: str, args: UsersFunctionArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("user-service:compute:UsersFunction", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.code_hash = args.code_hash
-        key = naming.archive_key(args.code_hash)
+        # The function's own code is the candidate's while a canary runs: publishing it is
+        # what makes the canary's version.
+        key = naming.archive_key(args.canary_code_hash or args.code_hash)
 
         # Created by us, not by Lambda on first write, so it has a retention and is deleted
         # with the stack.
@@ -113,7 +122,7 @@ class UsersFunction(pulumi.ComponentResource):
             # into the function (PassThrough would only pass the trace header along).
             tracing_config=(aws.lambda_.FunctionTracingConfigArgs(mode=TRACING_MODE)
                             if args.tracing else None),
-            tags={**args.tags, "codeHash": args.code_hash},
+            tags={**args.tags, "codeHash": args.canary_code_hash or args.code_hash},
             # The role must be able to write logs before the first invocation.
             opts=pulumi.ResourceOptions(parent=self, depends_on=code_ready),
         )
@@ -127,6 +136,18 @@ class UsersFunction(pulumi.ComponentResource):
             description=f"what the stage serves (code {args.code_hash[:12]})",
             opts=child,
         )
+        # After the version it names is published; its invoke permission and the stage's
+        # canary settings come after it, and go before it (the engine deletes last, in
+        # reverse order of dependency).
+        self.canary_alias = None if not args.canary_code_hash else aws.lambda_.Alias(
+            f"{name}-canary-alias",
+            name=CANARY_ALIAS,
+            function_name=self.function.name,
+            function_version=self.function.version,
+            description=f"the canary release (code {args.canary_code_hash[:12]})",
+            opts=child,
+        )
+        self.canary_version = (self.function.version if args.canary_code_hash else None)
         self.register_outputs({
             "functionName": self.function.name,
             "functionArn": self.function.arn,

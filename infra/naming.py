@@ -12,6 +12,12 @@ TABLE_BASE = "User"
 STAGE_VARIABLE = "functionName"
 # The alias every stage variable names; promotion and rollback move it between versions.
 FUNCTION_ALIAS = "live"
+# The alias a stage's canary invokes, while a canary release runs.
+CANARY_ALIAS = "canary"
+# API Gateway's name for a canary's log groups: the stage's, with this appended
+# (developer guide, canary-release: "The canary release access log group name has the
+# /Canary suffix appended"; execution logs: ".../{stage-name}/Canary").
+CANARY_SUFFIX = "/Canary"
 # The stage name the API Gateway console's Test button invokes as.
 TEST_INVOKE_STAGE = "test-invoke-stage"
 
@@ -97,6 +103,11 @@ def access_log_group_name(stage: str) -> str:
 def execution_log_group_name(rest_api_id: str, stage: str) -> str:
     # The name API Gateway writes execution logs to; creating it ourselves sets its retention.
     return f"API-Gateway-Execution-Logs_{rest_api_id}/{stage}"
+
+
+def canary_log_group_name(group: str) -> str:
+    """Where API Gateway also writes a canary's lines of a stage log group."""
+    return f"{group}{CANARY_SUFFIX}"
 
 
 def artifact_bucket_name(account_id: str, region: str) -> str:

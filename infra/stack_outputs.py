@@ -8,6 +8,8 @@ from typing import Mapping
 OWNER_OUTPUTS = ("restApiId", "executionArn", "definitionHash", "artifactBucket",
                  "apiAuthorization")
 PIN_OUTPUT = "pins"
+# While a canary release runs: its deployment, code, share, start, alias and version.
+CANARY_OUTPUT = "canary"
 # Exported by the owner only (its stack name): every stage re-exports the API's outputs.
 OWNER_MARKER = "apiOwnerStack"
 EMPTY = '""'

@@ -1,4 +1,6 @@
-"""This stack's Deployment of the shared API, its Stage, and the stage's logs."""
+"""This stack's Deployment of the shared API, its Stage, and the stage's logs; on a
+promoted stage, the log groups of its canary, and while a canary runs, the Stage's
+canary settings."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -19,6 +21,15 @@ class StageLogging:
 
 
 @dataclass(frozen=True)
+class StageCanary:
+    """A canary release on the stage: another Deployment, served to `percent` of the
+    requests, with the stage variable pointed at another (alias-qualified) function."""
+    deployment_id: str
+    percent: float
+    function_variable: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
 class ApiStageArgs:
     rest_api_id: pulumi.Input[str]
     definition_hash: pulumi.Input[str]
@@ -36,6 +47,11 @@ class ApiStageArgs:
     # More reasons for a new Deployment: API Gateway applies some API-wide settings (the
     # default endpoint's) only when a stage is next updated.
     redeploy_triggers: dict[str, str] = field(default_factory=dict)
+    # A promoted stage may carry a canary: its log groups are declared with the stage's
+    # retention (API Gateway would make the execution one itself, kept forever), and
+    # stay when the canary ends, with its logs.
+    canary_logs: bool = False
+    canary: StageCanary | None = None
 
 
 class ApiStage(pulumi.ComponentResource):
@@ -45,6 +61,7 @@ class ApiStage(pulumi.ComponentResource):
     method_settings: aws.apigateway.MethodSettings
     access_logs: aws.cloudwatch.LogGroup
     execution_logs: aws.cloudwatch.LogGroup
+    canary_log_groups: list[aws.cloudwatch.LogGroup]
 
     def __init__(self, name: str, args: ApiStageArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -82,6 +99,25 @@ class ApiStage(pulumi.ComponentResource):
             tags=args.tags,
             opts=child,
         )
+        self.canary_log_groups = [] if not args.canary_logs else [
+            aws.cloudwatch.LogGroup(
+                f"{name}-canary-access-logs",
+                name=naming.canary_log_group_name(naming.access_log_group_name(args.stage_name)),
+                retention_in_days=args.logging.retention_days,
+                tags=args.tags,
+                opts=child,
+            ),
+            aws.cloudwatch.LogGroup(
+                f"{name}-canary-execution-logs",
+                name=pulumi.Output.from_input(args.rest_api_id).apply(
+                    lambda api: naming.canary_log_group_name(
+                        naming.execution_log_group_name(api, args.stage_name))),
+                retention_in_days=args.logging.retention_days,
+                tags=args.tags,
+                opts=child,
+            ),
+        ]
+        canary = args.canary
         self.stage = aws.apigateway.Stage(
             f"{name}-stage",
             rest_api=args.rest_api_id,
@@ -93,9 +129,17 @@ class ApiStage(pulumi.ComponentResource):
                 format=access_log.access_log_format(),
             ),
             xray_tracing_enabled=args.logging.xray_tracing,
+            # The canary invokes the function through the overridden variable: every other
+            # variable is the stage's own.
+            canary_settings=None if canary is None else aws.apigateway.StageCanarySettingsArgs(
+                deployment_id=canary.deployment_id,
+                percent_traffic=canary.percent,
+                stage_variable_overrides={STAGE_VARIABLE: canary.function_variable},
+                use_stage_cache=False,
+            ),
             tags=args.tags,
-            opts=pulumi.ResourceOptions(parent=self,
-                                        depends_on=[self.execution_logs, *args.depends_on]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[
+                self.execution_logs, *self.canary_log_groups, *args.depends_on]),
         )
         self.method_settings = aws.apigateway.MethodSettings(
             f"{name}-method-settings",

@@ -107,11 +107,14 @@ def mapping_answer(base_path: str, rest_api_id: str, stage: str | None) -> dict:
 
 
 def stage_answer(deployment_id: str | None, variables: dict | None,
-                 method_settings: dict | None, access_log_settings: dict | None) -> dict:
-    """What the gateway asks of a stage, alike from either route."""
+                 method_settings: dict | None, access_log_settings: dict | None,
+                 canary_settings: dict | None = None) -> dict:
+    """What the gateway asks of a stage, alike from either route (`canary`: its canary
+    settings as GetStage gives them, or None)."""
     return {"deploymentId": deployment_id, "variables": dict(variables or {}),
             "throttling": stage_throttling(method_settings),
-            "logging": stage_logging(method_settings, access_log_settings)}
+            "logging": stage_logging(method_settings, access_log_settings),
+            "canary": json.loads(json.dumps(canary_settings)) if canary_settings else None}
 
 
 # --- through boto3 (an emulator in another process) ----------------------------------
@@ -126,6 +129,7 @@ class BotoPlane:
         self._lambda = make_client("lambda", endpoint_url, region, credentials)
         self._iam = make_client("iam", endpoint_url, region, credentials)
         self._logs = make_client("logs", endpoint_url, region, credentials)
+        self._cloudwatch = make_client("cloudwatch", endpoint_url, region, credentials)
 
     def rest_api_ids(self) -> list[str]:
         """Every REST API, oldest first (ties by id)."""
@@ -142,7 +146,14 @@ class BotoPlane:
                 self._apigw.exceptions.BadRequestException):
             return None
         return stage_answer(stage.get("deploymentId"), stage.get("variables"),
-                            stage.get("methodSettings"), stage.get("accessLogSettings"))
+                            stage.get("methodSettings"), stage.get("accessLogSettings"),
+                            stage.get("canarySettings"))
+
+    def rest_api_name(self, api_id: str) -> str | None:
+        try:
+            return self._apigw.get_rest_api(restApiId=api_id).get("name")
+        except self._apigw.exceptions.NotFoundException:
+            return None
 
     def base_path_mappings(self, domain_name: str) -> list[dict] | None:
         """[{basePath, restApiId, stage}] of a custom domain name; None: no such domain."""
@@ -226,6 +237,9 @@ class BotoPlane:
     def put_log_events(self, group: str, stream: str, events: list[dict]) -> None:
         self._logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
 
+    def put_metric_data(self, namespace: str, data: list[dict]) -> None:
+        self._cloudwatch.put_metric_data(Namespace=namespace, MetricData=data)
+
 
 # --- straight from moto's backends (an emulator in this process) ---------------------
 
@@ -267,7 +281,11 @@ class InProcessPlane:
         if stage is None:
             return None
         return stage_answer(stage.deployment_id, stage.variables, stage.method_settings,
-                            stage.access_log_settings)
+                            stage.access_log_settings, getattr(stage, "canary_settings", None))
+
+    def rest_api_name(self, api_id: str) -> str | None:
+        api = self._backend("apigateway").apis.get(api_id)
+        return api.name if api is not None else None
 
     def base_path_mappings(self, domain_name: str) -> list[dict] | None:
         backend = self._backend("apigateway")
@@ -360,6 +378,11 @@ class InProcessPlane:
     def put_log_events(self, group: str, stream: str, events: list[dict]) -> None:
         self._backend("logs").put_log_events(group, stream, events)
 
+    def put_metric_data(self, namespace: str, data: list[dict]) -> None:
+        # As moto's PutMetricData handler hands the request's MetricData on (no Timestamp:
+        # moto stamps each datum with the time it arrives).
+        self._backend("cloudwatch").put_metric_data(namespace, data)
+
 
 class ControlPlane:
     """In-process while an emulator of this process serves the endpoint, else boto3
@@ -395,6 +418,9 @@ class ControlPlane:
     def base_path_mappings(self, domain_name: str) -> list[dict] | None:
         return self._current().base_path_mappings(domain_name)
 
+    def rest_api_name(self, api_id: str) -> str | None:
+        return self._current().rest_api_name(api_id)
+
     def function_policy(self, function: str) -> str | None:
         return self._current().function_policy(function)
 
@@ -424,6 +450,9 @@ class ControlPlane:
 
     def put_log_events(self, group: str, stream: str, events: list[dict]) -> None:
         self._current().put_log_events(group, stream, events)
+
+    def put_metric_data(self, namespace: str, data: list[dict]) -> None:
+        self._current().put_metric_data(namespace, data)
 
 
 def for_endpoint(endpoint_url: str, region: str = REGION,

@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from infra.config import PROJECT
+from infra.config import FIELD_KEYS, PROJECT
 from localcloud.engine.deployer import DeployResult, deploy_stack
 from localcloud.emulator import ACCOUNT_ID, HOST, Emulator, PortInUse, make_client
+from localcloud.apigateway.canary_store import keep_canary_settings_as_api_gateway_does
 from localcloud.apigateway.domain_store import keep_domain_mappings_as_api_gateway_does
 from localcloud.apigateway.gateway import Gateway
 from localcloud.awslambda.invoker import Invoker
+from localcloud.awslambda.qualified_policies import remove_permissions_per_qualifier
 from localcloud.awslambda.versions import number_versions_as_lambda_does
 from localcloud.kinds import Cloud, DeployError
 from localcloud.engine.stackfiles import known_stacks, read_stack_config
@@ -23,6 +25,12 @@ from localcloud.engine.state import DEFAULT_STATE_DIR, AlreadyRunning, Session, 
 from localcloud.iam.callers import DEPLOYER_PROFILE, make_deployer, stage_credentials
 
 DEFAULT_GATEWAY_PORT = 8080
+# What a new local cloud keeps of the last one's config overrides: promotion's record
+# (pins, canary pin, history). The rest named things of the old emulator (a hosted zone,
+# a certificate) or was set for one run.
+PINNED = ("promoted_deployment_id", "promoted_code_hash", "promoted_function_version",
+          "canary_deployment_id", "canary_code_hash", "canary_percent", "canary_started_at")
+PROMOTION_KEYS = frozenset(FIELD_KEYS[f] for f in (*PINNED, "deployment_history"))
 
 
 def deploy_order(stacks: list[str]) -> list[str]:
@@ -56,6 +64,8 @@ class LocalCloud:
         try:
             number_versions_as_lambda_does()  # moto's server runs in this process
             keep_domain_mappings_as_api_gateway_does()
+            keep_canary_settings_as_api_gateway_does()
+            remove_permissions_per_qualifier()
             endpoint = self.emulator.start()
             self.emulator.reset()  # moto's backends are per process, shared by its servers
             region = region_of(deploy_order(known_stacks())[0])
@@ -64,8 +74,8 @@ class LocalCloud:
                                    port=self.gateway_port, region=region)
             self._start_gateway()
             # Only now, holding the lock and both ports: a new emulator is empty, so is
-            # the state that describes it.
-            self.store.clear()
+            # the state that describes it; the config overrides (promotion's) stay.
+            self.store.clear(keep_config_keys=PROMOTION_KEYS)
             # A new key for each run: profile `deployer`, in the state before it is
             # announced as running.
             make_deployer(self.emulator, self.store.dir)
@@ -103,13 +113,37 @@ class LocalCloud:
     def deploy(self, stack: str, config_overrides: dict[str, str] | None = None) -> DeployResult:
         return deploy_stack(stack, self.cloud(stack), self.store, config_overrides)
 
-    def deploy_all(self, on_deployed=lambda result: None) -> list[DeployResult]:
-        """Every stack, the API owner first; `on_deployed` hears of each as it is done."""
+    def deploy_all(self, on_deployed=lambda result: None,
+                   on_note=lambda line: None) -> list[DeployResult]:
+        """Every stack, the API owner first; `on_deployed` hears of each as it is done,
+        `on_note` of promotion pins set aside (see `stale_promotion`)."""
         results = []
         for stack in deploy_order(known_stacks()):
-            results.append(self.deploy(stack))
+            aside = self.stale_promotion(stack)
+            if aside:
+                on_note(f"{stack}: its pins in {self.store.dir / 'config' / f'{stack}.json'} "
+                        f"name deployment {aside[FIELD_KEYS['promoted_deployment_id']]}, which "
+                        "this local cloud does not have (it started empty): it serves its own "
+                        "checkout. The pins are kept; promote to it again to pin it here")
+            results.append(self.deploy(stack, {key: "" for key in aside}))
             on_deployed(results[-1])
         return results
+
+    def stale_promotion(self, stack: str) -> dict[str, str]:
+        """The promotion keys of a stack's kept overrides whose pinned deployment the
+        running emulator does not have (a restart starts it empty), else {}. Deployed
+        set aside (as Pulumi.yaml's empty defaults), they stay in the file."""
+        overrides = self.store.config_overrides(stack)
+        pinned = overrides.get(FIELD_KEYS["promoted_deployment_id"])
+        if not pinned:
+            return {}
+        apigw = self.cloud(stack).client("apigateway")
+        known = {item["id"] for api in apigw.get_rest_apis().get("items", [])
+                 for item in apigw.get_deployments(restApiId=api["id"]).get("items", [])}
+        if pinned in known:
+            return {}
+        return {FIELD_KEYS[f]: overrides[FIELD_KEYS[f]] for f in PINNED
+                if FIELD_KEYS[f] in overrides}
 
     def stop(self) -> None:
         gateway, self.gateway = self.gateway, None

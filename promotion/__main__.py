@@ -6,6 +6,11 @@
   history --stack prod             what prod has served, newest first
   release --stack test             a non-production stage that received a promotion
                                    deploys its own checkout again (its pins are removed)
+  promote --from test --to prod --canary PERCENT [--bake 10m] [--max-error-rate 1]
+                                   release to PERCENT of prod's traffic first, watch it
+                                   for the bake time, then complete or abort it
+  canary status|complete|abort --stack prod
+                                   a running canary: how it does; end it by hand
 
 Real stacks are driven through Pulumi's Automation API (the Pulumi CLI must be
 installed and logged in); add --local to act on the running local cloud instead.
@@ -18,6 +23,7 @@ identity the checks sign with may call every stage (--smoke-profile NAME chooses
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -25,10 +31,12 @@ from localcloud.cli import run_command
 from localcloud.session import running_cloud
 from localcloud.engine.stackfiles import known_stacks
 from localcloud.engine.state import DEFAULT_STATE_DIR, StateStore
-from promotion import commands
+from promotion import canary, commands
 from promotion.automation_backend import PulumiBackend
 from promotion.backends import BackendError
+from promotion.bake import BakeSettings
 from promotion.decisions import Refusal
+from promotion.health import Thresholds
 from promotion.local_backend import LocalBackend
 
 
@@ -63,7 +71,15 @@ def parser() -> argparse.ArgumentParser:
     promote.add_argument("--from", dest="source", type=stack_name, required=True)
     promote.add_argument("--to", dest="target", type=stack_name, required=True)
     promote.add_argument("--allow-from-production", action="store_true",
-                         help="allow promoting a production stack onto a non-production one")
+                         help="allow promoting a production stack onto a non-production one "
+                              "(and a canary on a non-production stack)")
+    promote.add_argument("--canary", metavar="PERCENT", type=typed(canary.parse_percent),
+                         help="release to PERCENT (more than 0, less than 100) of the target's "
+                              "traffic first; complete or abort by its health after --bake")
+    promote.add_argument("--bake", metavar="DURATION", type=typed(canary.parse_duration),
+                         help=f"with --canary: how long to watch it, e.g. 30s, 10m, 1h "
+                              f"(default {canary.DEFAULT_BAKE})")
+    thresholds(promote)
     rollback = commands_.add_parser("rollback", parents=[common, smoke],
                                     help="serve an earlier entry of the history again")
     rollback.add_argument("--stack", type=stack_name, required=True)
@@ -76,7 +92,67 @@ def parser() -> argparse.ArgumentParser:
     release.add_argument("--stack", type=stack_name, required=True)
     history = commands_.add_parser("history", parents=[common], help="what a stack has served")
     history.add_argument("--stack", type=stack_name, required=True)
+    canary_ = commands_.add_parser("canary", help="a running canary release: status, or "
+                                                   "complete or abort it by hand")
+    actions = canary_.add_subparsers(dest="action", required=True)
+    status = actions.add_parser("status", parents=[common],
+                                help="the canary's pin, the stage's settings, how it does")
+    status.add_argument("--stack", type=stack_name, required=True)
+    thresholds(status)
+    for action, text in (("complete", "the stack serves the candidate to all traffic"),
+                         ("abort", "the canary goes; the stack serves its pins")):
+        end = actions.add_parser(action, parents=[common, smoke], help=text)
+        end.add_argument("--stack", type=stack_name, required=True)
     return root
+
+
+def typed(parse):
+    """An argparse type from a parser whose ValueError says what is wrong."""
+    def convert(text: str):
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+    return convert
+
+
+def positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of requests; give 1 or more")
+    return int(text)
+
+
+def thresholds(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--max-error-rate", metavar="PERCENT", type=typed(canary.parse_rate),
+                         help="abort a canary whose error rate (5XX, or Lambda errors) exceeds "
+                              "the base's by more than PERCENT points (default "
+                              f"{canary.DEFAULT_MAX_ERROR_RATE:g})")
+    command.add_argument("--min-requests", metavar="N", type=positive,
+                         help="canary requests needed to judge it by the end of the bake "
+                              f"(default {canary.DEFAULT_MIN_REQUESTS})")
+
+
+def thresholds_of(args) -> Thresholds:
+    rate = args.max_error_rate
+    return Thresholds(canary.DEFAULT_MAX_ERROR_RATE if rate is None else rate,
+                      args.min_requests or canary.DEFAULT_MIN_REQUESTS)
+
+
+def canary_options(args) -> commands.CanaryOptions | None:
+    if args.canary is None:
+        return None
+    return commands.CanaryOptions(args.canary, BakeSettings(
+        args.bake or canary.parse_duration(canary.DEFAULT_BAKE), thresholds_of(args)))
+
+
+def stop_on_termination() -> None:
+    """A kill or a lost terminal stops the bake as Ctrl-C does: the canary is left as it
+    is, and the tool says what to run."""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    for name in ("SIGTERM", "SIGHUP"):  # SIGHUP: the terminal went (not on Windows)
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), interrupt)
 
 
 def profile_name(text: str) -> str:
@@ -108,14 +184,33 @@ def backend_for(args):
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    arguments = parser()
+    args = arguments.parse_args(argv)
+    if args.command == "promote" and args.canary is None:
+        given = [option for option, value in (("--bake", args.bake),
+                                              ("--max-error-rate", args.max_error_rate),
+                                              ("--min-requests", args.min_requests))
+                 if value is not None]
+        if given:
+            arguments.error(f"{', '.join(given)}: these set up a canary's bake; add "
+                            "--canary PERCENT, or leave them out")
 
     def command() -> int:
+        if args.command == "promote" and args.canary is not None:
+            stop_on_termination()
         backend = backend_for(args)
         try:
             if args.command == "promote":
                 commands.promote(backend, args.source, args.target, args.skip_smoke,
-                                 args.allow_from_production)
+                                 args.allow_from_production, canary=canary_options(args))
+            elif args.command == "canary" and args.action == "status":
+                commands.canary_status(backend, args.stack, thresholds_of(args))
+            elif args.command == "canary" and args.action == "complete":
+                commands.complete_canary(backend, args.stack, args.skip_smoke,
+                                         check_identity=True)
+            elif args.command == "canary":
+                commands.abort_canary(backend, args.stack, "aborted by hand (canary abort)",
+                                      args.skip_smoke, check_identity=True)
             elif args.command == "rollback":
                 commands.rollback(backend, args.stack, args.to, args.skip_smoke)
             elif args.command == "release":

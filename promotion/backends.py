@@ -1,17 +1,23 @@
 """What promotion asks of a place where stacks live, and what both places share: the AWS
-calls (retained deployments, version pruning) and the signed smoke check, made with the
-clients and credentials each backend gives for a stack."""
+calls (retained deployments, version pruning, a stage's canary settings, a canary's
+CloudWatch metrics) and the signed smoke check, made with the clients and credentials each
+backend gives for a stack."""
 from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Callable, Iterator
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from infra.metrics import api_name_dimension
+from infra.naming import CANARY_ALIAS
 from promotion import failures
 from promotion.decisions import versions_to_prune
+from promotion.health import Observation
 from promotion.identity import Refused
+from promotion.metrics import MetricsUnavailable, read_observation
 from promotion.smoke import SmokeResult, smoke_check, smoke_url, stage_base_url
 
 
@@ -108,12 +114,49 @@ class Backend:
                 lambda_.delete_function(FunctionName=function, Qualifier=version)
             return doomed
 
-    def served_code(self, stack: str, outputs: dict) -> str:
-        """The CodeSha256 of the version the stage's alias serves."""
-        function = f"{outputs.get('functionName')}:{outputs.get('functionAlias') or 'live'}"
+    def served_code(self, stack: str, outputs: dict, alias: str | None = None) -> str:
+        """The CodeSha256 of the version the stage's alias (or `alias`) serves."""
+        function = f"{outputs.get('functionName')}:{alias or outputs.get('functionAlias') or 'live'}"
         with aws_errors(f"reading the configuration of {function}"):
             return self.client(stack, "lambda").get_function_configuration(
                 FunctionName=function)["CodeSha256"]
+
+    def stage_canary(self, stack: str, outputs: dict) -> dict | None:
+        """The canary settings the stack's stage carries now (GetStage), or None."""
+        api, stage = outputs.get("restApiId"), outputs.get("stage")
+        if not api or not stage:
+            return None
+        with aws_errors(f"reading stage {stage} of the REST API {api}"):
+            return self.client(stack, "apigateway").get_stage(
+                restApiId=api, stageName=stage).get("canarySettings") or None
+
+    def canary_deployed(self, stack: str, outputs: dict) -> bool:
+        """Whether any of a canary reached the stack: its stage's settings, or its alias."""
+        if self.stage_canary(stack, outputs):
+            return True
+        function = outputs.get("functionName")
+        if not function:
+            return False
+        lambda_ = self.client(stack, "lambda")
+        with aws_errors(f"looking for the alias {CANARY_ALIAS} of {function}"):
+            try:
+                lambda_.get_alias(FunctionName=function, Name=CANARY_ALIAS)
+            except lambda_.exceptions.ResourceNotFoundException:
+                return False
+        return True
+
+    def observe_canary(self, stack: str, outputs: dict, since: datetime,
+                       until: datetime) -> Observation:
+        """The canary's and the base's counts from `since`, from CloudWatch."""
+        api = outputs.get("restApiId")
+        with aws_errors(f"reading the name of the REST API {api}"):
+            name = self.client(stack, "apigateway").get_rest_api(restApiId=api).get("name")
+        try:
+            return read_observation(self.client(stack, "cloudwatch"),
+                                    api_name_dimension(name, api), outputs.get("stage"),
+                                    outputs.get("functionName"), since, until)
+        except MetricsUnavailable as error:
+            raise BackendError(str(error)) from None
 
     def smoke_check(self, stack: str, outputs: dict) -> SmokeResult:
         """The stage's answer to a GET /users?limit=1 signed as `caller(stack)`, at its

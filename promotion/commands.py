@@ -1,37 +1,60 @@
-"""promote, rollback, release and history: decide (promotion.decisions), check before
-anything changes that the smoke checks' identity may call every stage they will call,
-then apply through a backend; check the target after the update and put it back if it
-fails."""
+"""promote, rollback, release, history and canary releases: decide (promotion.decisions,
+promotion.canary), check before anything changes that the smoke checks' identity may call
+every stage they will call, then apply through a backend; check the target after the
+update and put it back if it fails. A canary is deployed, baked (promotion.bake, judged
+by promotion.health) and then completed or aborted, each a plain update of the stack."""
 from __future__ import annotations
 
 import json
+import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
-from infra.naming import archive_key
-from promotion import decisions, failures, identity
+from infra.naming import CANARY_ALIAS, archive_key
+from promotion import canary as canaries
+from promotion import decisions, failures, health, identity
 from promotion.backends import Backend, BackendError, UpdateFailed
+from promotion.bake import BakeSettings, Watch, bake
 from promotion.decisions import Pins, Refusal
 from promotion.smoke import stage_base_url
 
 Report = Callable[[str], None]
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(timezone.utc).strftime(TIME_FORMAT)
+
+
+@dataclass(frozen=True)
+class CanaryOptions:
+    """promote --canary PERCENT [--bake DURATION] [--max-error-rate P] [--min-requests N]"""
+    percent: str
+    bake: BakeSettings
 
 
 def promote(backend: Backend, source: str, target: str, skip_smoke: bool = False,
-            allow_from_production: bool = False, report: Report = print) -> None:
+            allow_from_production: bool = False, report: Report = print,
+            canary: CanaryOptions | None = None, clock: Callable[[], float] = time.monotonic,
+            pause: Callable[[float], None] = time.sleep) -> None:
     source_outputs, target_outputs = backend.outputs(source), backend.outputs(target)
+    target_config = backend.config(target)
     change = decisions.plan_promotion(
         source, target, source_outputs, backend.config(source), target_outputs,
-        backend.config(target), backend.retained_deployments(source), now(),
-        allow_from_production, backend.deploy_hint)
+        target_config, backend.retained_deployments(source), now(),
+        allow_from_production, backend.deploy_hint, backend.suffix)
     if change is None:
         report(f"{target} already serves what {source} serves; nothing to promote")
         return
-    refuse_unless_source_runs_its_archive(backend, source, source_outputs, change.pins)
+    if canary is not None:  # the same checks; then the candidate goes to a canary
+        change = canaries.plan_start(target, target_config, target_outputs, change.pins,
+                                     canary.percent, now(), allow_from_production,
+                                     backend.suffix)
+        candidate = change.canary.pins
+    else:
+        candidate = change.pins
+    refuse_unless_source_runs_its_archive(backend, source, source_outputs, candidate)
     if skip_smoke:
         report(f"--skip-smoke: no smoke check is sent (not the identity check, not {source}'s "
                f"before the update, not {target}'s after it); {target}'s code is still "
@@ -40,7 +63,10 @@ def promote(backend: Backend, source: str, target: str, skip_smoke: bool = False
         check_smoke_identity(backend, {source: source_outputs, target: target_outputs},
                              report, must_answer=source)
     report(change.summary)
-    apply(backend, change, report, check_code=True, smoke=not skip_smoke)
+    if canary is None:
+        apply(backend, change, report, check_code=True, smoke=not skip_smoke)
+    else:
+        run_canary(backend, change, canary, skip_smoke, report, clock, pause)
 
 
 def check_smoke_identity(backend: Backend, stages: dict[str, dict], report: Report,
@@ -97,7 +123,8 @@ def rollback(backend: Backend, stack: str, to: str | None, skip_smoke: bool = Fa
     change = decisions.plan_rollback(
         stack, outputs, backend.config(stack),
         backend.retained_deployments(stack), to, now(),
-        hint=f"python -m promotion history --stack {{stack}}{backend.suffix}")
+        hint=f"python -m promotion history --stack {{stack}}{backend.suffix}",
+        suffix=backend.suffix)
     before_change(backend, stack, outputs, skip_smoke, report)
     report(change.summary)
     apply(backend, change, report, smoke=not skip_smoke)
@@ -105,7 +132,7 @@ def rollback(backend: Backend, stack: str, to: str | None, skip_smoke: bool = Fa
 
 def release(backend: Backend, stack: str, skip_smoke: bool = False,
             report: Report = print) -> None:
-    change = decisions.plan_release(stack, backend.config(stack))
+    change = decisions.plan_release(stack, backend.config(stack), backend.suffix)
     before_change(backend, stack, backend.outputs(stack), skip_smoke, report)
     report(change.summary)
     apply(backend, change, report, smoke=not skip_smoke)
@@ -171,7 +198,8 @@ def apply(backend: Backend, change: decisions.ConfigChange, report: Report,
     if history is not None:
         backend.set_config(stack, {decisions.HISTORY: json.dumps(list(history))})
     function, alias_version = outputs.get("functionName"), str(outputs.get("functionVersion") or "")
-    if function and alias_version:
+    # While a canary runs, its alias holds a version no history entry names yet: prune later.
+    if function and alias_version and not outputs.get("canary"):
         pruned = backend.prune_versions(stack, function, list(history or change.history),
                                         alias_version)
         if pruned:
@@ -235,3 +263,152 @@ def failed_update(backend: Backend, change: decisions.ConfigChange, before: dict
         backend.set_config(stack, decisions.previous_values(before))
         return said
     return f"{said}; " + restore(backend, change, before, served, smoke, outputs)
+
+
+# --- canary releases ----------------------------------------------------------------------
+
+def started_at(canary: decisions.CanaryPin) -> datetime:
+    try:
+        return datetime.strptime(canary.started_at, TIME_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise Refusal(f"{decisions.CANARY_STARTED} is {canary.started_at!r}, not a UTC time "
+                      "such as 2026-01-31T12:00:00Z; it is written by promote --canary: "
+                      "restore the stack's config, or set it to when the canary began") \
+            from None
+
+
+def canary_code_problem(backend: Backend, stack: str, outputs: dict,
+                        canary: decisions.CanaryPin) -> str | None:
+    """Why the alias canary does not run the candidate's archive, or None."""
+    mismatch = decisions.code_mismatch(backend.served_code(stack, outputs, CANARY_ALIAS),
+                                       canary.code_hash)
+    return None if mismatch is None else (
+        f"the alias {CANARY_ALIAS} does not run the candidate's archive ({mismatch}): "
+        f"{archive_key(canary.code_hash)} holds other bytes than its name says")
+
+
+def left_as_it_is(backend: Backend, stack: str) -> str:
+    """What to run about a canary the tool leaves running."""
+    suffix = backend.suffix
+    return (f"the canary on {stack} stays as it is (its pins and canary pin are in "
+            f"{backend.pins_location(stack)}): `python -m promotion canary status --stack "
+            f"{stack}{suffix}` shows how it does; end it with `python -m promotion canary "
+            f"complete --stack {stack}{suffix}` or `canary abort --stack {stack}{suffix}`")
+
+
+def watch(backend: Backend, stack: str, outputs: dict, canary: decisions.CanaryPin,
+          skip_smoke: bool) -> Watch:
+    def smoke() -> str | None:
+        if skip_smoke:
+            return None
+        result = backend.smoke_check(stack, outputs)
+        return "" if result.passed else str(result)
+    return Watch(observe=lambda: backend.observe_canary(stack, outputs, started_at(canary),
+                                                        datetime.now(timezone.utc)),
+                 smoke=smoke)
+
+
+def run_canary(backend: Backend, change: decisions.ConfigChange, options: CanaryOptions,
+               skip_smoke: bool, report: Report, clock: Callable[[], float],
+               pause: Callable[[float], None]) -> None:
+    """Deploy the canary (its pin in the stack's config first: a tool that dies leaves it
+    there), bake it, and complete or abort it by the health rule."""
+    stack, canary = change.stack, change.canary
+    # The smoke checks belong to the bake, where a failure is judged and recorded.
+    apply(backend, change, report, check_code=True, smoke=False)
+    outputs = backend.outputs(stack)
+    problem = canary_code_problem(backend, stack, outputs, canary)
+    if problem:
+        verdict = health.Verdict(health.ABORT, problem)
+    else:
+        report(f"baking the canary for {canaries.duration_text(options.bake.duration_s)} "
+               f"(abort over {options.bake.thresholds.max_error_rate:g} points of error rate "
+               f"above the base's; {options.bake.thresholds.min_requests} canary requests "
+               "needed to judge it)")
+        try:
+            verdict = bake(watch(backend, stack, outputs, canary, skip_smoke), options.bake,
+                           report, clock, pause)
+        except KeyboardInterrupt:
+            raise BackendError("the bake was interrupted; " + left_as_it_is(backend, stack)) \
+                from None
+        except BackendError as error:
+            raise BackendError(f"{error}; " + left_as_it_is(backend, stack)) from None
+    report(f"canary verdict: {verdict.action}: {verdict.reason}")
+    if verdict.action == health.COMPLETE:
+        complete_canary(backend, stack, skip_smoke=skip_smoke, report=report)
+    else:
+        abort_canary(backend, stack, verdict.reason, skip_smoke=skip_smoke, report=report)
+
+
+def complete_canary(backend: Backend, stack: str, skip_smoke: bool = False,
+                    report: Report = print, check_identity: bool = False) -> None:
+    """The stage's deployment and the alias live move to the candidate; then the canary's
+    settings, alias and permission go (the engine deletes last). One history entry."""
+    config, outputs = backend.config(stack), backend.outputs(stack)
+    change = canaries.plan_complete(stack, config, outputs, now(), backend.suffix)
+    if check_identity and not skip_smoke:
+        before_change(backend, stack, outputs, skip_smoke, report)
+    report(change.summary)
+    apply(backend, change, report, check_code=True, smoke=not skip_smoke)
+
+
+def abort_canary(backend: Backend, stack: str, reason: str, skip_smoke: bool = False,
+                 report: Report = print, check_identity: bool = False) -> None:
+    """The canary's settings, alias and permission go; the stage serves its pins as it
+    did throughout; the attempt and the reason are recorded."""
+    config, outputs = backend.config(stack), backend.outputs(stack)
+    change = canaries.plan_abort(stack, config, now(), reason, backend.suffix)
+    if check_identity and not skip_smoke:
+        before_change(backend, stack, outputs, skip_smoke, report)
+    report(change.summary)
+    if not backend.canary_deployed(stack, outputs):
+        # Nothing of it reached the stack (its update failed before the alias, or the
+        # local cloud restarted empty): recording the abort is all there is to do.
+        backend.set_config(stack, change.values())
+        report(f"done: {change.summary} (nothing of the canary was deployed, so {stack} "
+               "was not updated)")
+        report(backend.after_change(stack))
+        return
+    apply(backend, change, report, check_code=True, smoke=not skip_smoke)
+
+
+def canary_status(backend: Backend, stack: str, thresholds: health.Thresholds,
+                  report: Report = print) -> None:
+    """What runs on the stack: its canary pin (config), the stage's canary settings
+    (live), how the canary does so far, and what to run."""
+    config, outputs = backend.config(stack), backend.outputs(stack)
+    if not outputs:
+        raise Refusal(f"{stack} has not been deployed yet")
+    pin, live = canaries.running(config), backend.stage_canary(stack, outputs)
+    deploy = backend.deploy_hint.format(stack=stack)
+    if pin is None and live is None:
+        report(f"no canary release runs on {stack}")
+        return
+    if pin is None:
+        report(f"{stack}'s stage carries canary settings its config does not (deployment "
+               f"{live.get('deploymentId')}, {live.get('percentTraffic')}%): they were made "
+               f"outside this tool. Deploying {stack} removes them: `{deploy}`")
+        return
+    report(f"a canary release runs on {stack}: {pin.label()} "
+           f"(config: {backend.pins_location(stack)})")
+    if live is None:
+        report(f"  but {stack}'s stage carries no canary settings: the update that deploys "
+               "it did not finish (or the local cloud started again, empty since); nothing "
+               "serves the canary. Record it as aborted: `python -m promotion canary abort "
+               f"--stack {stack}{backend.suffix}`")
+        return
+    report(f"  the stage serves it: deployment {live.get('deploymentId')} to "
+           f"{live.get('percentTraffic')}% of the requests, with "
+           f"{live.get('stageVariableOverrides') or {}}")
+    seen = backend.observe_canary(stack, outputs, started_at(pin), datetime.now(timezone.utc))
+    verdict = health.judge(seen, False, thresholds)
+    elapsed = (datetime.now(timezone.utc) - started_at(pin)).total_seconds()
+    report(f"  since it began ({canaries.duration_text(elapsed)} ago): canary "
+           f"{seen.canary.requests} requests, {seen.canary.server_errors} 5XX, Lambda "
+           f"{seen.canary.function_errors} errors in {seen.canary.invocations}; base "
+           f"{seen.base.requests} requests, {seen.base.server_errors} 5XX, Lambda "
+           f"{seen.base.function_errors} errors in {seen.base.invocations}")
+    report(f"  by the health rule: {'keep baking' if verdict.action == health.BAKE else verdict.action}"
+           f" ({verdict.reason})")
+    report(f"  end it: `python -m promotion canary complete --stack {stack}{backend.suffix}` "
+           f"or `python -m promotion canary abort --stack {stack}{backend.suffix}`")

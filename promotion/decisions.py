@@ -2,8 +2,13 @@
 stacks and for the local cloud. Nothing here touches a stack.
 
 Pins are (deploymentId, codeHash, functionVersion). A stack's history is a list of
-entries, oldest first; each promotion (a code-only one too), each rollback and the state a
-stack served before its first promotion ("initial") is one entry.
+entries, oldest first; each promotion (a code-only one too), each rollback, each completed
+canary release ("canary") and the state a stack served before its first promotion
+("initial") is one entry. An aborted canary is recorded too ("canary-aborted", with its
+reason), but it never served the stack: rollback walks past it.
+
+While a canary release runs, the stack's config also holds its canary pin (promotion.
+canary); nothing else may change the stack's pins until it is completed or aborted.
 """
 from __future__ import annotations
 
@@ -21,6 +26,15 @@ PINNED_VERSION = FIELD_KEYS["promoted_function_version"]
 HISTORY = FIELD_KEYS["deployment_history"]
 PRODUCTION = FIELD_KEYS["production"]
 PIN_KEYS = (PINNED_DEPLOYMENT, PINNED_CODE, PINNED_VERSION, HISTORY)
+CANARY_DEPLOYMENT = FIELD_KEYS["canary_deployment_id"]
+CANARY_CODE = FIELD_KEYS["canary_code_hash"]
+CANARY_PERCENT = FIELD_KEYS["canary_percent"]
+CANARY_STARTED = FIELD_KEYS["canary_started_at"]
+CANARY_KEYS = (CANARY_DEPLOYMENT, CANARY_CODE, CANARY_PERCENT, CANARY_STARTED)
+
+# History actions: what served the stack, and what did not (an aborted canary).
+CANARY_DONE, CANARY_ABORTED = "canary", "canary-aborted"
+NOT_SERVED = {"rollback", CANARY_ABORTED}  # not steps of the timeline rollback walks
 
 # Published versions kept besides those in the history and the alias's own.
 KEEP_NEWEST_VERSIONS = 5
@@ -63,29 +77,75 @@ class Pins:
 
 
 @dataclass(frozen=True)
+class CanaryPin:
+    """A canary release on a stack: the candidate's deployment and code, its share of the
+    traffic (as written: "10", "2.5") and when it began."""
+    deployment_id: str
+    code_hash: str
+    percent: str
+    started_at: str
+
+    @classmethod
+    def of_config(cls, config: dict[str, str]) -> "CanaryPin | None":
+        if not config.get(CANARY_DEPLOYMENT):
+            return None
+        return cls(config.get(CANARY_DEPLOYMENT) or "", config.get(CANARY_CODE) or "",
+                   config.get(CANARY_PERCENT) or "", config.get(CANARY_STARTED) or "")
+
+    @property
+    def pins(self) -> Pins:
+        return Pins(self.deployment_id, self.code_hash)
+
+    def values(self) -> dict[str, str]:
+        return {CANARY_DEPLOYMENT: self.deployment_id, CANARY_CODE: self.code_hash,
+                CANARY_PERCENT: self.percent, CANARY_STARTED: self.started_at}
+
+    def label(self) -> str:
+        return (f"deployment {self.deployment_id}, code {self.code_hash[:12]}, at "
+                f"{self.percent}% since {self.started_at}")
+
+
+@dataclass(frozen=True)
 class ConfigChange:
-    """New config for one stack: its pins and history (None removes a key)."""
+    """New config for one stack: its pins and history (None removes a key); for a canary
+    release, its canary pin (`canary`, set) or its end (`ends_canary`: the pin removed)."""
     stack: str
     pins: Pins | None
     history: tuple[dict, ...]
     summary: str
+    canary: CanaryPin | None = None
+    ends_canary: bool = False
 
     def values(self) -> dict[str, str | None]:
+        canary = (self.canary.values() if self.canary else
+                  {key: None for key in CANARY_KEYS} if self.ends_canary else {})
         if self.pins is None:
-            return {key: None for key in PIN_KEYS}
+            return {**{key: None for key in PIN_KEYS}, **canary}
         return {PINNED_DEPLOYMENT: self.pins.deployment_id, PINNED_CODE: self.pins.code_hash,
                 PINNED_VERSION: self.pins.function_version,
-                HISTORY: json.dumps(list(self.history))}
+                HISTORY: json.dumps(list(self.history)), **canary}
 
 
 def previous_values(config: dict[str, str]) -> dict[str, str | None]:
     """The keys promotion writes, as they are now (None: not set), to put them back."""
-    return {key: config.get(key) for key in PIN_KEYS}
+    return {key: config.get(key) for key in (*PIN_KEYS, *CANARY_KEYS)}
 
 
-def entry(action: str, source: str, pins: Pins, now: str) -> dict:
+def entry(action: str, source: str, pins: Pins, now: str, **more: str) -> dict:
+    """A history entry; `more` adds a canary's `percent` and an abort's `reason`."""
     return {"at": now, "action": action, "from": source, "deploymentId": pins.deployment_id,
-            "codeHash": pins.code_hash, "functionVersion": pins.function_version}
+            "codeHash": pins.code_hash, "functionVersion": pins.function_version, **more}
+
+
+def refuse_while_canary(stack: str, config: dict[str, str], suffix: str = "") -> None:
+    """Nothing else changes a stack's pins while a canary release runs on it: API Gateway
+    would refuse a third deployment on its stage, and the canary's outcome would be lost."""
+    canary = CanaryPin.of_config(config)
+    if canary is not None:
+        raise Refusal(f"a canary release runs on {stack} ({canary.label()}); end it first: "
+                      f"`python -m promotion canary complete --stack {stack}{suffix}` or "
+                      f"`python -m promotion canary abort --stack {stack}{suffix}` "
+                      f"(`canary status --stack {stack}{suffix}` shows how it does)")
 
 
 def parse_history(config: dict[str, str], where: str = "the stack's config") -> list[dict]:
@@ -118,10 +178,12 @@ def is_production(config: dict[str, str]) -> bool:
 def plan_promotion(source: str, target: str, source_outputs: dict, source_config: dict[str, str],
                    target_outputs: dict, target_config: dict[str, str], retained: set[str],
                    now: str, allow_from_production: bool = False,
-                   deploy_hint: str = "pulumi up -s {stack}") -> ConfigChange | None:
+                   deploy_hint: str = "pulumi up -s {stack}", suffix: str = ""
+                   ) -> ConfigChange | None:
     """Pin the source's deployment and code in the target; None when it already serves
     exactly them. The target's function publishes its own version of that code, so the
     version is left to the program ("") and recorded after the update."""
+    refuse_while_canary(target, target_config, suffix)
     if source == target:
         raise Refusal(f"cannot promote {source!r} onto itself; promote from the stack that "
                       "proved the change to another one (e.g. --from test --to prod)")
@@ -151,17 +213,19 @@ def plan_promotion(source: str, target: str, source_outputs: dict, source_config
 
 
 def current_index(history: list[dict], outputs: dict) -> int | None:
-    """The newest entry matching what the stack serves now."""
+    """The newest entry matching what the stack serves now (an aborted canary never
+    served it)."""
     now = Pins(outputs.get("deploymentId", ""), outputs.get("codeHash", ""),
                str(outputs.get("functionVersion") or ""))
     return next((i for i in range(len(history) - 1, -1, -1)
-                 if Pins.of_entry(history[i]).same_as(now)), None)
+                 if history[i].get("action") != CANARY_ABORTED
+                 and Pins.of_entry(history[i]).same_as(now)), None)
 
 
 def previous_entry(history: list[dict], current: int) -> int | None:
     """The entry before the current one, walking back over what was promoted: a rollback
     entry stands for the entry it restored, so rolling back twice goes two steps back."""
-    timeline = [i for i, e in enumerate(history) if e.get("action") != "rollback"]
+    timeline = [i for i, e in enumerate(history) if e.get("action") not in NOT_SERVED]
     position = current
     if history[current].get("action") == "rollback":
         pins = Pins.of_entry(history[current])
@@ -181,12 +245,16 @@ def choose_entry(history: list[dict], to: str, stack: str, hint: str) -> int:
     `history` (1 = newest). Anything that could mean two different states is refused."""
     listing = f"`{hint}` lists them"
     numbered = INDEX.fullmatch(to)
-    by_id = [i for i, e in enumerate(history) if e.get("deploymentId") == to]
+    by_id = [i for i, e in enumerate(history) if e.get("deploymentId") == to
+             and e.get("action") != CANARY_ABORTED]
     if numbered and (to.startswith("#") or not by_id):
         n = int(numbered.group(1))
         if not 1 <= n <= len(history):
             raise Refusal(f"{stack}'s history has {len(history)} entries, so there is no "
                           f"#{n}; {listing}")
+        if history[len(history) - n].get("action") == CANARY_ABORTED:
+            raise Refusal(f"#{n} is an aborted canary release: it never served {stack} as a "
+                          f"whole; choose another entry ({listing})")
         return len(history) - n
     if numbered and by_id:
         raise Refusal(f"--to {to} is ambiguous: it is both a line number of the history and a "
@@ -195,7 +263,8 @@ def choose_entry(history: list[dict], to: str, stack: str, hint: str) -> int:
     if ":" in to:
         deployment, version = to.rsplit(":", 1)
         matches = [i for i, e in enumerate(history) if e.get("deploymentId") == deployment
-                   and str(e.get("functionVersion") or "") == version]
+                   and str(e.get("functionVersion") or "") == version
+                   and e.get("action") != CANARY_ABORTED]
         if not matches:
             raise Refusal(f"{to} is not in {stack}'s history; {listing}")
         return matches[-1]
@@ -211,9 +280,10 @@ def choose_entry(history: list[dict], to: str, stack: str, hint: str) -> int:
 
 
 def plan_rollback(stack: str, outputs: dict, config: dict[str, str], retained: set[str],
-                  to: str | None, now: str, hint: str = "history --stack {stack}"
-                  ) -> ConfigChange:
+                  to: str | None, now: str, hint: str = "history --stack {stack}",
+                  suffix: str = "") -> ConfigChange:
     """Pin an earlier entry of the stack's history: its deployment, code and version."""
+    refuse_while_canary(stack, config, suffix)
     history = parse_history(config)
     hint = hint.format(stack=stack)
     if not history:
@@ -242,9 +312,10 @@ def plan_rollback(stack: str, outputs: dict, config: dict[str, str], retained: s
                         f"(was deployment {outputs.get('deploymentId')})")
 
 
-def plan_release(stack: str, config: dict[str, str]) -> ConfigChange:
+def plan_release(stack: str, config: dict[str, str], suffix: str = "") -> ConfigChange:
     """A non-production stack that received a promotion goes back to its own checkout's
     code and API: its pins and history are removed."""
+    refuse_while_canary(stack, config, suffix)
     if is_production(config):
         raise Refusal(f"{stack} is a production stack: it always serves a promoted state; "
                       "use rollback to change what it serves")
@@ -285,6 +356,18 @@ def versions_to_prune(published: list[str], history: list[dict], alias_version: 
     return [v for v in numbered if v not in keep]
 
 
+def described(e: dict) -> str:
+    """What an entry was, for `history`."""
+    action = e.get("action", "?")
+    if action == "rollback":
+        return "rollback"
+    if action == CANARY_DONE:
+        return f"canary release at {e.get('percent', '?')}%, completed"
+    if action == CANARY_ABORTED:
+        return f"canary release at {e.get('percent', '?')}%, aborted: {e.get('reason', '?')}"
+    return f"{action} from {e.get('from', '?')}"
+
+
 def history_lines(stack: str, config: dict[str, str], outputs: dict) -> list[str]:
     """The entries, newest first and numbered as `--to N` takes them, the current marked."""
     history = parse_history(config)
@@ -295,8 +378,7 @@ def history_lines(stack: str, config: dict[str, str], outputs: dict) -> list[str
     lines = []
     for number, index in enumerate(range(len(history) - 1, -1, -1), start=1):
         e = history[index]
-        source = "rollback" if e.get("action") == "rollback" else \
-            f"{e.get('action', '?')} from {e.get('from', '?')}"
+        source = described(e)
         lines.append(f"{'*' if index == marked else ' '} #{number:<3} {e.get('at', ''):20} "
                      f"{e.get('deploymentId', '')}  version {e.get('functionVersion') or '?':>4}  "
                      f"code {e.get('codeHash', '')[:12]}  {source}")

@@ -6,7 +6,9 @@ A request ``/{stage}/{path}`` is served from the *snapshot* of the deployment th
 points at (see :mod:`localcloud.apigateway.snapshots`), never from the API's latest edits:
 
 1. find the stage (the REST API that has a stage of that name) and its deploymentId,
-   variables; load that deployment's snapshot;
+   variables; on a stage with canary settings, draw which release serves the request
+   (:mod:`localcloud.apigateway.canary_routing`: the canary's deployment and overridden
+   variables for its share); load that deployment's snapshot;
 2. match the path against the snapshot's resources (literal segments before
    ``{param}`` before ``{proxy+}``) and the method (an exact method before ``ANY``);
    nothing matches: 403 ``{"message":"Missing Authentication Token"}``;
@@ -40,6 +42,7 @@ import collections
 import json
 import logging
 import os
+import random
 import re
 import threading
 import time
@@ -52,8 +55,9 @@ from urllib.parse import parse_qsl, unquote
 from botocore.utils import normalize_url_path
 
 from localcloud import control_plane
-from localcloud.apigateway import auth, domains, snapshots
+from localcloud.apigateway import auth, canary_routing, domains, snapshots
 from localcloud.apigateway.stage_logs import StageLogWriter
+from localcloud.apigateway.stage_metrics import StageMetrics
 from localcloud.apigateway.throttling import TOO_MANY_REQUESTS, Clock, StageThrottles
 from localcloud import policy as iam_eval
 from localcloud.emulator import ACCOUNT_ID, REGION
@@ -311,7 +315,8 @@ class Gateway:
                  account_id: str = ACCOUNT_ID, rest_api_id: str | None = None,
                  execution_log_size: int = 10_000,
                  server_limits: ServerLimits = ServerLimits(),
-                 clock: Clock = time.monotonic) -> None:
+                 clock: Clock = time.monotonic,
+                 canary_seed: int | None = None) -> None:
         self.endpoint_url = endpoint_url
         self.state_dir = Path(state_dir)
         self.invoker = invoker
@@ -326,6 +331,10 @@ class Gateway:
         self._snapshots: dict[str, tuple[int, dict]] = {}
         self._throttles = StageThrottles(clock)  # `clock`: seconds, monotonic
         self._stage_logs = StageLogWriter(self._plane)
+        self._stage_metrics = StageMetrics(self._plane)
+        # Which release serves each request on a stage with a canary: seeded, a test
+        # replays the same split (`canary_random.seed(n)` between runs).
+        self.canary_random = random.Random(canary_seed)
         self._endpoints = domains.EndpointSettings(self.state_dir)
         self.server_limits = server_limits
         self._server: HttpServer | None = None
@@ -396,7 +405,8 @@ class Gateway:
         entry = {"time": time.time(), "requestId": request.get("requestId"),
                  "apiId": request.get("apiId"), "stage": request.get("stage"),
                  "method": request.get("method"), "path": request.get("path"),
-                 "message": message}
+                 "deploymentId": request.get("deploymentId"),
+                 "canary": bool(request.get("canary")), "message": message}
         with self._log_lock:
             self._log.append(entry)
         log.log(level, "(%s) %s %s %s: %s", entry["requestId"], entry["stage"], entry["method"],
@@ -404,7 +414,8 @@ class Gateway:
         if entry["apiId"]:
             self._stage_logs.execution(
                 entry["apiId"], entry["stage"], request.get("loggingLevel"),
-                "ERROR" if level >= logging.ERROR else "INFO", entry["requestId"], message)
+                "ERROR" if level >= logging.ERROR else "INFO", entry["requestId"], message,
+                canary=bool(request.get("canary")))
 
     # --- lookups in the emulator --------------------------------------------------
 
@@ -462,7 +473,11 @@ class Gateway:
                        "error.message": response.error_message,
                        "status": response.status, "responseLength": len(response.body),
                        "responseLatency": int((time.perf_counter() - started) * 1000)}
-            self._stage_logs.access(request["accessLog"], context)
+            self._stage_logs.access(request["accessLog"], context,
+                                    canary=bool(request.get("canary")))
+        if request.get("apiId"):  # a request that reached a stage counts in its metrics
+            self._stage_metrics.publish(request["apiId"], request["stage"],
+                                        bool(request.get("canary")), response.status)
         return response
 
     def _serve(self, request: dict, method: str, target: str, headers: list[tuple[str, str]],
@@ -499,9 +514,14 @@ class Gateway:
         if mapped_api is None and self._endpoints.disabled(api_id):
             return self._error(request_id, domains.FORBIDDEN)  # only its domains serve it
         logging_settings = stage.get("logging") or {}
+        canary_settings = stage.get("canary")
+        canary = canary_routing.serves_canary(canary_settings, self.canary_random.random)
+        deployment_id = canary_settings["deploymentId"] if canary else stage.get("deploymentId")
         request.update({"apiId": api_id, "accessLog": logging_settings.get("access"),
-                        "loggingLevel": logging_settings.get("level")})
-        deployment_id = stage.get("deploymentId")
+                        "loggingLevel": logging_settings.get("level"), "canary": canary,
+                        "deploymentId": deployment_id,
+                        # $context.isCanaryRequest: only on a stage with a canary
+                        "isCanaryRequest": None if not canary_settings else str(canary).lower()})
         try:
             snapshot = self.snapshot(deployment_id)
         except (FileNotFoundError, ValueError, TypeError) as err:
@@ -536,7 +556,8 @@ class Gateway:
         # up before the stage's own callers get to it.
         if not self._throttles.allow(api_id, stage_name, stage.get("throttling")):
             return self._error(request_id, TOO_MANY_REQUESTS)
-        variables = dict(stage.get("variables") or {})
+        variables = canary_routing.release_variables(stage.get("variables"),
+                                                     canary_settings if canary else None)
         integration = definition.get("integration") or {}
         if integration.get("type") != "AWS_PROXY":
             self._execution(request, "Execution failed due to configuration error: "

@@ -1,7 +1,7 @@
 """API Gateway resource kinds: the REST API (defined by its OpenAPI body), its
-Deployments (with their frozen snapshots), Stages, method settings, the account's
-CloudWatch role setting, custom domain names and their base path mappings. Where moto is
-lax, these refuse what API Gateway refuses."""
+Deployments (with their frozen snapshots), Stages (with their canary settings), method
+settings, the account's CloudWatch role setting, custom domain names and their base path
+mappings. Where moto is lax, these refuse what API Gateway refuses."""
 from __future__ import annotations
 
 import json
@@ -121,7 +121,8 @@ class Deployment(Kind):
     def delete(self, cloud, id_, i):
         apigw = cloud.client("apigateway")
         serving = [s["stageName"] for s in apigw.get_stages(restApiId=i["restApi"])["item"]
-                   if s.get("deploymentId") == id_]
+                   if id_ in (s.get("deploymentId"),
+                              (s.get("canarySettings") or {}).get("deploymentId"))]
         if serving:  # moto only checks the stage a deployment was created with
             raise DeployError(f"deployment {id_} cannot be deleted: BadRequestException: Active "
                               "stages pointing to this deployment must be moved or deleted "
@@ -155,7 +156,8 @@ class Stage(Kind):
             description=i.get("description") or "",
             tracingEnabled=bool(i.get("xrayTracingEnabled")))
         apigw.update_stage(restApiId=i["restApi"], stageName=i["stageName"],
-                           patchOperations=self._log_operations(i))
+                           patchOperations=[*canary_operations(None, i.get("canarySettings")),
+                                            *self._log_operations(i)])
         domains.apply_endpoint_setting(cloud.state_dir, i["restApi"])
         return f"ags-{i['restApi']}-{i['stageName']}", self._outputs(cloud, i)
 
@@ -201,7 +203,10 @@ class Stage(Kind):
 
     def update(self, cloud, id_, old, i):
         self._check(cloud, i)
-        operations = [{"op": "replace", "path": "/deploymentId", "value": i["deployment"]},
+        # In the provider's order: the canary's operations, then the stage's deployment
+        # (terraform-provider-aws internal/service/apigateway/stage.go, resourceStageUpdate).
+        operations = [*canary_operations(old.get("canarySettings"), i.get("canarySettings")),
+                      {"op": "replace", "path": "/deploymentId", "value": i["deployment"]},
                       {"op": "replace", "path": "/tracingEnabled",
                        "value": patch_value(bool(i.get("xrayTracingEnabled")))},
                       *self._log_operations(i)]
@@ -223,6 +228,35 @@ class Stage(Kind):
     def delete(self, cloud, id_, i):
         cloud.client("apigateway").delete_stage(restApiId=i["restApi"],
                                                 stageName=i["stageName"])
+
+
+def canary_operations(old: dict | None, new: dict | None) -> list[dict]:
+    """The UpdateStage operations that turn the canary settings `old` into `new` (engine
+    inputs, camelCase; None: no canary), as the provider makes them: the settings removed
+    whole, or each changed field replaced (a new canary starts from API Gateway's
+    defaults: 0 percent, no overrides, no stage cache)."""
+    if not new:
+        return [{"op": "remove", "path": "/canarySettings"}] if old else []
+    old = old or {}
+    operations = []
+    if new.get("deploymentId") and new.get("deploymentId") != old.get("deploymentId"):
+        operations.append({"op": "replace", "path": "/canarySettings/deploymentId",
+                           "value": new["deploymentId"]})
+    old_overrides = old.get("stageVariableOverrides") or {}
+    new_overrides = new.get("stageVariableOverrides") or {}
+    operations += [{"op": "remove", "path": f"/canarySettings/stageVariableOverrides/{name}"}
+                   for name in old_overrides if name not in new_overrides]
+    operations += [{"op": "replace", "path": f"/canarySettings/stageVariableOverrides/{name}",
+                    "value": value} for name, value in new_overrides.items()
+                   if old_overrides.get(name) != value]
+    percent = float(new.get("percentTraffic") or 0.0)
+    if percent != float(old.get("percentTraffic") or 0.0):
+        operations.append({"op": "replace", "path": "/canarySettings/percentTraffic",
+                           "value": f"{percent:f}"})
+    if bool(new.get("useStageCache")) != bool(old.get("useStageCache")):
+        operations.append({"op": "replace", "path": "/canarySettings/useStageCache",
+                           "value": patch_value(bool(new.get("useStageCache")))})
+    return operations
 
 
 class MethodSettings(Kind):

@@ -1,7 +1,10 @@
 """What API Gateway writes to CloudWatch Logs for a stage: one access-log line per request,
 in the format the stage's access log settings give, to their destination group; and the
 execution log (`API-Gateway-Execution-Logs_{api id}/{stage}`) at the stage's logging
-level (ERROR: failures only; INFO: every step).
+level (ERROR: failures only; INFO: every step). A request its canary served goes to the
+canary's groups as well, the stage's names with `/Canary` appended ("reported to a
+production stage CloudWatch Logs log group as well as a canary-specific CloudWatch Logs
+log group. The same applies to access logging": developer guide, canary-release).
 
 `render_access_line` is pure; `StageLogWriter` writes through the control plane (moto's
 logs backend in process, boto3 otherwise), creating each stream once.
@@ -16,7 +19,7 @@ import time
 import uuid
 
 from infra.access_log import QUOTED
-from infra.naming import execution_log_group_name
+from infra.naming import canary_log_group_name, execution_log_group_name
 
 log = logging.getLogger("localcloud.gateway")
 
@@ -85,17 +88,20 @@ class StageLogWriter:
         self._plane.put_log_events(group, self._stream, [
             {"timestamp": int(time.time() * 1000), "message": message}])
 
-    def access(self, settings: dict | None, context: dict[str, object]) -> None:
+    def access(self, settings: dict | None, context: dict[str, object],
+               canary: bool = False) -> None:
         if not settings or not settings.get("destinationArn"):
             return
         group = log_group_of(settings["destinationArn"])
         if group:
-            self.write(group, render_access_line(settings.get("format") or "", context),
-                       create_group=False)
+            line = render_access_line(settings.get("format") or "", context)
+            for each in (group, canary_log_group_name(group)) if canary else (group,):
+                self.write(each, line, create_group=False)
 
     def execution(self, api_id: str, stage: str, level: str | None, severity: str,
-                  request_id: str, message: str) -> None:
+                  request_id: str, message: str, canary: bool = False) -> None:
         # API Gateway creates the execution log group itself when it first writes.
         if logs_at(level, severity):
-            self.write(execution_log_group_name(api_id, stage), f"({request_id}) {message}",
-                       create_group=True)
+            group = execution_log_group_name(api_id, stage)
+            for each in (group, canary_log_group_name(group)) if canary else (group,):
+                self.write(each, f"({request_id}) {message}", create_group=True)

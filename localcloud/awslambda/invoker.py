@@ -22,6 +22,9 @@ service makes with the role to ship the function's output to CloudWatch Logs
 (``/aws/lambda/{name}``, one stream per worker, as Lambda does per execution
 environment).
 
+Each invocation is counted in the emulator's CloudWatch as Lambda counts it, per function
+and per alias (:mod:`localcloud.awslambda.alias_metrics`).
+
 Extracted code lives in a work directory in the temp folder named after the invoker's
 process (``localcloud-{pid}-...``); ``close()`` removes it, and a new invoker removes
 those whose process is gone (a killed local cloud never removes its own).
@@ -52,8 +55,10 @@ from typing import Any
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
+from infra.metrics import LAMBDA_NAMESPACE
 from localcloud import control_plane, emulator_auth
 from localcloud.awslambda import archives
+from localcloud.awslambda.alias_metrics import invocation_metrics
 from localcloud import policy as iam_eval
 from localcloud.emulator import ACCOUNT_ID, REGION, make_client
 from localcloud.invocation import FunctionNotFound, InvokeRefused, InvokeResult, InvokerError
@@ -658,6 +663,8 @@ class Invoker:
             lines = self._frame_logs(worker, request_id, duration_ms, config, extra_lines)
             pool.release(worker, discard=discard)
         self._ship_logs(worker, config, policies, lines)
+        self._count(name, control_plane.split_qualifier(function)[1], _version(config),
+                    failed=status != "ok")
         if init_error is not None and status == "error":
             log.info("%s: init error %s", name, init_error.get("errorMessage"))
         return InvokeResult(function_name=name, request_id=request_id, status=status,
@@ -736,6 +743,13 @@ class Invoker:
         events = [{"timestamp": ts, "message": line[:256 * 1024 - 26]} for ts, line in lines if line]
         for start in range(0, len(events), 1000):
             self._plane.put_log_events(group, worker.log_stream, events[start:start + 1000])
+
+    def _count(self, name: str, qualifier: str | None, version: str, failed: bool) -> None:
+        try:
+            self._plane.put_metric_data(LAMBDA_NAMESPACE, invocation_metrics(
+                name, qualifier, version, failed))
+        except Exception as err:  # noqa: BLE001 -- counting never fails an invoke
+            log.warning("%s: could not publish its invocation metrics: %s", name, err)
 
     # --- lifecycle ----------------------------------------------------------------
 

@@ -221,11 +221,23 @@ class StateStore:
     def remove_session(self) -> None:
         (self.dir / "session.json").unlink(missing_ok=True)
 
-    def clear(self) -> None:
+    def clear(self, keep_config_keys: frozenset[str] = frozenset()) -> None:
         """Forget everything but the lock: a new emulator starts empty, so must the state.
-        (The lock file stays: deleting it would let a second cloud lock a new file.)"""
+        (The lock file stays: deleting it would let a second cloud lock a new file.)
+        `keep_config_keys`: those keys of each stack's config overrides stay (promotion's
+        pins: the operator's record, as a stack file is on AWS, outlives a restart)."""
         self.check()  # what is deleted here is the directory's own, never a link's target
+        kept = {stack: {key: value for key, value in self.config_overrides(stack).items()
+                        if key in keep_config_keys}
+                for stack in self._override_stacks()} if keep_config_keys else {}
         lock = self.dir / LOCK_FILE
         for path in sorted(self.dir.rglob("*"), reverse=True) if self.dir.exists() else []:
             if path != lock:
                 path.unlink() if path.is_file() else path.rmdir()
+        for stack, values in kept.items():
+            if values:
+                self.save_config_overrides(stack, values)
+
+    def _override_stacks(self) -> list[str]:
+        folder = self.dir / "config"
+        return sorted(path.stem for path in folder.glob("*.json")) if folder.is_dir() else []

@@ -9,6 +9,8 @@ import pytest
 from localcloud.emulator import Emulator
 from localcloud.apigateway.gateway import Gateway
 from localcloud.awslambda.invoker import Invoker
+from localcloud.awslambda.qualified_policies import remove_permissions_per_qualifier
+from localcloud.apigateway.canary_store import keep_canary_settings_as_api_gateway_does
 from localcloud.apigateway.domain_store import keep_domain_mappings_as_api_gateway_does
 from localcloud.awslambda.versions import number_versions_as_lambda_does
 
@@ -17,6 +19,8 @@ from localcloud.awslambda.versions import number_versions_as_lambda_does
 def emulator():
     number_versions_as_lambda_does()  # as the local cloud does before it starts moto
     keep_domain_mappings_as_api_gateway_does()
+    keep_canary_settings_as_api_gateway_does()
+    remove_permissions_per_qualifier()
     with Emulator(port=0) as emu:
         yield emu
 

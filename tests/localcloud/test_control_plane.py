@@ -67,7 +67,8 @@ def test_stages_policies_and_configuration_answer_alike_and_follow_changes(
     assert in_process_stage == boto_stage == {"deploymentId": api.stages["one"],
                                               "variables": {"functionName": fn.name},
                                               "throttling": None,
-                                              "logging": {"level": "OFF", "access": None}}
+                                              "logging": {"level": "OFF", "access": None},
+                                              "canary": None}
     assert both(planes, "stage", api.id, "nope") == (None, None)
     assert both(planes, "stage", "no-such-api", "one") == (None, None)
     boto_policy, in_process_policy = both(planes, "function_policy", fn.name)
