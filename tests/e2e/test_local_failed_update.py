@@ -35,10 +35,12 @@ def test_a_step_that_fails_is_not_taken_for_nothing_changed(cloud, monkeypatch):
     with pytest.raises(BackendError) as failed:
         commands.promote(backend, "test", "prod", report=lambda line: None)
     message = str(failed.value)
-    assert message.startswith("the update of prod failed (ConflictException: the stage is being "
-                              "updated), and whether any of its steps were applied is not known "
-                              "(the local cloud's engine began ")
-    assert f"change {STAGE} prod-stage" in message
+    # Steps before the stage's completed: it failed partway.
+    assert message.startswith("the update of prod failed partway (ConflictException: the stage "
+                              "is being updated; the local cloud's engine began ")
+    assert "; its state records what completed)" in message
+    # Promoting a stage pins it, and a pinned stage gets its canary log groups first.
+    assert "began 3 steps, the first: create aws:cloudwatch/logGroup:LogGroup " in message
     assert "serves what it served" not in message
     # Putting the previous pins back finished, and its smoke check says the rest.
     assert ("; it was rolled back to its previous pins (deployment "
