@@ -4,8 +4,12 @@ from __future__ import annotations
 import re
 
 from infra import policies
-from infra.naming import TEST_INVOKE_STAGE
 from infra.permission import permission_statements, policy_size_problem
+
+# The stage API Gateway's console test button invokes as.
+TEST_INVOKE_STAGE = "test-invoke-stage"
+# Lambda's limit on a function's resource policy (its quotas page: 20 KB).
+LIMIT = 20 * 1024
 
 EXECUTION_ARN = "arn:aws:execute-api:ap-southeast-2:123456789012:abcdefghij"
 # The longest function name AWS allows, qualified by the alias.
@@ -32,13 +36,13 @@ def test_each_permitted_stage_gets_one_statement_scoped_to_that_stage_only():
 def test_the_longest_names_with_test_invoke_stay_far_below_lambdas_20kb():
     statements = permission_statements(FUNCTION_ARN, EXECUTION_ARN, "s" * 64, True)
     size = policies.resource_policy_size(statements)
-    assert size < policies.LAMBDA_POLICY_LIMIT_BYTES // 20, size
+    assert size < LIMIT // 20, size
     # One statement per route (the earlier design) passed the limit at about 30 routes;
     # these statements do not grow with the routes at all.
     per_route = [policies.invoke_statement(f"apigateway-{stage}-route-{n}", FUNCTION_ARN,
                                            f"{EXECUTION_ARN}/{stage}/GET/users/{n}")
                  for stage in ("s" * 64, TEST_INVOKE_STAGE) for n in range(100)]
-    assert policies.resource_policy_size(per_route) > policies.LAMBDA_POLICY_LIMIT_BYTES
+    assert policies.resource_policy_size(per_route) > LIMIT
 
 
 def test_the_policy_size_is_the_compact_json_lambda_keeps():
