@@ -191,6 +191,9 @@ def test_permission_grants_this_stage_only_on_this_alias(run, runs):
         # The stage sends nothing to the alias before its grant exists.
         assert permission.urn in run.one("aws:apigateway/stage:Stage").dependencies
         assert permission.inputs["principal"] == "apigateway.amazonaws.com", permission.urn
+        # The statement says who may call: API Gateway, as the stage it names.
+        stage = permission.inputs["sourceArn"][len(execution_arn) + 1:].split("/")[0]
+        assert permission.inputs["statementId"] == f"apigateway-{stage}", permission.urn
         assert permission.inputs["action"] == "lambda:InvokeFunction", permission.urn
         assert permission.delete_before_replace, permission.urn  # its statement id is reused
 
