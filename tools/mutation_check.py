@@ -1,6 +1,7 @@
 """A small mutation check: change one line of a module at a time (a comparison flipped, a
 boolean operator swapped, a condition made constant, a number or a name-like string
-changed, an element of a literal removed), run the tests that should notice, and count the mutants they caught.
+changed, an element of a literal removed), run the tests that should notice, and count
+the mutants they caught.
 
     .venv/bin/python tools/mutation_check.py                      # every default target
     .venv/bin/python tools/mutation_check.py infra/permission.py  # one target, its tests

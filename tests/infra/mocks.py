@@ -81,7 +81,7 @@ class Account:
     last create or update (so an update keeps an id and a replacement makes a new one)."""
     objects: dict[tuple[str, str], bytes] = field(default_factory=dict)
     versions: dict[str, list[str]] = field(default_factory=dict)
-    resources: dict[tuple[str, str, str], "Recorded"] = field(default_factory=dict)
+    resources: dict[tuple[str, str, str], Recorded] = field(default_factory=dict)
     # Each function's code and configuration when it last changed, and when that was.
     modified: dict[str, tuple[str, datetime.datetime]] = field(default_factory=dict)
     changes: int = 0
@@ -264,8 +264,8 @@ class AwsMocks(pulumi.runtime.Mocks):
 
     def _Alias(self, name, inputs):
         function, version = inputs["functionName"], inputs["functionVersion"]
-        published = self.account.versions.get(function, [])
-        if version != "$LATEST" and not (version.isdigit() and 1 <= int(version) <= len(published)):
+        published = len(self.account.versions.get(function, []))
+        if version != "$LATEST" and not (version.isdigit() and 1 <= int(version) <= published):
             # CreateAlias/UpdateAlias on a version that was never published.
             raise NotFoundError(
                 f"creating Lambda Alias ({inputs['name']}): ResourceNotFoundException: Function "
@@ -313,8 +313,9 @@ class AwsMocks(pulumi.runtime.Mocks):
                      "executionArn": self.arn("execute-api", api)}
 
     def _Deployment(self, name, inputs):
-        # Its REST API, triggers and variables replace it (ForceNew): a new snapshot with a
-        # new id and date. Anything else is updated in place.
+        # Its REST API, triggers and variables replace it (ForceNew in the provider's
+        # aws_api_gateway_deployment): a new snapshot, with a new id and date. Its
+        # description is updated in place.
         last = self._last(name)
         if last is not None and all(last.inputs.get(k) == inputs.get(k)
                                     for k in ("restApi", "triggers", "variables")):
