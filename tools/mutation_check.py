@@ -9,7 +9,8 @@ the mutants they caught.
     .venv/bin/python tools/mutation_check.py infra/policies.py --list   # the mutants only
 
 The mutants run in a copy of the checkout (under a temporary directory), so the checkout
-itself is never changed. Each runs `pytest -x` on the target's tests; a mutant the tests
+itself is never changed. Each runs `pytest -x` on the target's tests, in a fork of this
+process (which has imported pytest, pulumi, boto3, moto... once); a mutant the tests
 pass is a survivor: either behaviour no test asserts, or a change that means the same
 (an equivalent mutant), which only reading it can tell. Slow: one test run per mutant.
 """
@@ -17,11 +18,13 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
+import importlib
 import io
 import os
 import re
 import shutil
-import subprocess
+import signal
 import sys
 import tempfile
 import time
@@ -142,36 +145,69 @@ def copy_checkout(into: Path) -> Path:
     return repo
 
 
-def run_tests(repo: Path, tests: list[str], timeout: float) -> str:
-    """'passed', 'failed' or 'timeout'."""
-    python = repo / ".venv" / "bin" / "python"
-    command = [str(python if python.exists() else Path(sys.executable)), "-m", "pytest", "-x",
-               "-q", "-p", "no:cacheprovider", *tests]
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    try:
-        done = subprocess.run(command, cwd=repo, env=env, capture_output=True, timeout=timeout,
-                              start_new_session=True)
-    except subprocess.TimeoutExpired:
-        return "timeout"
-    return "passed" if done.returncode == 0 else "failed"
+# Imported once, before the first mutant: each mutant's test run is a fork of a process
+# that has them, so it pays only for the project's modules and its own tests.
+WARM = ("pytest", "pulumi", "pulumi.runtime", "pulumi_aws", "boto3", "botocore", "moto",
+        "moto.server", "werkzeug", "waitress", "requests", "cryptography", "yaml")
 
 
-def check(target: str, tests: list[str], timeout: float, repo: Path) -> list[tuple[Mutant, str]]:
+class Runner:
+    """Runs pytest in the copy of the checkout, each time in a fresh fork (POSIX only)."""
+
+    def __init__(self, repo: Path) -> None:
+        os.chdir(repo)
+        sys.path.insert(0, str(repo))
+        sys.dont_write_bytecode = True  # a mutated module is always read from its source
+        for name in WARM:
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                pass
+
+    def run(self, tests: list[str], timeout: float) -> str:
+        """'passed', 'failed' or 'timeout'."""
+        pid = os.fork()
+        if pid == 0:  # the child: its own session (what its tests start, it may kill)
+            code = 70
+            try:
+                os.setsid()
+                quiet = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(quiet, 1)
+                os.dup2(quiet, 2)
+                import pytest
+                code = int(pytest.main(["-x", "-q", "-p", "no:cacheprovider", *tests]))
+            finally:
+                os._exit(code)
+        deadline = time.monotonic() + timeout
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return "passed" if os.waitstatus_to_exitcode(status) == 0 else "failed"
+            if time.monotonic() > deadline:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return "timeout"
+            time.sleep(0.05)
+
+
+def check(target: str, tests: list[str], timeout: float, repo: Path,
+          runner: Runner) -> list[tuple[Mutant, str]]:
     path = repo / target
     original = path.read_text()
-    if run_tests(repo, tests, timeout) != "passed":
+    if runner.run(tests, timeout) != "passed":
         raise SystemExit(f"{target}: its tests fail without any mutation: {' '.join(tests)}")
     results = []
     lines = original.splitlines(keepends=True)
     for mutant in mutants_of(original):
         path.write_text("".join(lines[:mutant.line - 1] + [mutant.text] + lines[mutant.line:]))
         try:
-            outcome = run_tests(repo, tests, timeout)
+            outcome = runner.run(tests, timeout)
         finally:
             path.write_text(original)
         results.append((mutant, outcome))
         mark = {"failed": "caught", "timeout": "caught (timeout)", "passed": "SURVIVED"}[outcome]
-        print(f"  {target} {mutant.describe()}: {mark}", flush=True)
+        print(f"  {time.strftime('%H:%M:%S')} {target} {mutant.describe()}: {mark}", flush=True)
     return results
 
 
@@ -197,8 +233,10 @@ def main(argv: list[str]) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="mutation-") as scratch:
         repo = copy_checkout(Path(scratch))
+        runner = Runner(repo)
         for target in targets:
-            results = check(target, args.tests or DEFAULT_TARGETS[target], args.timeout, repo)
+            results = check(target, args.tests or DEFAULT_TARGETS[target], args.timeout, repo,
+                            runner)
             caught = sum(outcome != "passed" for _, outcome in results)
             totals[target] = (caught, len(results))
             survivors += [(target, m) for m, outcome in results if outcome == "passed"]
