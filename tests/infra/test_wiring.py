@@ -22,6 +22,15 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 # delete_item, scan), and what Lambda does to write a function's logs.
 HANDLER_CALLS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan")
 LOG_WRITES = ("logs:CreateLogStream", "logs:PutLogEvents")
+# IAM's current policy language; without it (or with another) policy variables and some
+# keys mean something else, and a misspelt one is refused.
+POLICY_VERSION = "2012-10-17"
+
+
+def trust_policy(service: str) -> dict:
+    """The trust policy of a role only `service` may assume."""
+    return {"Version": POLICY_VERSION, "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}
 # The stage API Gateway's console test button invokes as.
 TEST_INVOKE_STAGE = "test-invoke-stage"
 
@@ -202,6 +211,7 @@ def test_callers_policy_grants_invoke_on_this_stage_only(run, runs):
     execution_arn = runs["dev"].outputs["executionArn"]
     policy = run.one("aws:iam/policy:Policy")
     document = json.loads(policy.inputs["policy"])
+    assert document["Version"] == POLICY_VERSION
     assert document["Statement"] == [{
         "Sid": "InvokeOneStage", "Effect": "Allow", "Action": "execute-api:Invoke",
         "Resource": [f"{execution_arn}/{run.stack}/*/*"]}]
@@ -221,6 +231,7 @@ def test_role_policy_is_exactly_the_handlers_actions_on_this_stages_resources(ru
               for statement in document["Statement"]
               for action in statement["Action"] for resource in statement["Resource"]}
     assert all(s["Effect"] == "Allow" for s in document["Statement"])
+    assert document["Version"] == POLICY_VERSION
     expected = ({(a, table.outputs["arn"]) for a in HANDLER_CALLS}
                 | {(a, f"{function_logs.outputs['arn']}:log-stream:*") for a in LOG_WRITES})
     if config(run)["user-service:apiXrayTracing"] == "true":
@@ -230,8 +241,7 @@ def test_role_policy_is_exactly_the_handlers_actions_on_this_stages_resources(ru
     assert all(s["Action"] == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
                and s["Resource"] == ["*"] for s in wildcards), "* only for X-Ray's writes"
     assert table.outputs["arn"].endswith(f":table/{PREFIX[run.stack]}User")
-    trust = json.loads(role.inputs["assumeRolePolicy"])
-    assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert json.loads(role.inputs["assumeRolePolicy"]) == trust_policy("lambda.amazonaws.com")
 
 
 def test_function_runs_the_archive_it_uploads_by_code_hash_as_a_published_version(run, runs,
@@ -355,10 +365,17 @@ def test_the_account_cloudwatch_role_is_opt_in_and_writes_only_stage_log_groups(
             if r.inputs["name"] == "user-service-apigateway-cloudwatch"][0]
     assert account.inputs["cloudwatchRoleArn"] == role.outputs["arn"] == \
         f"arn:{world.partition}:iam::{ACCOUNT_ID}:role/user-service-apigateway-cloudwatch"
-    trust = json.loads(role.inputs["assumeRolePolicy"])
-    assert trust["Statement"][0]["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert json.loads(role.inputs["assumeRolePolicy"]) == \
+        trust_policy("apigateway.amazonaws.com")
     policy = json.loads([p for p in dev.of_type("aws:iam/rolePolicy:RolePolicy")
                          if p.inputs["role"] == role.id][0].inputs["policy"])
+    assert policy["Version"] == POLICY_VERSION
+    assert all(s["Effect"] == "Allow" for s in policy["Statement"])
+    # AWS's managed AmazonAPIGatewayPushToCloudWatchLogs, less its two reads
+    # (logs:GetLogEvents, logs:FilterLogEvents): what API Gateway does to write stage logs.
+    assert sorted(a for s in policy["Statement"] for a in s["Action"]) == [
+        "logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups",
+        "logs:DescribeLogStreams", "logs:PutLogEvents"]
     resources = policy["Statement"][0]["Resource"]
     assert "*" not in resources and all(":log-group:" in r for r in resources)
     api_id = dev.outputs["restApiId"]
