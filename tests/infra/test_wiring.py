@@ -377,10 +377,14 @@ def test_the_account_cloudwatch_role_is_opt_in_and_writes_only_stage_log_groups(
         "logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups",
         "logs:DescribeLogStreams", "logs:PutLogEvents"]
     resources = policy["Statement"][0]["Resource"]
-    assert "*" not in resources and all(":log-group:" in r for r in resources)
     api_id = dev.outputs["restApiId"]
-    assert any(f":log-group:API-Gateway-Execution-Logs_{api_id}/*" in r for r in resources)
-    assert not any("Execution-Logs_*" in r for r in resources)  # not every API's
+    # Every stage's access and execution groups of this API (not every API's), and their
+    # streams (`:*`), where CreateLogStream and PutLogEvents act.
+    groups = f"arn:{world.partition}:logs:{world.region}:{ACCOUNT_ID}:log-group:"
+    assert sorted(resources) == sorted(
+        f"{groups}{group}{streams}" for group in (
+            "/aws/apigateway/user-service/*/access", f"API-Gateway-Execution-Logs_{api_id}/*")
+        for streams in ("", ":*"))
     assert "logs:DescribeLogGroups" not in policy["Statement"][0]["Action"]
     # A list action: IAM authorises it on the account's and region's groups, not a pattern.
     assert policy["Statement"][1] == {
