@@ -34,6 +34,31 @@ def test_a_config_change_updates_only_what_it_changes(cloud):
     assert group["retentionInDays"] == 30
 
 
+def test_memory_and_timeout_reach_the_version_the_stage_serves(cloud, url):
+    """The stack's functionMemoryMb and functionTimeoutSeconds are the configuration of
+    the version behind the alias, and the function runs with them (Lambda's REPORT line)."""
+    lam = cloud.cloud("dev").client("lambda")
+    before = lam.get_alias(FunctionName="dev-user-service", Name="live")["FunctionVersion"]
+    try:
+        result = cloud.deploy("dev", {"user-service:functionMemoryMb": "512",
+                                      "user-service:functionTimeoutSeconds": "25"})
+        assert ("Function", "dev-function") in steps(result, "updated")
+        served = lam.get_function_configuration(FunctionName="dev-user-service", Qualifier="live")
+        assert (served["MemorySize"], served["Timeout"]) == (512, 25)
+        assert int(served["Version"]) == int(before) + 1  # a new version, for new settings
+        assert call(url("dev")).status == 200
+        reports = [e["message"] for e in cloud.cloud("dev").client("logs").filter_log_events(
+            logGroupName="/aws/lambda/dev-user-service")["events"]
+            if e["message"].startswith("REPORT ")]
+        assert reports and reports[-1].rstrip().endswith("Memory Size: 512 MB"), reports[-1:]
+    finally:
+        cloud.deploy("dev")
+    served = lam.get_function_configuration(FunctionName="dev-user-service", Qualifier="live")
+    # Pulumi.yaml's defaults again, in yet another version (Lambda never reuses one).
+    assert (served["MemorySize"], served["Timeout"]) == (256, 10)
+    assert int(served["Version"]) == int(before) + 2
+
+
 def test_removed_resources_are_deleted(cloud):
     result = cloud.deploy("dev", {"user-service:allowTestInvoke": "false"})
     assert steps(result, "deleted") == {("Permission", "dev-test-invoke-stage-invoke")}

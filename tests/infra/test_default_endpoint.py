@@ -10,6 +10,7 @@ import logging
 import pytest
 
 from tests.infra.conftest import HOME, STACKS, deploy_stacks, run_stack
+from tests.infra.mocks import Account
 
 P = "user-service"
 OFF = {"dev": {f"{P}:disableExecuteApiEndpoint": "true"}}
@@ -41,19 +42,24 @@ def test_the_owner_turns_it_off_on_the_argument_never_in_the_body():
     assert all(runs[s].outputs["disableExecuteApiEndpoint"] is True for s in STACKS)
 
 
-def test_the_owners_stage_is_redeployed_when_the_setting_changes(runs, world):
+def test_the_owners_stage_is_redeployed_when_the_setting_changes(world):
     # API Gateway applies the setting at the next update of a stage: the owner's stage
-    # gets a new Deployment in the same update; turning it back on redeploys again.
-    off = deploy_stacks(overrides=OFF, world=world)
-    assert off["dev"].one(DEPLOYMENT).id != runs["dev"].one(DEPLOYMENT).id
+    # gets a new Deployment in the same update; turning it back on redeploys again. One
+    # account's history: an update keeps a Deployment's id, a replacement makes a new one.
+    account = Account()
+    on = deploy_stacks(world=world, account=account)
+    off = deploy_stacks(overrides=OFF, world=world, account=account)
+    on_again = deploy_stacks(world=world, account=account)
+    ids = [run["dev"].one(DEPLOYMENT).id for run in (on, off, on_again)]
+    assert len(set(ids)) == 3, ids
     assert off["dev"].one(DEPLOYMENT).inputs["triggers"] == {
-        "definitionHash": runs["dev"].outputs["definitionHash"],
+        "definitionHash": on["dev"].outputs["definitionHash"],
         "disableExecuteApiEndpoint": "true"}
     # With the endpoint on (the default), the triggers are what they always were.
-    assert runs["dev"].one(DEPLOYMENT).inputs["triggers"] == {
-        "definitionHash": runs["dev"].outputs["definitionHash"]}
+    assert on["dev"].one(DEPLOYMENT).inputs["triggers"] == {
+        "definitionHash": on["dev"].outputs["definitionHash"]}
     for stack in ("test", "prod"):  # the other stages' own deployments are unchanged
-        assert off[stack].one(DEPLOYMENT).id == runs[stack].one(DEPLOYMENT).id
+        assert len({run[stack].one(DEPLOYMENT).id for run in (on, off, on_again)}) == 1
 
 
 def warnings_of(caplog, overrides) -> dict[str, list[str]]:

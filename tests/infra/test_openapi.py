@@ -23,11 +23,14 @@ def test_the_document_is_valid_openapi_3_with_nothing_api_gateway_refuses(author
 
 def test_iam_puts_sigv4_on_every_method_and_none_on_no_method():
     signed = openapi.api_document(ROUTES, URI, "AWS_IAM")
-    scheme = signed["components"]["securitySchemes"][openapi.SIGV4]
-    assert scheme["x-amazon-apigateway-authtype"] == "awsSigv4"
+    # API Gateway's SigV4 scheme (its OpenAPI extensions reference), whatever its name,
+    # and every operation requires it.
+    [(name, scheme)] = signed["components"]["securitySchemes"].items()
+    assert scheme == {"type": "apiKey", "name": "Authorization", "in": "header",
+                      "x-amazon-apigateway-authtype": "awsSigv4"}
     operations = [op for methods in signed["paths"].values() for op in methods.values()]
     assert len(operations) == len(ROUTES)
-    assert all(op["security"] == [{openapi.SIGV4: []}] for op in operations)
+    assert all(op["security"] == [{name: []}] for op in operations)
     open_api = openapi.api_document(ROUTES, URI, "NONE")
     assert all("security" not in op for methods in open_api["paths"].values()
                for op in methods.values())

@@ -4,8 +4,12 @@ from __future__ import annotations
 import re
 
 from infra import policies
-from infra.naming import TEST_INVOKE_STAGE
 from infra.permission import permission_statements, policy_size_problem
+
+# The stage API Gateway's console test button invokes as.
+TEST_INVOKE_STAGE = "test-invoke-stage"
+# Lambda's limit on a function's resource policy (its quotas page: 20 KB).
+LIMIT = 20 * 1024
 
 EXECUTION_ARN = "arn:aws:execute-api:ap-southeast-2:123456789012:abcdefghij"
 # The longest function name AWS allows, qualified by the alias.
@@ -32,13 +36,13 @@ def test_each_permitted_stage_gets_one_statement_scoped_to_that_stage_only():
 def test_the_longest_names_with_test_invoke_stay_far_below_lambdas_20kb():
     statements = permission_statements(FUNCTION_ARN, EXECUTION_ARN, "s" * 64, True)
     size = policies.resource_policy_size(statements)
-    assert size < policies.LAMBDA_POLICY_LIMIT_BYTES // 20, size
+    assert size < LIMIT // 20, size
     # One statement per route (the earlier design) passed the limit at about 30 routes;
     # these statements do not grow with the routes at all.
     per_route = [policies.invoke_statement(f"apigateway-{stage}-route-{n}", FUNCTION_ARN,
                                            f"{EXECUTION_ARN}/{stage}/GET/users/{n}")
                  for stage in ("s" * 64, TEST_INVOKE_STAGE) for n in range(100)]
-    assert policies.resource_policy_size(per_route) > policies.LAMBDA_POLICY_LIMIT_BYTES
+    assert policies.resource_policy_size(per_route) > LIMIT
 
 
 def test_the_policy_size_is_the_compact_json_lambda_keeps():
@@ -77,3 +81,32 @@ def test_the_program_refuses_an_oversized_policy_before_declaring_anything(monke
     monkeypatch.setattr(policies, "LAMBDA_POLICY_LIMIT_BYTES", 400)
     with pytest.raises(ConfigError, match="over Lambda's 400 bytes"):
         deploy_stacks(("dev",))
+
+
+def the_longest_policy(function_arn: str, execution_arn: str, stages: list[str]) -> int:
+    """The bytes of the resource policy Lambda keeps for one statement per stage (compact
+    JSON, statements as AddPermission writes them), written out here."""
+    statements = ",".join(
+        f'{{"Sid":"apigateway-{stage}","Effect":"Allow","Principal":{{"Service":'
+        f'"apigateway.amazonaws.com"}},"Action":"lambda:InvokeFunction","Resource":'
+        f'"{function_arn}","Condition":{{"ArnLike":{{"AWS:SourceArn":'
+        f'"{execution_arn}/{stage}/*/*"}}}}}}' for stage in stages)
+    return len(f'{{"Version":"2012-10-17","Id":"default","Statement":[{statements}]}}')
+
+
+def test_the_estimate_is_the_policy_with_the_longest_account_and_api_ids(monkeypatch):
+    # 12-digit account, 10-character API id: the longest ARNs the stage can have.
+    size = the_longest_policy(
+        "arn:aws-us-gov:lambda:us-gov-west-1:000000000000:function:dev-user-service:live",
+        "arn:aws-us-gov:execute-api:us-gov-west-1:000000000000:xxxxxxxxxx",
+        ["dev", TEST_INVOKE_STAGE])
+    monkeypatch.setattr(policies, "LAMBDA_POLICY_LIMIT_BYTES", 0)  # always say the size
+    assert f"make a {size}-byte resource policy on dev-user-service:live" in policy_size_problem(
+        "aws-us-gov", "us-gov-west-1", "dev-user-service", "live", "dev", True)
+    # Lambda refuses a policy bigger than its limit: one of exactly the limit fits.
+    monkeypatch.setattr(policies, "LAMBDA_POLICY_LIMIT_BYTES", size)
+    assert policy_size_problem("aws-us-gov", "us-gov-west-1", "dev-user-service", "live", "dev",
+                               True) is None
+    monkeypatch.setattr(policies, "LAMBDA_POLICY_LIMIT_BYTES", size - 1)
+    assert "over Lambda's" in policy_size_problem("aws-us-gov", "us-gov-west-1",
+                                                  "dev-user-service", "live", "dev", True)

@@ -8,6 +8,7 @@ import json
 from infra import openapi, routes
 from infra.routes import integration_uri
 from tests.infra.conftest import deploy_stacks
+from tests.infra.mocks import Account
 
 URI = integration_uri("us-east-1", "123456789012", partition="aws")
 
@@ -40,15 +41,16 @@ def test_hash_changes_with_any_route_integration_or_authorization_change():
 
 
 def test_program_redeploys_every_stage_when_a_route_is_removed_and_not_otherwise(monkeypatch):
-    before = deploy_stacks()
-    again = deploy_stacks()
+    account = Account()  # one account's history: `pulumi up` again, then with a route less
+    before = deploy_stacks(account=account)
+    again = deploy_stacks(account=account)
     for stack in before:
         assert trigger(again[stack]) == trigger(before[stack]) == before["dev"].outputs["definitionHash"]
         assert again[stack].outputs["deploymentId"] == before[stack].outputs["deploymentId"]
 
     monkeypatch.setattr(routes, "ROUTES", tuple(r for r in routes.ROUTES
                                                 if (r.method, r.path) != ("DELETE", "/users/{id}")))
-    changed = deploy_stacks()
+    changed = deploy_stacks(account=account)
     body = json.loads(changed["dev"].one("aws:apigateway/restApi:RestApi").inputs["body"])
     assert "delete" not in body["paths"]["/users/{id}"]  # gone from the API in this update
     for stack in before:

@@ -4,15 +4,17 @@ the backend's own message), a missing or wrong owner, an open API under producti
 production stack whose pins went missing."""
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 
 import pytest
 
 from infra import stack_references
+from infra.archive import build_zip
 from infra.config import ConfigError
 from localcloud.engine.stackfiles import REPO_ROOT
-from tests.infra.conftest import HOME, WORLDS, deploy_stacks, run_stack
+from tests.infra.conftest import HOME, WORLDS, deploy_stacks, run_stack, with_archives
 from tests.infra.mocks import DIY, PULUMI_CLOUD, AwsMocks
 
 # One world per backend, in the shipped region.
@@ -246,17 +248,28 @@ def test_production_refuses_an_update_that_drops_the_pins_it_last_ran(dev_output
     assert "pulumi config set user-service:promotedFunctionVersion 3 -s prod" in message
 
 
+def archive_of(text: bytes) -> tuple[bytes, str]:
+    """An archive of other code (as another checkout built it) and its code hash."""
+    body = build_zip({"user_service/handler.py": text})
+    return body, hashlib.sha256(body).hexdigest()
+
+
+E_ARCHIVE, E_HASH = archive_of(b"# the code prod was promoted to\n")
+F_ARCHIVE, F_HASH = archive_of(b"# the code of a newer promotion\n")
+
+
 def test_production_refuses_an_update_that_drops_only_its_rollback_version(dev_outputs):
-    last = {"pins": {"deploymentId": "abc123", "codeHash": "e" * 64, "functionVersion": "7"}}
+    last = {"pins": {"deploymentId": "abc123", "codeHash": E_HASH, "functionVersion": "7"}}
     same_code = {"user-service:promotedDeploymentId": "abc123",
-                 "user-service:promotedCodeHash": "e" * 64}
+                 "user-service:promotedCodeHash": E_HASH}
     with pytest.raises(ConfigError, match="last ran version 7 .* no longer has "
                                           "promotedFunctionVersion"):
         run_stack("prod", HOME, {"dev": dev_outputs, "prod": last}, same_code)
     # A new promotion (other code) publishes its own version: not a dropped pin.
     promoted = {"user-service:promotedDeploymentId": "def456",
-                "user-service:promotedCodeHash": "f" * 64}
-    run = run_stack("prod", HOME, {"dev": dev_outputs, "prod": last}, promoted)
+                "user-service:promotedCodeHash": F_HASH}
+    run = run_stack("prod", HOME, {"dev": dev_outputs, "prod": last}, promoted,
+                    with_archives(F_ARCHIVE))
     assert run.outputs["pins"]["functionVersion"] == ""
 
 
@@ -264,18 +277,23 @@ def test_production_with_its_pins_or_never_pinned_deploys(dev_outputs):
     first = run_stack("prod", HOME, {"dev": dev_outputs})
     assert first.outputs["pins"] == {}
     pins = {"user-service:promotedDeploymentId": "abc123",
-            "user-service:promotedCodeHash": "e" * 64}
-    last = {"pins": {"deploymentId": "abc123", "codeHash": "e" * 64, "functionVersion": ""}}
-    pinned = run_stack("prod", HOME, {"dev": dev_outputs, "prod": last}, pins)
+            "user-service:promotedCodeHash": E_HASH}
+    last = {"pins": {"deploymentId": "abc123", "codeHash": E_HASH, "functionVersion": ""}}
+    pinned = run_stack("prod", HOME, {"dev": dev_outputs, "prod": last}, pins,
+                       with_archives(E_ARCHIVE))
     assert pinned.outputs["pins"] == last["pins"]
 
 
 def test_a_pinned_stage_refuses_code_no_stage_uploaded_before_anything_is_declared(dev_outputs):
     pins = {"user-service:promotedDeploymentId": "abc123",
             "user-service:promotedCodeHash": "9" * 64}
+    uploaded = with_archives(E_ARCHIVE)  # the bucket holds other code, not this
+    CountingMocks.declared = []
     with pytest.raises(ConfigError) as caught:
-        run_stack("prod", HOME, {"dev": dev_outputs}, pins,
-                  missing=(f"archives/{'9' * 64}.zip",))
+        run_stack("prod", HOME, {"dev": dev_outputs}, pins, uploaded,
+                  mocks_class=CountingMocks)
+    # Only the references were read: nothing was declared.
+    assert set(CountingMocks.declared) == {"pulumi:pulumi:StackReference"}
     message = str(caught.value)
     assert f"pins the code 999999999999…, but s3://{dev_outputs['artifactBucket']}/archives/" \
            in message and "does not exist" in message

@@ -1,16 +1,16 @@
 """The awaited values that connect each stack's resources."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 
 import pytest
 
-from infra import access_log, archive, naming, openapi, policies
-from infra.naming import TEST_INVOKE_STAGE
+from infra import archive, naming, openapi
 from localcloud.apigateway.snapshots import authorization_types
 from localcloud.engine.stackfiles import read_stack_config
-from tests.infra.conftest import deploy_stacks
+from tests.infra.conftest import deploy_stacks, with_archives
 from tests.infra.mocks import ACCOUNT_ID
 
 PREFIX = {"dev": "dev-", "test": "test-", "prod": ""}
@@ -18,6 +18,21 @@ OWNED_BY_DEV = ("aws:apigateway/restApi:RestApi", "aws:s3/bucket:Bucket",
                 "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
                 "aws:apigateway/account:Account")
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+# The DynamoDB calls function/user_service/store.py makes (get_item, put_item,
+# delete_item, scan), and what Lambda does to write a function's logs.
+HANDLER_CALLS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan")
+LOG_WRITES = ("logs:CreateLogStream", "logs:PutLogEvents")
+# IAM's current policy language; without it (or with another) policy variables and some
+# keys mean something else, and a misspelt one is refused.
+POLICY_VERSION = "2012-10-17"
+
+
+def trust_policy(service: str) -> dict:
+    """The trust policy of a role only `service` may assume."""
+    return {"Version": POLICY_VERSION, "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}
+# The stage API Gateway's console test button invokes as.
+TEST_INVOKE_STAGE = "test-invoke-stage"
 
 
 def log_group(run, name: str):
@@ -62,9 +77,10 @@ def test_stage_variable_names_this_stacks_alias_and_the_stage_serves_this_deploy
     alias = run.one("aws:lambda/alias:Alias")
     deployment = run.one("aws:apigateway/deployment:Deployment")
     assert stage.inputs["stageName"] == run.stack
+    function_name = f"{PREFIX[run.stack]}user-service"
     assert alias.inputs["name"] == "live" == run.outputs["functionAlias"]
-    assert alias.inputs["functionName"] == function.outputs["name"]
-    assert stage.inputs["variables"] == {"functionName": f"{function.outputs['name']}:live"}
+    assert alias.inputs["functionName"] == function.outputs["name"] == function_name
+    assert stage.inputs["variables"] == {"functionName": f"{function_name}:live"}
     assert stage.inputs["deployment"] == deployment.id == run.outputs["deploymentId"]
     assert stage.inputs["restApi"] == deployment.inputs["restApi"] == run.outputs["restApiId"]
     assert run.outputs["stageUrl"] == stage.outputs["invokeUrl"]
@@ -96,9 +112,11 @@ def test_no_stack_declares_an_empty_value_anywhere(run):
 
 def test_a_promoted_prod_declares_no_empty_value_either():
     # A promotion pins promotedFunctionVersion "" (the version published for the code).
+    promoted = archive.build_zip({"user_service/handler.py": b"# promoted code\n"})
     pins = {"user-service:promotedDeploymentId": "abc123",
-            "user-service:promotedCodeHash": "e" * 64, "user-service:promotedFunctionVersion": ""}
-    prod = deploy_stacks(overrides={"prod": pins})["prod"]
+            "user-service:promotedCodeHash": hashlib.sha256(promoted).hexdigest(),
+            "user-service:promotedFunctionVersion": ""}
+    prod = deploy_stacks(overrides={"prod": pins}, account=with_archives(promoted))["prod"]
     for resource in prod.resources:
         assert list(empty_values(resource.inputs)) == [], resource.urn
 
@@ -107,7 +125,7 @@ def test_the_function_is_told_its_full_table_name(run):
     function = run.one("aws:lambda/function:Function")
     table = run.one("aws:dynamodb/table:Table")
     assert function.inputs["environment"]["variables"] == {
-        archive.TABLE_NAME_ENV: table.outputs["name"]}
+        "TABLE_NAME": f"{PREFIX[run.stack]}User"}
     assert table.outputs["name"] == f"{PREFIX[run.stack]}User"
 
 
@@ -142,12 +160,13 @@ def test_every_method_of_the_deployed_document_requires_iam_authorization(runs):
 
 def test_the_reference_file_is_what_the_program_deploys(runs, world):
     deployed = runs["dev"].one("aws:apigateway/restApi:RestApi").inputs["body"]
-    reference = (archive.REPO_ROOT / openapi.REFERENCE_FILE).read_text()
+    reference = (archive.REPO_ROOT / "openapi.json").read_text()
     assert reference == openapi.reference_text(), "run `python -m infra.openapi`"
-    filled = json.loads(reference.replace(openapi.REFERENCE_REGION, world.region)
-                        .replace(openapi.REFERENCE_ACCOUNT, ACCOUNT_ID)
-                        .replace(openapi.REFERENCE_PARTITION, world.partition)
-                        .replace(openapi.AWS_DNS_SUFFIX, world.dns_suffix))
+    # The README's placeholders, and the servers entry's DNS suffix.
+    filled = json.loads(reference.replace("{region}", world.region)
+                        .replace("{account}", ACCOUNT_ID)
+                        .replace("{partition}", world.partition)
+                        .replace("amazonaws.com", world.dns_suffix))
     assert filled == json.loads(deployed)
 
 
@@ -173,13 +192,17 @@ def test_permission_grants_this_stage_only_on_this_alias(run, runs):
         f"{execution_arn}/{stage}/*/*" for stage in stages}
     alias = run.one("aws:lambda/alias:Alias")
     for permission in permissions:
-        assert permission.inputs["function"] == function.outputs["name"], permission.urn
+        assert permission.inputs["function"] == function.outputs["name"] == \
+            f"{PREFIX[run.stack]}user-service", permission.urn
         assert permission.inputs["qualifier"] == "live", permission.urn
         # Lambda refuses a grant on an alias that does not exist yet.
         assert alias.urn in permission.dependencies, permission.urn
         # The stage sends nothing to the alias before its grant exists.
         assert permission.urn in run.one("aws:apigateway/stage:Stage").dependencies
         assert permission.inputs["principal"] == "apigateway.amazonaws.com", permission.urn
+        # The statement says who may call: API Gateway, as the stage it names.
+        stage = permission.inputs["sourceArn"][len(execution_arn) + 1:].split("/")[0]
+        assert permission.inputs["statementId"] == f"apigateway-{stage}", permission.urn
         assert permission.inputs["action"] == "lambda:InvokeFunction", permission.urn
         assert permission.delete_before_replace, permission.urn  # its statement id is reused
 
@@ -188,6 +211,7 @@ def test_callers_policy_grants_invoke_on_this_stage_only(run, runs):
     execution_arn = runs["dev"].outputs["executionArn"]
     policy = run.one("aws:iam/policy:Policy")
     document = json.loads(policy.inputs["policy"])
+    assert document["Version"] == POLICY_VERSION
     assert document["Statement"] == [{
         "Sid": "InvokeOneStage", "Effect": "Allow", "Action": "execute-api:Invoke",
         "Resource": [f"{execution_arn}/{run.stack}/*/*"]}]
@@ -207,9 +231,9 @@ def test_role_policy_is_exactly_the_handlers_actions_on_this_stages_resources(ru
               for statement in document["Statement"]
               for action in statement["Action"] for resource in statement["Resource"]}
     assert all(s["Effect"] == "Allow" for s in document["Statement"])
-    expected = ({(a, table.outputs["arn"]) for a in policies.HANDLER_DYNAMODB_ACTIONS}
-                | {(a, f"{function_logs.outputs['arn']}:log-stream:*")
-                   for a in policies.LOG_ACTIONS})
+    assert document["Version"] == POLICY_VERSION
+    expected = ({(a, table.outputs["arn"]) for a in HANDLER_CALLS}
+                | {(a, f"{function_logs.outputs['arn']}:log-stream:*") for a in LOG_WRITES})
     if config(run)["user-service:apiXrayTracing"] == "true":
         expected |= {("xray:PutTraceSegments", "*"), ("xray:PutTelemetryRecords", "*")}
     assert grants == expected
@@ -217,18 +241,20 @@ def test_role_policy_is_exactly_the_handlers_actions_on_this_stages_resources(ru
     assert all(s["Action"] == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
                and s["Resource"] == ["*"] for s in wildcards), "* only for X-Ray's writes"
     assert table.outputs["arn"].endswith(f":table/{PREFIX[run.stack]}User")
-    trust = json.loads(role.inputs["assumeRolePolicy"])
-    assert trust["Statement"][0]["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert json.loads(role.inputs["assumeRolePolicy"]) == trust_policy("lambda.amazonaws.com")
 
 
-def test_function_runs_the_archive_it_uploads_by_code_hash_as_a_published_version(run, runs):
+def test_function_runs_the_archive_it_uploads_by_code_hash_as_a_published_version(run, runs,
+                                                                                   world):
     function = run.one("aws:lambda/function:Function")
     role = function_role(run)
     upload = run.one("aws:s3/bucketObjectv2:BucketObjectv2")
     # The archive is named by its own bytes (the SHA-256 of the very file uploaded).
-    code_hash = hashlib.sha256(open(upload.inputs["source"].path, "rb").read()).hexdigest()
+    uploaded = open(upload.inputs["source"].path, "rb").read()
+    code_hash = hashlib.sha256(uploaded).hexdigest()
     assert run.outputs["codeHash"] == code_hash
-    assert function.inputs["role"] == role.outputs["arn"]
+    assert function.inputs["role"] == role.outputs["arn"] == \
+        f"arn:{world.partition}:iam::{ACCOUNT_ID}:role/{PREFIX[run.stack]}user-service-role"
     assert function.inputs["handler"] == "user_service.handler.handler"
     assert function.inputs["runtime"].startswith("python3.")
     assert function.inputs["publish"] is True
@@ -237,8 +263,12 @@ def test_function_runs_the_archive_it_uploads_by_code_hash_as_a_published_versio
     assert function.inputs["s3Key"] == upload.inputs["key"] == f"archives/{code_hash}.zip"
     assert upload.retain_on_delete  # promotions and rollbacks deploy it again
     assert upload.urn in function.dependencies
+    # Lambda's own hash of the code it was given is that of the uploaded bytes.
+    assert function.outputs["codeSha256"] == \
+        base64.b64encode(hashlib.sha256(uploaded).digest()).decode()
+    # A new function's first published version is what the alias serves.
     assert run.one("aws:lambda/alias:Alias").inputs["functionVersion"] == \
-        function.outputs["version"] == run.outputs["functionVersion"]
+        function.outputs["version"] == run.outputs["functionVersion"] == "1"
     log_retention = int(config(run)["user-service:logRetentionDays"])
     function_logs = log_group(run, f"/aws/lambda/{PREFIX[run.stack]}user-service")
     assert function_logs.inputs["retentionInDays"] == log_retention
@@ -312,9 +342,15 @@ def test_each_stage_writes_json_access_logs_to_its_own_group(run, runs):
     fields = json.loads(settings["format"].replace(
         ":$context.error.messageString}", ':"$context.error.messageString"}'))
     assert fields["errorMessage"] == "$context.error.messageString"
-    for needed in ("requestId", "sourceIp", "caller", "httpMethod", "resourcePath", "status",
-                   "integrationStatus", "integrationError", "responseLatency"):
-        assert fields[needed] == access_log.FIELDS[needed], needed
+    # API Gateway's $context variables for REST APIs (its access-logging reference).
+    for needed, variable in {
+            "requestId": "$context.requestId", "sourceIp": "$context.identity.sourceIp",
+            "caller": "$context.identity.caller", "httpMethod": "$context.httpMethod",
+            "resourcePath": "$context.resourcePath", "status": "$context.status",
+            "integrationStatus": "$context.integration.status",
+            "integrationError": "$context.integration.error",
+            "responseLatency": "$context.responseLatency"}.items():
+        assert fields[needed] == variable, needed
     retention = int(config(run)["user-service:logRetentionDays"])
     assert access.inputs["retentionInDays"] == execution.inputs["retentionInDays"] == retention
     assert execution.urn in stage.dependencies
@@ -327,16 +363,28 @@ def test_the_account_cloudwatch_role_is_opt_in_and_writes_only_stage_log_groups(
     account = dev.one("aws:apigateway/account:Account")
     role = [r for r in dev.of_type("aws:iam/role:Role")
             if r.inputs["name"] == "user-service-apigateway-cloudwatch"][0]
-    assert account.inputs["cloudwatchRoleArn"] == role.outputs["arn"]
-    trust = json.loads(role.inputs["assumeRolePolicy"])
-    assert trust["Statement"][0]["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert account.inputs["cloudwatchRoleArn"] == role.outputs["arn"] == \
+        f"arn:{world.partition}:iam::{ACCOUNT_ID}:role/user-service-apigateway-cloudwatch"
+    assert json.loads(role.inputs["assumeRolePolicy"]) == \
+        trust_policy("apigateway.amazonaws.com")
     policy = json.loads([p for p in dev.of_type("aws:iam/rolePolicy:RolePolicy")
                          if p.inputs["role"] == role.id][0].inputs["policy"])
+    assert policy["Version"] == POLICY_VERSION
+    assert all(s["Effect"] == "Allow" for s in policy["Statement"])
+    # AWS's managed AmazonAPIGatewayPushToCloudWatchLogs, less its two reads
+    # (logs:GetLogEvents, logs:FilterLogEvents): what API Gateway does to write stage logs.
+    assert sorted(a for s in policy["Statement"] for a in s["Action"]) == [
+        "logs:CreateLogGroup", "logs:CreateLogStream", "logs:DescribeLogGroups",
+        "logs:DescribeLogStreams", "logs:PutLogEvents"]
     resources = policy["Statement"][0]["Resource"]
-    assert "*" not in resources and all(":log-group:" in r for r in resources)
     api_id = dev.outputs["restApiId"]
-    assert any(f":log-group:API-Gateway-Execution-Logs_{api_id}/*" in r for r in resources)
-    assert not any("Execution-Logs_*" in r for r in resources)  # not every API's
+    # Every stage's access and execution groups of this API (not every API's), and their
+    # streams (`:*`), where CreateLogStream and PutLogEvents act.
+    groups = f"arn:{world.partition}:logs:{world.region}:{ACCOUNT_ID}:log-group:"
+    assert sorted(resources) == sorted(
+        f"{groups}{group}{streams}" for group in (
+            "/aws/apigateway/user-service/*/access", f"API-Gateway-Execution-Logs_{api_id}/*")
+        for streams in ("", ":*"))
     assert "logs:DescribeLogGroups" not in policy["Statement"][0]["Action"]
     # A list action: IAM authorises it on the account's and region's groups, not a pattern.
     assert policy["Statement"][1] == {
@@ -368,10 +416,14 @@ def test_the_declared_resource_policy_fits_lambdas_20kb_limit(runs, stack, world
     run = runs[stack]
     function_arn = (f"arn:{world.partition}:lambda:{world.region}:{ACCOUNT_ID}:function:"
                     f"{run.outputs['functionName']}:live")
-    statements = [policies.invoke_statement(p.inputs["statementId"], function_arn,
-                                            p.inputs["sourceArn"])
+    # Each statement as AddPermission writes it into the policy Lambda keeps (compact JSON).
+    statements = [{"Sid": p.inputs["statementId"], "Effect": "Allow",
+                   "Principal": {"Service": "apigateway.amazonaws.com"},
+                   "Action": "lambda:InvokeFunction", "Resource": function_arn,
+                   "Condition": {"ArnLike": {"AWS:SourceArn": p.inputs["sourceArn"]}}}
                   for p in run.of_type("aws:lambda/permission:Permission")]
-    assert policies.resource_policy_size(statements) < policies.LAMBDA_POLICY_LIMIT_BYTES
+    policy = {"Version": "2012-10-17", "Id": "default", "Statement": statements}
+    assert len(json.dumps(policy, separators=(",", ":")).encode()) < 20 * 1024
     assert len({s["Sid"] for s in statements}) == len(statements)
 
 

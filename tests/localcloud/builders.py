@@ -59,10 +59,11 @@ def echo(event, context):
     env = {k: os.environ.get(k) for k in (
         "TABLE_NAME", "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_LOG_GROUP_NAME",
         "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ACCESS_KEY_ID",
-        "PYTHONPATH", "LAMBDA_TASK_ROOT")}
+        "PYTHONPATH", "LAMBDA_TASK_ROOT", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE")}
     return _json(200, {"event": event, "function": context.function_name,
                        "requestId": context.aws_request_id,
                        "remaining": context.get_remaining_time_in_millis(),
+                       "memory": context.memory_limit_in_mb,
                        "env": env, "sys_path0": sys.path[0]},
                  {"X-Function": context.function_name})
 
@@ -194,7 +195,7 @@ class Function:
 
 def deploy_function(emulator, state_dir, *, handler: str, name: str | None = None,
                     prefix: str | None = None, zip_bytes: bytes | None = None,
-                    timeout: int = 3, policy: dict | None = None,
+                    timeout: int = 3, memory: int | None = None, policy: dict | None = None,
                     actions=("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"),
                     log_group: bool = True, env: dict | None = None) -> Function:
     """Table, role with inline policy, log group, archive in the state dir, function."""
@@ -219,6 +220,7 @@ def deploy_function(emulator, state_dir, *, handler: str, name: str | None = Non
     created = lam.create_function(
         FunctionName=name, Runtime="python3.12", Role=role_arn, Handler=handler,
         Code={"ZipFile": zip_bytes}, Timeout=timeout,
+        **({"MemorySize": memory} if memory is not None else {}),
         Environment={"Variables": {"TABLE_NAME": table, **(env or {})}})
     assert created["CodeSha256"] == sha
     return Function(name=name, table=table, role_name=role_name, arn=created["FunctionArn"],

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from localcloud.apigateway.resources import MAX_STAGES_PER_API, Stage
+from localcloud.apigateway.resources import Stage
 from localcloud.kinds import Cloud, DeployError
 from tests.localcloud.builders import cloud_for, create_api, suffix
 
@@ -20,7 +20,7 @@ def test_the_eleventh_stage_of_a_rest_api_is_refused_with_the_stages_named(emula
     api = create_api(apigw, {"/users": ["GET"]}, name=f"quota-{suffix()}")
     deployment = apigw.create_deployment(restApiId=api.id)["id"]
     kind = Stage()
-    for n in range(MAX_STAGES_PER_API):
+    for n in range(10):  # API Gateway's default quota: 10 stages per REST API
         kind.create(cloud, f"s{n}", {"restApi": api.id, "stageName": f"s{n}",
                                      "deployment": deployment})
     with pytest.raises(DeployError) as refused:
@@ -29,7 +29,7 @@ def test_the_eleventh_stage_of_a_rest_api_is_refused_with_the_stages_named(emula
     message = str(refused.value)
     assert "LimitExceededException" in message and "quota of 10 per REST API" in message
     assert "s0, s1" in message
-    assert len(apigw.get_stages(restApiId=api.id)["item"]) == MAX_STAGES_PER_API
+    assert len(apigw.get_stages(restApiId=api.id)["item"]) == 10
 
 
 def test_an_empty_stage_variable_is_refused_as_api_gateway_does(emulator, cloud):

@@ -118,14 +118,19 @@ def test_decision_names_the_deciding_statement():
 
 
 def test_the_infra_role_policy_grants_exactly_its_actions_on_its_resources():
-    from infra.policies import HANDLER_DYNAMODB_ACTIONS, function_role_policy
+    from infra.policies import function_role_policy
 
     log_group = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/dev-user-service"
     policy = function_role_policy(TABLE, log_group)
-    for action in HANDLER_DYNAMODB_ACTIONS:
+    # The calls function/user_service/store.py makes.
+    for action in ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan"):
         assert evaluate_identity([policy], action, TABLE).allowed
         assert not evaluate_identity([policy], action, OTHER_TABLE).allowed
     assert not evaluate_identity([policy], "dynamodb:UpdateItem", TABLE).allowed
+    # X-Ray only for a traced function (Lambda sends its segments with the role).
+    assert not evaluate_identity([policy], "xray:PutTraceSegments", "*").allowed
+    traced = function_role_policy(TABLE, log_group, tracing=True)
+    assert evaluate_identity([traced], "xray:PutTraceSegments", "*").allowed
     stream = iam_eval.log_stream_arn("/aws/lambda/dev-user-service", "2026/01/01/[$LATEST]ab",
                                      REGION, ACCOUNT)
     assert evaluate_identity([policy], "logs:PutLogEvents", stream).allowed

@@ -72,6 +72,22 @@ def test_configuration_update_starts_a_new_worker(emulator, state_dir, invoker):
     assert after.cold_start and after.payload["pid"] != before.payload["pid"]
 
 
+def test_the_context_has_the_functions_memory_and_timeout(emulator, state_dir, invoker):
+    # Lambda's defaults (128 MB, 3 s), then a function given more of both: what the
+    # handler's context and environment say follows the configuration of what is invoked.
+    plain = deploy_function(emulator, state_dir, handler="app.echo")
+    body = json.loads(invoker.invoke(plain.name, {}).payload["body"])
+    assert body["memory"] == body["env"]["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "128"
+    assert 0 < body["remaining"] <= 3000
+    sized = deploy_function(emulator, state_dir, handler="app.echo", memory=1024, timeout=900)
+    result = invoker.invoke(sized.name, {})
+    body = json.loads(result.payload["body"])
+    assert body["memory"] == body["env"]["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "1024"
+    # The deadline is 900 s after the invoke began; far more than the default's 3 s are left.
+    assert 3000 < body["remaining"] <= 900_000
+    assert result.logs[-1].endswith("\tMemory Size: 1024 MB")
+
+
 def test_handler_exception_is_a_function_error_and_the_worker_stays(emulator, state_dir, invoker):
     fn = deploy_function(emulator, state_dir, handler="app.boom")
     result = invoker.invoke(fn.name, {})

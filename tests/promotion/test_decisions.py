@@ -5,10 +5,16 @@ import json
 
 import pytest
 
-from promotion.decisions import (HISTORY, PINNED_CODE, PINNED_DEPLOYMENT, PINNED_VERSION,
-                                 PRODUCTION, Pins, Refusal, code_mismatch, history_lines,
-                                 plan_promotion,
-                                 plan_release, plan_rollback, record_version, versions_to_prune)
+from promotion.decisions import (Pins, Refusal, code_mismatch, current_index, history_lines,
+                                 plan_promotion, plan_release, plan_rollback, record_version,
+                                 versions_to_prune)
+
+# The program's config keys (Pulumi.yaml declares them), written down here.
+PINNED_DEPLOYMENT = "user-service:promotedDeploymentId"
+PINNED_CODE = "user-service:promotedCodeHash"
+PINNED_VERSION = "user-service:promotedFunctionVersion"
+HISTORY = "user-service:deploymentHistory"
+PRODUCTION = "user-service:production"
 
 A, B, C = "a" * 64, "b" * 64, "c" * 64
 NOW = "2026-11-21T12:00:00Z"
@@ -209,3 +215,63 @@ def test_the_served_code_is_compared_with_the_pinned_hash_itself():
         f"its alias serves CodeSha256 {other}, and the archive ba7816bf8f01… has CodeSha256 "
         "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=")
     assert "is not the SHA-256 of an archive" in code_mismatch(other, "x" * 64)
+
+
+# --- Pins.same_as: the same deployment and code; versions compared when both are known --
+
+@pytest.mark.parametrize("left,right,same", [
+    (Pins("d1", A, "2"), Pins("d1", A, "2"), True),
+    (Pins("d1", A, "2"), Pins("d1", A, "3"), False),   # another version of the same code
+    (Pins("d1", A, "2"), Pins("d1", A, ""), True),     # one version not known yet
+    (Pins("d1", A, ""), Pins("d1", A, "3"), True),
+    (Pins("d1", A, ""), Pins("d1", A, ""), True),
+    (Pins("d1", A, "2"), Pins("d2", A, "2"), False),   # another deployment
+    (Pins("d1", A, "2"), Pins("d1", B, "2"), False),   # other code
+    (Pins("d1", A, ""), Pins("d2", B, ""), False),
+])
+def test_same_as(left, right, same):
+    assert left.same_as(right) is same
+    assert right.same_as(left) is same
+
+
+def promoted_back():
+    """prod: initial (dprod1, A, v1) → (dtest2, B, v2) → (dtest3, C, v3) → test went back to
+    (dtest2, B) and was promoted again: prod published v4 of B (its last version held C)."""
+    config, outputs = deployed(promote(), "2")
+    config, outputs = deployed(promote(source_outputs={"deploymentId": "dtest3", "codeHash": C},
+                                       target_outputs=outputs, config=config), "3")
+    config, outputs = deployed(promote(target_outputs=outputs, config=config), "4")
+    assert [Pins.of_entry(e) for e in json.loads(config[HISTORY])] == [
+        Pins("dprod1", A, "1"), Pins("dtest2", B, "2"), Pins("dtest3", C, "3"),
+        Pins("dtest2", B, "4")]
+    return config, outputs
+
+
+def test_the_current_entry_is_the_one_with_the_served_version():
+    config, outputs = promoted_back()
+    history = json.loads(config[HISTORY])
+    assert current_index(history, outputs) == 3
+    # Serving version 2 (the same deployment and code as the newest entry): entry 1.
+    assert current_index(history, {**outputs, "functionVersion": "2"}) == 1
+    # A version the history never recorded is no entry's, whatever its deployment and code.
+    assert current_index(history, {**outputs, "functionVersion": "9"}) is None
+    # Without a known version, the newest entry with that deployment and code.
+    assert current_index(history, {**outputs, "functionVersion": ""}) == 3
+    lines = history_lines("prod", config, {**outputs, "functionVersion": "2"})
+    assert [line[0] for line in lines] == [" ", " ", "*", " "]  # #3, not #1
+
+
+def test_rolling_back_to_another_version_of_the_same_deployment_and_code():
+    config, outputs = promoted_back()
+    change = rollback(config, outputs, "dtest2:2")
+    assert change.pins == Pins("dtest2", B, "2")
+    with pytest.raises(Refusal, match="already serves deployment dtest2 version 4"):
+        rollback(config, outputs, "dtest2:4")
+
+
+def test_a_rollback_walks_back_from_the_entry_with_the_served_version():
+    config, outputs = promoted_back()
+    # From version 4 (the newest entry) one step back is C.
+    assert rollback(config, outputs).pins == Pins("dtest3", C, "3")
+    # Serving version 2 of the same deployment and code, one step back is the initial state.
+    assert rollback(config, {**outputs, "functionVersion": "2"}).pins == Pins("dprod1", A, "1")
