@@ -4,15 +4,23 @@ order; a pin that is incomplete, out of range or on a stage without pins is refu
 anything is declared."""
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 import yaml
 
+from infra import archive
 from infra.config import ConfigError, parse_stage_config
-from tests.infra.conftest import HOME, deploy_stacks, run_stack
+from tests.infra.conftest import deploy_stacks, with_archives
 from tests.infra.test_config import config_of, problems
 from tests.infra.test_config_types import Yaml12Loader, engine_accepts, stored
 
-BASE_CODE, CANDIDATE_CODE = "e" * 64, "c" * 64
+# Two archives stages uploaded earlier: what prod serves, and the candidate test proved.
+BASE = archive.build_zip({"user_service/handler.py": b"def handler(event, context):\n"
+                                                     b"    return {'statusCode': 200}\n"})
+CANDIDATE = archive.build_zip({"user_service/handler.py": b"def handler(event, context):\n"
+                                                          b"    return {'statusCode': 201}\n"})
+BASE_CODE, CANDIDATE_CODE = (hashlib.sha256(body).hexdigest() for body in (BASE, CANDIDATE))
 PINS = {"user-service:promotedDeploymentId": "abc123",
         "user-service:promotedCodeHash": BASE_CODE,
         "user-service:promotedFunctionVersion": "3"}
@@ -26,9 +34,17 @@ STAGE = "aws:apigateway/stage:Stage"
 FUNCTION = "aws:lambda/function:Function"
 
 
+def account(*archives: bytes):
+    """Both archives in the artifacts bucket, and prod's versions 1 to 3 published for
+    the base (live serves 3)."""
+    seeded = with_archives(*archives)
+    seeded.publish_versions("user-service", 3)
+    return seeded
+
+
 def prod_with(**overrides: str):
     values = {**PINS, **CANARY, **{f"user-service:{k}": v for k, v in overrides.items()}}
-    return deploy_stacks(overrides={"prod": values})["prod"]
+    return deploy_stacks(overrides={"prod": values}, account=account(BASE, CANDIDATE))["prod"]
 
 
 def alias(run, name: str):
@@ -39,11 +55,11 @@ def alias(run, name: str):
 def test_the_candidate_is_published_as_a_version_and_the_alias_canary_serves_it():
     prod = prod_with()
     function = prod.one(FUNCTION)
-    # The function's code is the candidate's archive: publishing it makes its version.
+    # The function's code is the candidate's archive: publishing it makes version 4.
     assert function.inputs["s3Key"] == f"archives/{CANDIDATE_CODE}.zip"
     assert function.inputs["publish"] is True
     canary = alias(prod, "canary")
-    assert canary.inputs["functionVersion"] == function.outputs["version"] == "1"
+    assert canary.inputs["functionVersion"] == function.outputs["version"] == "4"
     # live stays on the version prod serves; its pins do not move.
     assert alias(prod, "live").inputs["functionVersion"] == "3"
     assert prod.outputs["functionVersion"] == "3"
@@ -51,7 +67,7 @@ def test_the_candidate_is_published_as_a_version_and_the_alias_canary_serves_it(
                                     "functionVersion": "3"}
     assert prod.outputs["canary"] == {
         "deploymentId": "def456", "codeHash": CANDIDATE_CODE, "percent": 10.0,
-        "startedAt": "2026-11-21T10:00:00Z", "functionAlias": "canary", "functionVersion": "1"}
+        "startedAt": "2026-11-21T10:00:00Z", "functionAlias": "canary", "functionVersion": "4"}
 
 
 def test_the_alias_canary_has_its_own_invoke_permission_scoped_to_the_stage():
@@ -94,7 +110,7 @@ def test_the_order_is_version_then_alias_then_permission_then_the_stage():
 
 
 def test_without_a_canary_nothing_of_it_is_declared_but_its_log_groups_on_a_pinned_stage():
-    prod = deploy_stacks(overrides={"prod": PINS})["prod"]
+    prod = deploy_stacks(overrides={"prod": PINS}, account=account(BASE))["prod"]
     assert [a.inputs["name"] for a in prod.of_type(ALIAS)] == ["live"]
     assert [p.inputs["qualifier"] for p in prod.of_type(PERMISSION)] == ["live"]
     assert prod.one(STAGE).inputs.get("canarySettings") is None
@@ -113,10 +129,8 @@ def test_without_a_canary_nothing_of_it_is_declared_but_its_log_groups_on_a_pinn
 
 
 def test_a_canary_whose_archive_no_stage_uploaded_is_refused_before_anything_is_declared():
-    dev = deploy_stacks(stacks=("dev",))["dev"].outputs
-    with pytest.raises(ConfigError, match=f"pins the code {'c' * 12}…, but s3://"):
-        run_stack("prod", HOME, {"dev": dev}, {**PINS, **CANARY},
-                  missing=(f"archives/{CANDIDATE_CODE}.zip",))
+    with pytest.raises(ConfigError, match=f"pins the code {CANDIDATE_CODE[:12]}…, but s3://"):
+        deploy_stacks(overrides={"prod": {**PINS, **CANARY}}, account=account(BASE))
 
 
 # --- the canary pin, validated --------------------------------------------------------------
