@@ -206,9 +206,10 @@ def up(args) -> int:
         if args.watch:
             watcher = watching.Watcher(REPO_ROOT, follow_edits(cloud),
                                        say=lambda line: print(line, flush=True))
-            watcher.start()
-            print(f"watching {REPO_ROOT} for edits (function/ redeploys {watching.DEV_STACK}; "
-                  "infra/, __main__.py and Pulumi.*.yaml every stack not pinned)", flush=True)
+            if watcher.start():
+                print(f"watching {REPO_ROOT} for edits (function/ redeploys {watching.DEV_STACK}; "
+                      "infra/, __main__.py and Pulumi.*.yaml every stack not pinned)",
+                      flush=True)
         wait_for_stop()
     except KeyboardInterrupt:
         print("stopping", flush=True)

@@ -38,6 +38,7 @@ IGNORED_DIRS = frozenset({".venv", ".localcloud", ".git", "__pycache__", ".pytes
 IGNORED_SUFFIXES = (".pyc", ".pyo", ".swp", ".swx", ".tmp", "~")
 DEBOUNCE_MS = 1600  # watchfiles' default: the longest a batch is held
 STEP_MS = 50        # a batch ends when no change came for this long
+READY_POLL_MS = 200
 
 
 @dataclass(frozen=True)
@@ -204,10 +205,15 @@ class Watcher:
         self.say = say
         self._watch = watch  # watchfiles.watch, or a stand-in for tests
         self._stop = threading.Event()
+        self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="watch", daemon=True)
 
-    def start(self) -> None:
+    def start(self, ready_within: float = 60.0) -> bool:
+        """Start following; True once the watches are in place (a save from then on is
+        seen), False when watching is impossible (already said) or not ready in time."""
         self._thread.start()
+        self._ready.wait(ready_within)
+        return self._ready.is_set() and self._thread.is_alive()
 
     def stop(self) -> None:
         self._stop.set()
@@ -218,10 +224,14 @@ class Watcher:
         if watch is None:
             from watchfiles import watch
         try:
+            # An empty batch every READY_POLL_MS: the first says the watches are in place
+            # (watchfiles adds them before it first waits).
             batches = watch(self.root, watch_filter=watch_filter(self.root),
                             debounce=DEBOUNCE_MS, step=STEP_MS, stop_event=self._stop,
-                            raise_interrupt=False)
+                            raise_interrupt=False, rust_timeout=READY_POLL_MS,
+                            yield_on_timeout=True)
             for changes in batches:
+                self._ready.set()
                 batch = plan([path for _, path in changes], self.root)
                 if batch.empty:
                     continue
@@ -231,6 +241,7 @@ class Watcher:
                     self.say(f"watch: {batch.changed()} changed, but checking it failed: "
                              f"{one_line(err)}")
         except (OSError, RuntimeError) as err:
+            self._ready.set()
             # e.g. the inotify watch limit reached (watchfiles raises OSError) or an
             # internal error of its notifier (a RuntimeError).
             self.say(f"watch: cannot watch {self.root} ({one_line(err)}); serving without "
