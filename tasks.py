@@ -24,7 +24,8 @@ USAGE = """usage: python3 tasks.py TARGET [ARGS...]
 targets:
   setup   create .venv and install the pinned requirements
   run     set up, then deploy dev, test and prod into the local cloud and serve them
-          (extra ARGS go to `python -m localcloud up`, e.g. --port 9090)
+          (extra ARGS go to `python -m localcloud up`, e.g. --port 9090, or --watch to
+          follow the checkout's edits)
   test    set up, then run the whole test suite, files in parallel on up to 2 cores
           (extra ARGS go to pytest, e.g. tests/infra -n 0)
   bench   set up, then run the benchmarks and print their ratios

@@ -12,6 +12,7 @@ import argparse
 import os
 import select
 import signal
+import subprocess
 import sys
 import threading
 from dataclasses import dataclass
@@ -20,12 +21,15 @@ from pathlib import Path
 from localcloud.cli import run_command
 from localcloud.engine.deployer import DeployResult, deploy_stack
 from localcloud.kinds import DeployError
-from localcloud.engine.stackfiles import StackFileError, check_stack_files, known_stacks
+from infra.config import FIELD_KEYS
+from localcloud.engine.stackfiles import (REPO_ROOT, StackFileError, check_stack_files,
+                                          known_stacks, read_stack_config)
 from localcloud.engine.state import DEFAULT_STATE_DIR
 from localcloud.iam.callers import (CallerError, awscurl_line, curl_line, deployer_line,
                                     domain_curl_line, stage_credentials)
 from localcloud.tail import LogFollower, StageLogs, TailedStack
-from localcloud.session import DEFAULT_GATEWAY_PORT, LocalCloud, running_cloud
+from localcloud import watch as watching
+from localcloud.session import DEFAULT_GATEWAY_PORT, LocalCloud, deploy_order, running_cloud
 
 # Signals that stop `up`, as Ctrl-C does (whatever the caller's shell set them to).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -52,6 +56,9 @@ def parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="deploy every stack and serve the API until Ctrl-C")
     up.add_argument("--port", type=_port, default=DEFAULT_GATEWAY_PORT,
                     help=f"gateway port on 127.0.0.1 (default {DEFAULT_GATEWAY_PORT}; 0: any free)")
+    up.add_argument("--watch", action="store_true",
+                    help="follow the checkout's edits: function/ redeploys dev, the program "
+                         "(infra/, __main__.py, Pulumi.*.yaml) every stack not pinned")
     up.add_argument("--no-serve", action="store_true",
                     help="deploy, print the URLs and stop (for a quick check)")
     deploy = commands.add_parser("deploy", help="re-deploy one stack into the running cloud")
@@ -158,7 +165,7 @@ def up(args) -> int:
     width = max(map(len, known_stacks()), default=0)
     _stop_on_signals()
     cloud = LocalCloud(args.state_dir, gateway_port=args.port)
-    follower = None
+    follower = watcher = None
     try:
         cloud.start()
         print(f"AWS emulator on {cloud.emulator.endpoint_url}; gateway on {cloud.url}")
@@ -196,14 +203,55 @@ def up(args) -> int:
             [TailedStack(r.stack, cloud.cloud(r.stack).client("logs")) for r in results],
             cloud.store.load), write=lambda line: print(line, flush=True))
         follower.start()
+        if args.watch:
+            watcher = watching.Watcher(REPO_ROOT, follow_edits(cloud),
+                                       say=lambda line: print(line, flush=True))
+            if watcher.start():
+                print(f"watching {REPO_ROOT} for edits (function/ redeploys {watching.DEV_STACK}; "
+                      "infra/, __main__.py and Pulumi.*.yaml every stack not pinned)",
+                      flush=True)
         wait_for_stop()
     except KeyboardInterrupt:
         print("stopping", flush=True)
     finally:
+        if watcher is not None:
+            watcher.stop()
         if follower is not None:
             follower.stop()
         cloud.stop()
     return 0
+
+
+PINNED_KEY = FIELD_KEYS["promoted_deployment_id"]
+
+
+def follow_edits(cloud: LocalCloud) -> watching.Redeploy:
+    """How `up --watch` redeploys into this running cloud."""
+    def version(stack: str) -> str:
+        return str(cloud.store.load(stack).outputs.get("functionVersion", "?"))
+
+    def deploy_dev() -> str:
+        cloud.deploy(watching.DEV_STACK)
+        return version(watching.DEV_STACK)
+
+    def deploy_program(stack: str) -> str:
+        # A fresh interpreter imports the edited program; this one keeps serving.
+        done = subprocess.run([sys.executable, "-m", "localcloud", "--state-dir",
+                               str(cloud.store.dir), "deploy", stack], cwd=REPO_ROOT,
+                              capture_output=True, text=True)
+        if done.returncode != 0:
+            said = done.stderr.strip().splitlines() or [f"it exited {done.returncode}"]
+            raise DeployError(said[-1].removeprefix("error: "))
+        return version(stack)
+
+    def unpinned() -> list[str]:
+        return [stack for stack in deploy_order(known_stacks())
+                if not cloud.store.config_overrides(stack).get(PINNED_KEY)
+                and not read_stack_config(stack).get(PINNED_KEY)]
+
+    return watching.Redeploy(deploy_dev=deploy_dev, deploy_program=deploy_program,
+                             unpinned_stacks=unpinned,
+                             has_dev=lambda: watching.DEV_STACK in known_stacks())
 
 
 def _known_stack(stack: str) -> str:

@@ -51,6 +51,7 @@ LAYER_OF = {
     "localcloud.__main__": "composition",
     "localcloud.cli": "composition",
     "localcloud.tail": "composition",
+    "localcloud.watch": "composition",      # up --watch: follows the checkout's edits
     # The promotion tool. Only its local-cloud backend and its CLI know the local cloud.
     "promotion.local_backend": "promotion on the local cloud",
     "promotion.__main__": "promotion on the local cloud",
