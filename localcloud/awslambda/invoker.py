@@ -603,9 +603,9 @@ class Invoker:
         The worker is the one that invoke would start (same version, code, configuration
         and role credentials), kept idle for it; an invoke made while it starts waits for
         it; its init output is logged at its first invoke, as a cold start's. Does nothing
-        where a worker exists or is starting. A
-        worker whose init fails is stopped: the first invoke then starts its own and
-        reports the error as it always does. True when a worker was left warm."""
+        where a worker exists or is starting. A worker whose init fails is stopped: the
+        first invoke then starts its own and reports the error as it always does. True
+        when a worker was left warm."""
         config = self.function_configuration(function)
         pool = self._pool((config["FunctionName"], _version(config), config["CodeSha256"],
                            _config_fingerprint(config)),
