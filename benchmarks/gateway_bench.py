@@ -18,7 +18,7 @@ from infra.archive import FUNCTION_DIR
 
 ROUNDS, BATCH = 15, 20
 CLIENTS, LOAD_SECONDS = 8, 3.0
-TARGET_RATIO = 3.0
+TARGET_RATIO = 1.3  # issue 19, point 4 (1.75-1.86 when issue 19 was filed)
 
 
 def _batch(call, n: int) -> float:
@@ -126,9 +126,16 @@ def main() -> dict:
         rss_after, threads_after = _rss_mb(), threading.active_count()
 
     ratio = statistics.median(gateway_times) / statistics.median(direct_times)
-    print(f"signed GET /users/{{id}} through the local gateway / direct handler call: {ratio:.2f} "
-          f"(aim <= {TARGET_RATIO:.0f}; {statistics.median(gateway_times) * 1e3:.2f} ms vs "
-          f"{statistics.median(direct_times) * 1e3:.2f} ms)")
+    load = " ".join(f"{each:.1f}" for each in os.getloadavg())
+    print("signed GET /users/{id}: through the local gateway (a new HTTP connection per "
+          "request, signed as dev's caller; the gateway recomputes the signature, evaluates "
+          "the caller's policies and the function's invoke permission, throttles, logs, and "
+          "the function's worker runs the handler, whose GetItem is signed as its role and "
+          "checked by the emulator's front check) / the handler called directly in this "
+          "process (its GetItem signed as the same role, through the same front check)")
+    print(f"  {ratio:.2f} (target <= {TARGET_RATIO}; {statistics.median(gateway_times) * 1e3:.2f} ms "
+          f"vs {statistics.median(direct_times) * 1e3:.2f} ms, medians of {ROUNDS} interleaved "
+          f"batches of {BATCH}; load average {load})")
     print(f"requests per second through the gateway, {CLIENTS} concurrent clients: {rps:.0f}")
     results = {"gateway_over_direct": round(ratio, 3), "requests_per_second": round(rps, 1),
                "requests_under_load": sum(done), "threads_before_load": threads_before,

@@ -12,6 +12,7 @@ import hashlib
 import os
 import queue
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -36,8 +37,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 CHECKOUT_PARTS = ("__main__.py", "tasks.py", "requirements.txt", "Pulumi.yaml", "infra",
                   "function", "localcloud")
 ROUNDS = 3
-TARGET_THREE_STAGES_S = 3.0
-TARGET_PER_EXTRA_STAGE_S = 0.5
+TARGET_THREE_STAGES_S = 2.0  # issue 19, point 3 (2.98 s when issue 19 was filed)
+TARGET_PER_EXTRA_STAGE_S = 0.3  # (0.50 s then)
 GATEWAY_LINE = re.compile(r"gateway on (http://\S+)")
 
 
@@ -166,39 +167,61 @@ class RunningCloud:
         return self.proc.wait() if code is None else code
 
 
-def time_to_serving(checkout: Path, stages: list[str]) -> float:
-    """Seconds from `tasks.py run` to every stage answering GET /{stage}/users with 200."""
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def time_to_serving(checkout: Path, stages: list[str]) -> tuple[float, float]:
+    """Seconds from `tasks.py run` to every stage answering GET /{stage}/users with 200,
+    and the CPU seconds the run used, start to stop, in all its processes (the local cloud
+    and its function workers): a figure the machine's other load barely moves."""
+    cpu_before = _children_cpu_s()
     run = RunningCloud.tasks_run(checkout)
     try:
         run.wait_serving()
         with ThreadPoolExecutor(len(stages)) as pool:
             while not all(status == 200 for status in pool.map(run.status, stages)):
                 time.sleep(0.02)
-        return time.perf_counter() - run.started
+        elapsed = time.perf_counter() - run.started
     finally:
         run.stop()
+    return elapsed, _children_cpu_s() - cpu_before
+
+
+def _load() -> str:
+    return "load average " + " ".join(f"{each:.1f}" for each in os.getloadavg())
 
 
 def main() -> dict:
     shipped = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in REPO_ROOT.glob("Pulumi.*.yaml"))
     extra = 8 - len(shipped)
     results: dict[str, list[float]] = {"shipped": [], "eight": []}
+    cpu: dict[str, list[float]] = {"shipped": [], "eight": []}
+    load_before = _load()
     with tempfile.TemporaryDirectory() as tmp:
         small = copy_checkout(Path(tmp) / "shipped")
         large = copy_checkout(Path(tmp) / "eight", extra_stacks=extra)
         eight = shipped + [f"extra{n}" for n in range(1, extra + 1)]
         for _ in range(ROUNDS):  # interleaved, so load from elsewhere hits both alike
-            results["shipped"].append(time_to_serving(small, shipped))
-            results["eight"].append(time_to_serving(large, eight))
+            for key, checkout, stages in (("shipped", small, shipped), ("eight", large, eight)):
+                elapsed, used = time_to_serving(checkout, stages)
+                results[key].append(elapsed)
+                cpu[key].append(used)
     three, many = statistics.median(results["shipped"]), statistics.median(results["eight"])
     per_stage = (many - three) / extra
-    print(f"  tasks.py run -> {len(shipped)} stages answer 200: {three:.2f} s median of "
-          f"{ROUNDS} ({', '.join(f'{t:.2f}' for t in results['shipped'])}); "
-          f"target <= {TARGET_THREE_STAGES_S} s")
-    print(f"  tasks.py run -> 8 stages answer 200: {many:.2f} s median "
-          f"({', '.join(f'{t:.2f}' for t in results['eight'])})")
-    print(f"  each further stage: {per_stage:.2f} s; target <= {TARGET_PER_EXTRA_STAGE_S} s")
-    return {"three_stages_s": three, "eight_stages_s": many, "per_extra_stage_s": per_stage}
+    cpu_three, cpu_many = statistics.median(cpu["shipped"]), statistics.median(cpu["eight"])
+    print(f"  start-up, measured from `python3 tasks.py run` (.venv present) to every stage "
+          f"answering a signed GET /users with 200; median of {ROUNDS}; {load_before} before, "
+          f"{_load()} after (2 cores: above 2 the figures are slowed by other work)")
+    print(f"  {len(shipped)} stages: {three:.2f} s ({', '.join(f'{t:.2f}' for t in results['shipped'])}); "
+          f"target <= {TARGET_THREE_STAGES_S} s; CPU used {cpu_three:.2f} s")
+    print(f"  8 stages: {many:.2f} s ({', '.join(f'{t:.2f}' for t in results['eight'])}); "
+          f"CPU used {cpu_many:.2f} s")
+    print(f"  each further stage: {per_stage:.2f} s; target <= {TARGET_PER_EXTRA_STAGE_S} s; "
+          f"CPU {(cpu_many - cpu_three) / extra:.2f} s")
+    return {"three_stages_s": three, "eight_stages_s": many, "per_extra_stage_s": per_stage,
+            "three_stages_cpu_s": cpu_three, "eight_stages_cpu_s": cpu_many}
 
 
 if __name__ == "__main__":

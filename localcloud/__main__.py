@@ -171,7 +171,8 @@ def up(args) -> int:
         print(f"AWS emulator on {cloud.emulator.endpoint_url}; gateway on {cloud.url}")
         print("deploying the real program (__main__.py) for each stack:", flush=True)
         results = cloud.deploy_all(on_deployed=lambda result: print_result(result, width),
-                                   on_note=lambda line: print(f"  note: {line}", flush=True))
+                                   on_note=lambda line: print(f"  note: {line}", flush=True),
+                                   warm=not args.no_serve)
         print(f"\nstages (every method requires SigV4; profiles named after each stage are in "
               f"{cloud.store.dir / 'credentials'}):")
         for result in results:

@@ -141,6 +141,23 @@ def make_client(service: str, endpoint_url: str, region: str = REGION,
 
 # --- the emulator -------------------------------------------------------------------------
 
+def _one_model_loader_for_moto() -> None:
+    """moto loads each service's botocore model (on the first request to the service, and
+    for the front check) with a Loader of its own, and a new Loader first lists every
+    service botocore has data for (hundreds of directories). Give moto one Loader, as a
+    botocore session shares one between its clients: the same files, read the same way."""
+    from moto.core import utils as moto_utils
+
+    if getattr(moto_utils.create_loader, "shared", False):
+        return
+    loader = moto_utils.create_loader()
+
+    def create_loader():
+        return loader
+    create_loader.shared = True
+    moto_utils.create_loader = create_loader
+
+
 class Emulator:
     """moto's server, behind the front check, in a background thread. ``port=0`` picks a
     free port."""
@@ -175,6 +192,7 @@ class Emulator:
         if self.quiet:
             # werkzeug logs every request at INFO on this logger; it keeps a level set here.
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        _one_model_loader_for_moto()
         credentials = local_cloud_credentials()
         app = FrontCheck(DomainDispatcherApplication(create_backend_app),
                          (credentials.access_key, credentials.secret_key))

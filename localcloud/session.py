@@ -7,7 +7,9 @@ from before it touches anything until it has stopped, so a second one refuses to
 and leaves the first one's state alone."""
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from pathlib import Path
 
 from infra.config import FIELD_KEYS, PROJECT
@@ -31,6 +33,8 @@ DEFAULT_GATEWAY_PORT = 8080
 PINNED = ("promoted_deployment_id", "promoted_code_hash", "promoted_function_version",
           "canary_deployment_id", "canary_code_hash", "canary_percent", "canary_started_at")
 PROMOTION_KEYS = frozenset(FIELD_KEYS[f] for f in (*PINNED, "deployment_history"))
+
+log = logging.getLogger("localcloud.session")
 
 
 def deploy_order(stacks: list[str]) -> list[str]:
@@ -57,6 +61,7 @@ class LocalCloud:
         self.emulator = Emulator(port=emulator_port)
         self.invoker: Invoker | None = None
         self.gateway: Gateway | None = None
+        self._warming: list[threading.Thread] = []
 
     def start(self) -> "LocalCloud":
         if not self.store.lock.acquire():
@@ -114,9 +119,11 @@ class LocalCloud:
         return deploy_stack(stack, self.cloud(stack), self.store, config_overrides)
 
     def deploy_all(self, on_deployed=lambda result: None,
-                   on_note=lambda line: None) -> list[DeployResult]:
+                   on_note=lambda line: None, warm: bool = False) -> list[DeployResult]:
         """Every stack, the API owner first; `on_deployed` hears of each as it is done,
-        `on_note` of promotion pins set aside (see `stale_promotion`)."""
+        `on_note` of promotion pins set aside (see `stale_promotion`). With `warm`, each
+        stage's function gets a worker started as soon as its stack is deployed (see
+        `warm`)."""
         results = []
         for stack in deploy_order(known_stacks()):
             aside = self.stale_promotion(stack)
@@ -126,8 +133,29 @@ class LocalCloud:
                         "this local cloud does not have (it started empty): it serves its own "
                         "checkout. The pins are kept; promote to it again to pin it here")
             results.append(self.deploy(stack, {key: "" for key in aside}))
+            if warm:
+                self.warm(results[-1])
             on_deployed(results[-1])
         return results
+
+    def warm(self, result: DeployResult) -> None:
+        """Start, in the background, a worker for the function alias a deployed stage
+        serves (`functionName`:`functionAlias`, its stage variable), so its first request
+        does not wait for one: worker processes start on another core while the next
+        stacks deploy. Each is the worker that request would start (Invoker.warm)."""
+        name, alias = result.outputs.get("functionName"), result.outputs.get("functionAlias")
+        if not name or self.invoker is None:
+            return
+        function, invoker = f"{name}:{alias}" if alias else name, self.invoker
+
+        def start() -> None:
+            try:
+                invoker.warm(function)
+            except Exception as err:  # noqa: BLE001 -- the first request starts one instead
+                log.info("%s: no worker started ahead of its first request: %s", function, err)
+        thread = threading.Thread(target=start, name=f"warm-{function}", daemon=True)
+        self._warming.append(thread)
+        thread.start()
 
     def stale_promotion(self, stack: str) -> dict[str, str]:
         """The promotion keys of a stack's kept overrides whose pinned deployment the
@@ -149,6 +177,9 @@ class LocalCloud:
         gateway, self.gateway = self.gateway, None
         if gateway is not None:
             gateway.stop()
+        warming, self._warming = self._warming, []
+        for thread in warming:  # a worker being started is stopped with the others
+            thread.join()
         invoker, self.invoker = self.invoker, None
         if invoker is not None:
             invoker.close()

@@ -277,6 +277,7 @@ class _Pool:
         self.idle: list[_Worker] = []
         self.busy: set[_Worker] = set()
         self.starting = 0
+        self.warming = 0  # of `starting`: started ahead of any invoke (Invoker.warm)
         self.retired = False
         self.cond = threading.Condition()
 
@@ -293,6 +294,11 @@ class _Pool:
                         self.busy.add(worker)
                         return worker
                     worker.stop(kill=True)
+                if self.warming:
+                    # A worker started for this very invoke is nearly ready: wait for
+                    # it rather than start a second one.
+                    self.cond.wait(timeout=1.0)
+                    continue
                 if len(self.busy) + self.starting < self.max_workers:
                     self.starting += 1
                     return None
@@ -304,6 +310,28 @@ class _Pool:
             if worker is not None:
                 self.busy.add(worker)
             self.cond.notify()
+
+    def warm(self) -> bool:
+        """Reserve a slot for a worker started ahead of any invoke; False where the pool
+        has or is starting one already (or is retired)."""
+        with self.cond:
+            if self.retired or self.idle or self.busy or self.starting:
+                return False
+            self.starting += 1
+            self.warming += 1
+            return True
+
+    def warmed(self, worker: _Worker | None) -> None:
+        """The worker reserved by warm() is ready (idle), or None: it did not start."""
+        with self.cond:
+            self.starting -= 1
+            self.warming -= 1
+            keep = worker is not None and not self.retired
+            if keep:
+                self.idle.append(worker)
+            self.cond.notify_all()
+        if worker is not None and not keep:
+            worker.stop()
 
     def release(self, worker: _Worker, *, discard: bool = False) -> None:
         with self.cond:
@@ -568,6 +596,33 @@ class Invoker:
             pools = [p for k, p in self._pools.items()
                      if function_name is None or k[0] == function_name]
         return [pid for pool in pools for pid in pool.pids()]
+
+    def warm(self, function: str) -> bool:
+        """Start one worker for ``function`` (as it will be invoked, e.g. ``fn:live``)
+        before its first invoke, so a local cloud's stages answer sooner after it starts.
+        The worker is the one that invoke would start (same version, code, configuration
+        and role credentials), kept idle for it; an invoke made while it starts waits for
+        it; its init output is logged at its first invoke, as a cold start's. Does nothing
+        where a worker exists or is starting. A worker whose init fails is stopped: the
+        first invoke then starts its own and reports the error as it always does. True
+        when a worker was left warm."""
+        config = self.function_configuration(function)
+        pool = self._pool((config["FunctionName"], _version(config), config["CodeSha256"],
+                           _config_fingerprint(config)),
+                          control_plane.split_qualifier(function)[1])
+        if not pool.warm():
+            return False
+        try:
+            worker, init_error = self._start_worker(config)
+        except BaseException:
+            pool.warmed(None)
+            raise
+        if init_error is not None:
+            worker.stop(kill=True)
+            pool.warmed(None)
+            return False
+        pool.warmed(worker)
+        return True
 
     # --- invoking -----------------------------------------------------------------
 

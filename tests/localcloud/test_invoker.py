@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 
 import pytest
 
@@ -262,3 +263,53 @@ def test_a_new_invoker_removes_the_work_dirs_of_gone_processes_and_only_theirs(
     finally:
         living.kill()
         living.wait()
+
+
+def test_a_warmed_worker_serves_the_first_invoke_with_its_init_logs(emulator, state_dir, invoker):
+    fn = deploy_function(emulator, state_dir, handler="app.echo")
+    assert invoker.warm(fn.name)
+    [pid] = invoker.worker_pids(fn.name)
+    assert not invoker.warm(fn.name)  # one is there already: no second
+    assert invoker.worker_pids(fn.name) == [pid]
+    result = invoker.invoke(fn.name, {"httpMethod": "GET", "path": "/x"})
+    assert result.ok and not result.cold_start
+    assert invoker.worker_pids(fn.name) == [pid]
+    body = json.loads(result.payload["body"])
+    # the worker invoke would have started: the role's credentials, the function's env
+    assert body["env"]["AWS_ACCESS_KEY_ID"].startswith("ASIA")
+    assert body["env"]["TABLE_NAME"] == fn.table
+    # its init phase is logged with its first invoke, as a cold start's is, and only then
+    assert result.logs[0] == "INIT_START Runtime Version: python:3.12"
+    assert "app imported" in result.logs
+    again = invoker.invoke(fn.name, {"httpMethod": "GET", "path": "/x"})
+    assert "INIT_START Runtime Version: python:3.12" not in again.logs
+    assert "app imported" not in again.logs
+
+
+def test_a_worker_whose_init_fails_is_not_kept_warm(emulator, state_dir, invoker):
+    broken = deploy_function(emulator, state_dir, handler="app.echo",
+                             zip_bytes=make_zip({"app.py": BROKEN_IMPORT}))
+    assert not invoker.warm(broken.name)
+    assert invoker.worker_pids(broken.name) == []
+    result = invoker.invoke(broken.name, {})
+    assert result.cold_start and result.error["errorType"] == "Runtime.ImportModuleError"
+
+
+def test_warming_an_unknown_function_raises(invoker):
+    with pytest.raises(FunctionNotFound):
+        invoker.warm("no-such-function")
+
+
+def test_an_invoke_made_while_a_worker_is_warming_waits_for_it(emulator, state_dir, invoker):
+    from .test_session import children_of
+
+    fn = deploy_function(emulator, state_dir, handler="app.count")
+    before = children_of(os.getpid())
+    warming = threading.Thread(target=invoker.warm, args=(fn.name,))
+    warming.start()
+    while warming.is_alive() and not children_of(os.getpid()) - before:
+        time.sleep(0.005)  # until its process exists (it is still importing the handler)
+    result = invoker.invoke(fn.name, {})
+    warming.join()
+    assert result.ok and not result.cold_start
+    assert invoker.worker_pids(fn.name) == [result.payload["pid"]]  # no second worker
