@@ -232,7 +232,9 @@ def follow_edits(cloud: LocalCloud) -> watching.Redeploy:
         return str(cloud.store.load(stack).outputs.get("functionVersion", "?"))
 
     def deploy_dev() -> str:
-        cloud.deploy(watching.DEV_STACK)
+        # The new version's worker starts now, and the old version's idle ones are retired
+        # (a request in flight finishes on its own).
+        cloud.warm(cloud.deploy(watching.DEV_STACK))
         return version(watching.DEV_STACK)
 
     def deploy_program(stack: str) -> str:

@@ -3,6 +3,7 @@ loop's lines, and, end to end, a copy of the checkout whose handler is edited wh
 served."""
 from __future__ import annotations
 
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -13,6 +14,7 @@ from benchmarks.startup_bench import RunningCloud, copy_checkout
 from localcloud import watch
 from infra.signing import signed_headers
 from localcloud.iam.callers import stage_credentials
+from tests.localcloud.test_session import children_of, running
 
 ROOT = Path("/checkout")
 
@@ -211,9 +213,18 @@ def test_an_edited_handler_is_served_by_dev_only_and_a_broken_save_changes_nothi
         for stage in ("dev", "test", "prod"):
             status, headers = signed_get(run, stage)
             assert status == 200 and EDIT_MARK not in headers
+        workers = children_of(run.proc.pid)  # one warm worker per stage
+        assert len(workers) == 3, workers
         mark_responses(checkout, "1")
         line = run.wait_for("-> dev redeployed, version 2")
         assert line.startswith("watch: function/user_service/responses.py changed -> ")
+        # dev's old worker was retired (test's and prod's keep serving).
+        retired = [pid for pid in workers if not running(pid)]
+        deadline = time.monotonic() + 30  # an exited process may still be being reaped
+        while len(retired) != 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            retired = [pid for pid in workers if not running(pid)]
+        assert len(retired) == 1, (workers, retired)
         assert signed_get(run, "dev")[1][EDIT_MARK] == "1"
         for stage in ("test", "prod"):  # they serve what they served
             assert EDIT_MARK not in signed_get(run, stage)[1]
