@@ -73,6 +73,9 @@ def parser() -> argparse.ArgumentParser:
     promote.add_argument("--allow-from-production", action="store_true",
                          help="allow promoting a production stack onto a non-production one "
                               "(and a canary on a non-production stack)")
+    promote.add_argument("--allow-breaking", action="store_true",
+                         help="promote even if the candidate's API breaks the target's "
+                              "clients (the contract gate lists the changes either way)")
     promote.add_argument("--canary", metavar="PERCENT", type=typed(canary.parse_percent),
                          help="release to PERCENT (more than 0, less than 100) of the target's "
                               "traffic first; complete or abort by its health after --bake")
@@ -202,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if args.command == "promote":
                 commands.promote(backend, args.source, args.target, args.skip_smoke,
-                                 args.allow_from_production, canary=canary_options(args))
+                                 args.allow_from_production, canary=canary_options(args),
+                                 allow_breaking=args.allow_breaking)
             elif args.command == "canary" and args.action == "status":
                 commands.canary_status(backend, args.stack, thresholds_of(args))
             elif args.command == "canary" and args.action == "complete":

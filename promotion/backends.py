@@ -38,6 +38,15 @@ class UpdateFailed(Exception):
 
 
 @dataclass(frozen=True)
+class ServedDefinition:
+    """The OpenAPI document of the deployment a stage serves now, as the backend reads it
+    (an export of the stage on AWS, the deployment's snapshot on the local cloud), and
+    that deployment's id (GetStage), read just before it."""
+    deployment_id: str
+    document: object  # bytes, text or a dict: promotion.contract reads each
+
+
+@dataclass(frozen=True)
 class SmokeIdentity:
     """What signs a stage's smoke checks: botocore credentials, the region they sign for,
     and where they come from (for messages, e.g. "profile 'deployer' in ...")."""
@@ -71,6 +80,9 @@ class Backend:
     def sts_client(self, stack: str, identity: SmokeIdentity): raise NotImplementedError
     def aws_cli(self, stack: str) -> str: return "aws"  # how the operator runs the AWS CLI here
     def pins_location(self, stack: str) -> str: raise NotImplementedError
+    # The document of the deployment the stack's stage serves (BackendError if unreadable).
+    def served_definition(self, stack: str, outputs: dict) -> ServedDefinition:
+        raise NotImplementedError
     def after_change(self, stack: str) -> str: raise NotImplementedError
 
     def close(self) -> None:
@@ -120,6 +132,18 @@ class Backend:
         with aws_errors(f"reading the configuration of {function}"):
             return self.client(stack, "lambda").get_function_configuration(
                 FunctionName=function)["CodeSha256"]
+
+    def stage(self, stack: str, outputs: dict) -> dict:
+        """GetStage of the stack's stage (BackendError, saying so, when it is missing)."""
+        api, stage = outputs.get("restApiId"), outputs.get("stage")
+        apigateway = self.client(stack, "apigateway")
+        with aws_errors(f"reading stage {stage} of the REST API {api}"):
+            try:
+                return apigateway.get_stage(restApiId=api, stageName=stage)
+            except apigateway.exceptions.NotFoundException:
+                raise BackendError(f"the REST API {api} has no stage {stage} (its last update "
+                                   f"made one; it was deleted since): deploy {stack} again "
+                                   f"({self.deploy_hint.format(stack=stack)})") from None
 
     def stage_canary(self, stack: str, outputs: dict) -> dict | None:
         """The canary settings the stack's stage carries now (GetStage), or None."""
