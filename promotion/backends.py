@@ -63,6 +63,8 @@ class Backend:
     None: each backend's own default for the stack (see `caller`)."""
     suffix = ""                        # added to every command the tool suggests
     deploy_hint = "pulumi up -s {stack}"
+    # What puts back a setting changed outside the program (None: nothing here does).
+    refresh_hint: str | None = "pulumi up --refresh -s {stack}"
 
     def __init__(self, report: Callable[[str], None] = print,
                  smoke_profile: str | None = None) -> None:

@@ -13,7 +13,8 @@ from typing import Callable
 
 from infra.naming import CANARY_ALIAS, archive_key
 from promotion import canary as canaries
-from promotion import contract, decisions, failures, health, identity
+from promotion import contract, decisions, failures, health, identity, observe
+from promotion import verify as checks
 from promotion.backends import Backend, BackendError, ServedDefinition, UpdateFailed
 from promotion.bake import BakeSettings, Watch, bake
 from promotion.decisions import Pins, Refusal
@@ -492,3 +493,22 @@ def canary_status(backend: Backend, stack: str, thresholds: health.Thresholds,
            f" ({verdict.reason})")
     report(f"  end it: `python -m promotion canary complete --stack {stack}{backend.suffix}` "
            f"or `python -m promotion canary abort --stack {stack}{backend.suffix}`")
+
+
+# --- verify -------------------------------------------------------------------------------
+
+def verify(backend: Backend, stack: str, as_json: bool = False, report: Report = print) -> int:
+    """One line per check (with --json, one JSON object per line): 0 when the stack serves
+    exactly its pins (or, unpinned, its last outputs), 1 on any drift. What cannot be read
+    at all raises BackendError."""
+    expected = observe.expected(backend, stack)
+    results = checks.checks(expected, observe.observed(backend, stack, expected),
+                            observe.commands(backend, stack))
+    for result in results:
+        report(result.as_json() if as_json else result.line())
+    failed = [result.name for result in results if not result.ok]
+    if not as_json:
+        what = "its pins" if expected.pinned else "what its last update made"
+        report(f"{stack} serves exactly {what}" if not failed else
+               f"{stack} has drifted: {', '.join(failed)}")
+    return 1 if failed else 0

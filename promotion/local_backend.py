@@ -33,6 +33,9 @@ def shown(path: Path) -> str:
 class LocalBackend(Backend):
     suffix = " --local"
     deploy_hint = "python -m localcloud deploy {stack}"
+    # Its deploy re-creates what is gone (localcloud.engine.refresh) but does not read a
+    # changed setting back.
+    refresh_hint = None
 
     def __init__(self, store: StateStore, cloud_for: Callable[[str], Cloud],
                  report: Callable[[str], None] = print,
