@@ -245,13 +245,17 @@ class PulumiBackend(Backend):
                 parameters={"extensions": "apigateway"}, accepts="application/json")
             return ServedDefinition(deployment, export["body"].read())
 
+    def account_cli(self, stack: str) -> str:
+        """The AWS CLI in the stack's own account and region (its aws:profile, aws:region)."""
+        config = self.config(stack)
+        return " ".join(["aws", *(["--profile", config["aws:profile"]]
+                                  if config.get("aws:profile") else []),
+                         *(["--region", config["aws:region"]]
+                           if config.get("aws:region") else [])])
+
     def serving_hint(self, stack: str, outputs: dict, aws: str | None = None) -> str:
         # The stage is in the stack's own account and region.
-        config = self.config(stack)
-        aws = aws or " ".join(["aws", *(["--profile", config["aws:profile"]]
-                                        if config.get("aws:profile") else []),
-                               *(["--region", config["aws:region"]]
-                                 if config.get("aws:region") else [])])
+        aws = aws or self.account_cli(stack)
         return (f"`pulumi stack export -s {stack}` shows what its completed steps recorded (a "
                 f"step cut short is in pending_operations), `pulumi refresh -s {stack}` reads "
                 "it from AWS; or " + super().serving_hint(stack, outputs, aws))

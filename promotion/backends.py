@@ -81,6 +81,8 @@ class Backend:
     def check_smoke_profile(self) -> None: raise NotImplementedError  # BackendError if unusable
     def sts_client(self, stack: str, identity: SmokeIdentity): raise NotImplementedError
     def aws_cli(self, stack: str) -> str: return "aws"  # how the operator runs the AWS CLI here
+    # The AWS CLI on the stack's own resources (its account and region, where they differ).
+    def account_cli(self, stack: str) -> str: return self.aws_cli(stack)
     def pins_location(self, stack: str) -> str: raise NotImplementedError
     # The document of the deployment the stack's stage serves (BackendError if unreadable).
     def served_definition(self, stack: str, outputs: dict) -> ServedDefinition:

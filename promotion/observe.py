@@ -22,7 +22,7 @@ NEEDED_OUTPUTS = ("restApiId", "stage", "deploymentId", "codeHash", "functionNam
 
 
 def commands(backend: Backend, stack: str) -> Commands:
-    return Commands(suffix=backend.suffix, aws=backend.aws_cli(stack),
+    return Commands(suffix=backend.suffix, aws=backend.account_cli(stack),
                     refresh=backend.refresh_hint, deploy=backend.deploy_hint)
 
 

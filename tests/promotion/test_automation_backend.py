@@ -740,3 +740,82 @@ def test_an_export_that_is_not_openapi_3_refuses_and_names_the_document(cli, exp
             "not an OpenAPI 3 document (swagger '2.0')") in err
     assert "python -m promotion verify --stack prod` shows what prod's stage serves" in err
     assert not [c for c in cli.calls() if c["args"][1:2] == ["up"]]
+
+
+# --- verify, read from AWS (moto) -----------------------------------------------------------
+
+def run_json(cli, *argv):
+    code, out, err = cli.run("verify", *argv, "--json")
+    return code, [json.loads(line) for line in out.splitlines()], err
+
+
+def test_verify_reads_prod_from_aws_with_the_stacks_own_settings(cli, aws):
+    """prod promoted (the stand-in's up changes no AWS resource, so the promotion's effect
+    on the stage is made by hand here, with what prod's program declares), then verified;
+    a moved alias is then named."""
+    test_d, prod_d = cli.deployments
+    api = aws["api"]
+    execution_arn = f"arn:aws:execute-api:{REGION}:123456789012:{api}"
+    own = f"{execution_arn}/prod/*/*"
+    state = cli.state()
+    state["stacks"]["prod"]["outputs"].update(executionArn=execution_arn,
+                                              artifactBucket="artifacts")
+    state["stacks"]["prod"]["ups"] = [up_succeeds(cli, test_d, B, "8")]
+    cli.write(state)
+    assert cli.run("promote", "--from", "test", "--to", "prod")[0] == 0
+    session = boto3.Session(profile_name=PROFILE, region_name=REGION)
+    aws["apigateway"].update_stage(restApiId=api, stageName="prod", patchOperations=[
+        {"op": "replace", "path": "/deploymentId", "value": test_d},
+        {"op": "replace", "path": "/variables/functionName", "value": "user-service:live"}])
+    s3 = session.client("s3")
+    s3.create_bucket(Bucket="artifacts", CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_object(Bucket="artifacts", Key=f"archives/{B}.zip", Body=handler_zip(8))
+    aws["lambda"].add_permission(FunctionName="user-service", Qualifier="live",
+                                 StatementId="apigateway-prod", Action="lambda:InvokeFunction",
+                                 Principal="apigateway.amazonaws.com", SourceArn=own)
+    session.client("iam").create_policy(PolicyName="prod-user-service-invoke",
+                                        PolicyDocument=json.dumps({
+                                            "Version": "2012-10-17", "Statement": [{
+                                                "Effect": "Allow", "Action": "execute-api:Invoke",
+                                                "Resource": [own]}]}))
+    code, checks, err = run_json(cli, "--stack", "prod")
+    assert (code, err) == (0, ""), checks
+    assert [c["name"] for c in checks] == ["deployment", "code", "stage variable", "permission",
+                                           "definition", "canary", "caller policy"]
+    assert all(c["ok"] for c in checks)
+
+    aws["lambda"].update_alias(FunctionName="user-service", Name="live", FunctionVersion="5")
+    code, checks, err = run_json(cli, "--stack", "prod")
+    assert (code, err) == (1, "")
+    assert [(c["name"], c["fix"]) for c in checks if not c["ok"]] == [(
+        "code", f"`aws --profile {PROFILE} --region {REGION} lambda update-alias --function-name "
+                "user-service --name live --function-version 8`, or `pulumi up --refresh -s "
+                "prod` (reads what AWS has, then puts back what prod declares)")]
+
+
+def test_verify_of_a_stack_never_deployed_is_one_line_and_exit_2(cli):
+    code, out, err = cli.run("verify", "--stack", "dev")
+    assert (code, out) == (2, "")
+    assert err == ("error: dev has never been deployed: there is nothing to verify; deploy it "
+                   "first (pulumi up -s dev)\n")
+
+
+def test_verify_without_credentials_is_one_line_and_exit_2(cli, tmp_path, monkeypatch):
+    state = cli.state()
+    for key in ("aws:profile",):
+        state["stacks"]["prod"]["config"].pop(key)
+    state["stacks"]["prod"]["outputs"].update(
+        executionArn="arn:aws:execute-api:us-west-2:123456789012:x", artifactBucket="a")
+    cli.write(state)
+    empty = tmp_path / "no-credentials"
+    empty.write_text("")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    # Empty is "not set" to botocore's environment provider (moto's own keys are restored
+    # when it stops, so they are not deleted here).
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    code, out, err = cli.run("verify", "--stack", "prod")
+    assert (code, out) == (2, "") and len(err.splitlines()) == 1, err
+    assert err.startswith("error: cannot read prod's resources (Unable to locate credentials)")
