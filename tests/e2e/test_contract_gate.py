@@ -34,6 +34,11 @@ def test_a_removed_route_is_refused_until_allow_breaking_and_rollback_is_never_g
     assert "nothing was changed. Keep the API compatible, or pass --allow-breaking" in err
     assert (served(cloud, "prod"), cloud.store.config_overrides("prod")) == before
     assert signed_get(cloud, "prod", "/users/00000000-0000-4000-8000-000000000000")[0] == 404
+    # A canary release is gated the same way, before its pin is written.
+    code, _, err = cli(cloud, "promote", "--from", "test", "--to", "prod", "--canary", "10",
+                       "--bake", "30s")
+    assert code == 1 and "breaking: DELETE /users/{id}: removed" in err
+    assert (served(cloud, "prod"), cloud.store.config_overrides("prod")) == before
 
     out = ok(cloud, "promote", "--from", "test", "--to", "prod", "--allow-breaking")
     assert "breaking: DELETE /users/{id}: removed" in out
