@@ -25,6 +25,10 @@ class BackendError(Exception):
     """The stacks could not be reached or updated; the message says why and what to do."""
 
 
+class StageMissing(BackendError):
+    """The stack's stage is not in the REST API (its outputs name one): it serves nothing."""
+
+
 class UpdateFailed(Exception):
     """An update that did not complete. `kind` says what it left behind
     (promotion.failures): CONCURRENT and REFUSED changed nothing, PARTIAL applied some
@@ -145,7 +149,7 @@ class Backend:
             try:
                 return apigateway.get_stage(restApiId=api, stageName=stage)
             except apigateway.exceptions.NotFoundException:
-                raise BackendError(f"the REST API {api} has no stage {stage} (its last update "
+                raise StageMissing(f"the REST API {api} has no stage {stage} (its last update "
                                    f"made one; it was deleted since): deploy {stack} again "
                                    f"({self.deploy_hint.format(stack=stack)})") from None
 

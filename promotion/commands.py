@@ -15,7 +15,8 @@ from infra.naming import CANARY_ALIAS, archive_key
 from promotion import canary as canaries
 from promotion import contract, decisions, failures, health, identity, observe
 from promotion import verify as checks
-from promotion.backends import Backend, BackendError, ServedDefinition, UpdateFailed
+from promotion.backends import (Backend, BackendError, ServedDefinition, StageMissing,
+                                UpdateFailed)
 from promotion.bake import BakeSettings, Watch, bake
 from promotion.decisions import Pins, Refusal
 from promotion.smoke import stage_base_url
@@ -107,8 +108,15 @@ def contract_gate(backend: Backend, source: str, target: str, source_outputs: di
             and target_outputs.get("deploymentId")):
         report(f"API contract: {target} serves no API yet, so no client of it can break")
         return proved, ""
-    served = read_definition(backend, target, target_outputs,
-                             f"the deployment {target} serves", target_fix)
+    try:
+        served = backend.served_definition(target, target_outputs)
+    except StageMissing as error:  # e.g. a failed update, or an emulator that started empty
+        report(f"API contract: {target} serves no API ({error}), so no client of it can break")
+        return proved, ""
+    except BackendError as error:
+        raise Refusal(f"cannot read the OpenAPI document of the deployment {target} serves: "
+                      f"{error}; refused: the API contract cannot be checked; nothing was "
+                      f"changed. {target_fix}") from None
     old_label = f"the deployment {target} serves ({served.deployment_id})"
     served_hash = contract_hash(served.document, old_label, target_fix)
     verdict = contract.gate(served.document, read.document, old_label=old_label,

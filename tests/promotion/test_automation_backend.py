@@ -819,3 +819,15 @@ def test_verify_without_credentials_is_one_line_and_exit_2(cli, tmp_path, monkey
     code, out, err = cli.run("verify", "--stack", "prod")
     assert (code, out) == (2, "") and len(err.splitlines()) == 1, err
     assert err.startswith("error: cannot read prod's resources (Unable to locate credentials)")
+
+
+def test_a_target_whose_stage_is_gone_serves_no_api_and_the_gate_passes(cli, aws):
+    test_d, _ = cli.deployments
+    aws["apigateway"].delete_stage(restApiId=aws["api"], stageName="prod")
+    state = cli.state()
+    state["stacks"]["prod"]["ups"] = [up_succeeds(cli, test_d, B, "9")]
+    cli.write(state)
+    code, out, err = cli.run("promote", "--from", "test", "--to", "prod", "--skip-smoke")
+    assert (code, err) == (0, ""), err
+    assert (f"API contract: prod serves no API (the REST API {aws['api']} has no stage prod "
+            "(its last update made one; it was deleted since)") in out
