@@ -191,8 +191,6 @@ def test_a_changed_definition(cloud, prod, aws, monkeypatch):
 
     # The pins edited by hand to name that deployment, and deployed.
     pinned = cloud.store.config_overrides("prod")
-    cloud.store.save_config_overrides("prod", {**pinned,
-                                               "user-service:promotedDeploymentId": other})
     history = json.loads(pinned["user-service:deploymentHistory"])
     history[-1] = {**history[-1], "deploymentId": other}
     cloud.store.save_config_overrides("prod", {
