@@ -34,7 +34,7 @@ MAX_TIMEOUT_SECONDS = 29
 DEPLOYMENT_ID = re.compile(r"[A-Za-z0-9]{1,32}")
 CODE_HASH = re.compile(r"[0-9a-f]{64}")
 HISTORY_FIELDS = {"deploymentId", "codeHash", "functionVersion", "action", "from", "at",
-                  "percent", "reason"}
+                  "percent", "reason", "definitionHash"}
 FUNCTION_VERSION = re.compile(r"[1-9][0-9]{0,9}")
 AUTHORIZATIONS = ("AWS_IAM", "NONE")
 LOGGING_LEVELS = ("OFF", "ERROR", "INFO")

@@ -11,6 +11,8 @@
                                    for the bake time, then complete or abort it
   canary status|complete|abort --stack prod
                                    a running canary: how it does; end it by hand
+  verify --stack prod [--json]     does the stack serve exactly its pins? one line per
+                                   check; exit 0: yes, 1: drift, 2: it could not be read
 
 Real stacks are driven through Pulumi's Automation API (the Pulumi CLI must be
 installed and logged in); add --local to act on the running local cloud instead.
@@ -27,7 +29,7 @@ import signal
 import sys
 from pathlib import Path
 
-from localcloud.cli import run_command
+from localcloud.cli import USER_ERRORS, run_command
 from localcloud.session import running_cloud
 from localcloud.engine.stackfiles import known_stacks
 from localcloud.engine.state import DEFAULT_STATE_DIR, StateStore
@@ -73,6 +75,9 @@ def parser() -> argparse.ArgumentParser:
     promote.add_argument("--allow-from-production", action="store_true",
                          help="allow promoting a production stack onto a non-production one "
                               "(and a canary on a non-production stack)")
+    promote.add_argument("--allow-breaking", action="store_true",
+                         help="promote even if the candidate's API breaks the target's "
+                              "clients (the contract gate lists the changes either way)")
     promote.add_argument("--canary", metavar="PERCENT", type=typed(canary.parse_percent),
                          help="release to PERCENT (more than 0, less than 100) of the target's "
                               "traffic first; complete or abort by its health after --bake")
@@ -90,6 +95,12 @@ def parser() -> argparse.ArgumentParser:
                                    help="remove a non-production stack's pins: it deploys its "
                                         "own checkout again")
     release.add_argument("--stack", type=stack_name, required=True)
+    verify = commands_.add_parser("verify", parents=[common],
+                                  help="check that a stack serves exactly its pins (exit 0), "
+                                       "or name each drift and its fix (exit 1)")
+    verify.add_argument("--stack", type=stack_name, required=True)
+    verify.add_argument("--json", action="store_true",
+                        help="one JSON object per check: name, ok, detail, fix")
     history = commands_.add_parser("history", parents=[common], help="what a stack has served")
     history.add_argument("--stack", type=stack_name, required=True)
     canary_ = commands_.add_parser("canary", help="a running canary release: status, or "
@@ -195,6 +206,9 @@ def main(argv: list[str] | None = None) -> int:
             arguments.error(f"{', '.join(given)}: these set up a canary's bake; add "
                             "--canary PERCENT, or leave them out")
 
+    if args.command == "verify":
+        return run_command(lambda: verify_command(args))
+
     def command() -> int:
         if args.command == "promote" and args.canary is not None:
             stop_on_termination()
@@ -202,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if args.command == "promote":
                 commands.promote(backend, args.source, args.target, args.skip_smoke,
-                                 args.allow_from_production, canary=canary_options(args))
+                                 args.allow_from_production, canary=canary_options(args),
+                                 allow_breaking=args.allow_breaking)
             elif args.command == "canary" and args.action == "status":
                 commands.canary_status(backend, args.stack, thresholds_of(args))
             elif args.command == "canary" and args.action == "complete":
@@ -221,6 +236,23 @@ def main(argv: list[str] | None = None) -> int:
             backend.close()
         return 0
     return run_command(command, user_errors=(Refusal, BackendError))
+
+
+def verify_command(args) -> int:
+    """0: the stack serves its pins; 1: drift; 2: it could not be verified (never deployed,
+    no credentials, no local cloud running...), said in one line."""
+    try:
+        backend = backend_for(args)
+    except (Refusal, BackendError, *USER_ERRORS) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        return commands.verify(backend, args.stack, args.json)
+    except (Refusal, BackendError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        backend.close()
 
 
 if __name__ == "__main__":

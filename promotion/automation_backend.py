@@ -16,7 +16,8 @@ import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 
 from promotion import failures
-from promotion.backends import Backend, BackendError, SmokeIdentity, UpdateFailed
+from promotion.backends import (Backend, BackendError, ServedDefinition, SmokeIdentity,
+                                UpdateFailed, aws_errors)
 from promotion.failures import steps_applied  # noqa: F401 -- the summary's reader, here too
 
 # The Pulumi project (Pulumi.yaml and the stack files) is the repository's root.
@@ -231,13 +232,30 @@ class PulumiBackend(Backend):
     def pins_location(self, stack: str) -> str:
         return f"Pulumi.{stack}.yaml"
 
+    def served_definition(self, stack: str, outputs: dict) -> ServedDefinition:
+        """GetExport of the stack's stage: "exports a deployed version of a RestApi", the
+        deployment the stage serves. OpenAPI 3 as JSON, with extensions=apigateway (each
+        method's x-amazon-apigateway-integration and request validator, so a hash of it
+        covers what the methods call; the contract gate ignores extensions)."""
+        api, stage = outputs.get("restApiId"), outputs.get("stage")
+        deployment = self.stage(stack, outputs).get("deploymentId", "")
+        with aws_errors(f"exporting stage {stage} of the REST API {api} (GetExport oas30)"):
+            export = self.client(stack, "apigateway").get_export(
+                restApiId=api, stageName=stage, exportType="oas30",
+                parameters={"extensions": "apigateway"}, accepts="application/json")
+            return ServedDefinition(deployment, export["body"].read())
+
+    def account_cli(self, stack: str) -> str:
+        """The AWS CLI in the stack's own account and region (its aws:profile, aws:region)."""
+        config = self.config(stack)
+        return " ".join(["aws", *(["--profile", config["aws:profile"]]
+                                  if config.get("aws:profile") else []),
+                         *(["--region", config["aws:region"]]
+                           if config.get("aws:region") else [])])
+
     def serving_hint(self, stack: str, outputs: dict, aws: str | None = None) -> str:
         # The stage is in the stack's own account and region.
-        config = self.config(stack)
-        aws = aws or " ".join(["aws", *(["--profile", config["aws:profile"]]
-                                        if config.get("aws:profile") else []),
-                               *(["--region", config["aws:region"]]
-                                 if config.get("aws:region") else [])])
+        aws = aws or self.account_cli(stack)
         return (f"`pulumi stack export -s {stack}` shows what its completed steps recorded (a "
                 f"step cut short is in pending_operations), `pulumi refresh -s {stack}` reads "
                 "it from AWS; or " + super().serving_hint(stack, outputs, aws))

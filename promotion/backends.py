@@ -25,6 +25,10 @@ class BackendError(Exception):
     """The stacks could not be reached or updated; the message says why and what to do."""
 
 
+class StageMissing(BackendError):
+    """The stack's stage is not in the REST API (its outputs name one): it serves nothing."""
+
+
 class UpdateFailed(Exception):
     """An update that did not complete. `kind` says what it left behind
     (promotion.failures): CONCURRENT and REFUSED changed nothing, PARTIAL applied some
@@ -35,6 +39,15 @@ class UpdateFailed(Exception):
     def __init__(self, kind: str, detail: str, evidence: str = "") -> None:
         super().__init__(detail)
         self.kind, self.detail, self.evidence = kind, detail, evidence
+
+
+@dataclass(frozen=True)
+class ServedDefinition:
+    """The OpenAPI document of the deployment a stage serves now, as the backend reads it
+    (an export of the stage on AWS, the deployment's snapshot on the local cloud), and
+    that deployment's id (GetStage), read just before it."""
+    deployment_id: str
+    document: object  # bytes, text or a dict: promotion.contract reads each
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,8 @@ class Backend:
     None: each backend's own default for the stack (see `caller`)."""
     suffix = ""                        # added to every command the tool suggests
     deploy_hint = "pulumi up -s {stack}"
+    # What puts back a setting changed outside the program (None: nothing here does).
+    refresh_hint: str | None = "pulumi up --refresh -s {stack}"
 
     def __init__(self, report: Callable[[str], None] = print,
                  smoke_profile: str | None = None) -> None:
@@ -70,7 +85,12 @@ class Backend:
     def check_smoke_profile(self) -> None: raise NotImplementedError  # BackendError if unusable
     def sts_client(self, stack: str, identity: SmokeIdentity): raise NotImplementedError
     def aws_cli(self, stack: str) -> str: return "aws"  # how the operator runs the AWS CLI here
+    # The AWS CLI on the stack's own resources (its account and region, where they differ).
+    def account_cli(self, stack: str) -> str: return self.aws_cli(stack)
     def pins_location(self, stack: str) -> str: raise NotImplementedError
+    # The document of the deployment the stack's stage serves (BackendError if unreadable).
+    def served_definition(self, stack: str, outputs: dict) -> ServedDefinition:
+        raise NotImplementedError
     def after_change(self, stack: str) -> str: raise NotImplementedError
 
     def close(self) -> None:
@@ -120,6 +140,18 @@ class Backend:
         with aws_errors(f"reading the configuration of {function}"):
             return self.client(stack, "lambda").get_function_configuration(
                 FunctionName=function)["CodeSha256"]
+
+    def stage(self, stack: str, outputs: dict) -> dict:
+        """GetStage of the stack's stage (BackendError, saying so, when it is missing)."""
+        api, stage = outputs.get("restApiId"), outputs.get("stage")
+        apigateway = self.client(stack, "apigateway")
+        with aws_errors(f"reading stage {stage} of the REST API {api}"):
+            try:
+                return apigateway.get_stage(restApiId=api, stageName=stage)
+            except apigateway.exceptions.NotFoundException:
+                raise StageMissing(f"the REST API {api} has no stage {stage} (its last update "
+                                   f"made one; it was deleted since): deploy {stack} again "
+                                   f"({self.deploy_hint.format(stack=stack)})") from None
 
     def stage_canary(self, stack: str, outputs: dict) -> dict | None:
         """The canary settings the stack's stage carries now (GetStage), or None."""

@@ -13,8 +13,10 @@ from typing import Callable
 
 from infra.naming import CANARY_ALIAS, archive_key
 from promotion import canary as canaries
-from promotion import decisions, failures, health, identity
-from promotion.backends import Backend, BackendError, UpdateFailed
+from promotion import contract, decisions, failures, health, identity, observe
+from promotion import verify as checks
+from promotion.backends import (Backend, BackendError, ServedDefinition, StageMissing,
+                                UpdateFailed)
 from promotion.bake import BakeSettings, Watch, bake
 from promotion.decisions import Pins, Refusal
 from promotion.smoke import stage_base_url
@@ -37,7 +39,7 @@ class CanaryOptions:
 def promote(backend: Backend, source: str, target: str, skip_smoke: bool = False,
             allow_from_production: bool = False, report: Report = print,
             canary: CanaryOptions | None = None, clock: Callable[[], float] = time.monotonic,
-            pause: Callable[[float], None] = time.sleep) -> None:
+            pause: Callable[[float], None] = time.sleep, allow_breaking: bool = False) -> None:
     source_outputs, target_outputs = backend.outputs(source), backend.outputs(target)
     target_config = backend.config(target)
     change = decisions.plan_promotion(
@@ -55,6 +57,10 @@ def promote(backend: Backend, source: str, target: str, skip_smoke: bool = False
     else:
         candidate = change.pins
     refuse_unless_source_runs_its_archive(backend, source, source_outputs, candidate)
+    proved, served_hash = contract_gate(backend, source, target, source_outputs,
+                                        target_outputs, candidate.deployment_id,
+                                        allow_breaking, report)
+    change = decisions.with_definitions(change, proved, served_hash)
     if skip_smoke:
         report(f"--skip-smoke: no smoke check is sent (not the identity check, not {source}'s "
                f"before the update, not {target}'s after it); {target}'s code is still "
@@ -67,6 +73,69 @@ def promote(backend: Backend, source: str, target: str, skip_smoke: bool = False
         apply(backend, change, report, check_code=True, smoke=not skip_smoke)
     else:
         run_canary(backend, change, canary, skip_smoke, report, clock, pause)
+
+
+def read_definition(backend: Backend, stack: str, outputs: dict, label: str,
+                    fix: str) -> ServedDefinition:
+    try:
+        return backend.served_definition(stack, outputs)
+    except BackendError as error:
+        raise Refusal(f"cannot read the OpenAPI document of {label}: {error}; refused: the API "
+                      f"contract cannot be checked; nothing was changed. {fix}") from None
+
+
+def contract_gate(backend: Backend, source: str, target: str, source_outputs: dict,
+                  target_outputs: dict, candidate: str, allow_breaking: bool,
+                  report: Report) -> tuple[str, str]:
+    """Compare the document of the deployment the target's stage serves with the
+    candidate's (read through the source's stage, which must serve it: an export is per
+    stage); refuse breaking changes unless allowed. Returns the definition hashes of the
+    candidate and of what the target served ("" when it served nothing yet)."""
+    deploy_source = backend.deploy_hint.format(stack=source)
+    candidate_fix = (f"Deploy {source} again ({deploy_source}), then promote; rolling "
+                     "back is never gated")
+    target_fix = (f"`python -m promotion verify --stack {target}{backend.suffix}` shows what "
+                  f"{target}'s stage serves; put it back on an entry of its history "
+                  f"(`python -m promotion rollback --stack {target} --to '#N'{backend.suffix}`, "
+                  "never gated), then promote")
+    new_label = f"the candidate (deployment {candidate}, which {source} serves)"
+    read = read_definition(backend, source, source_outputs, new_label, candidate_fix)
+    if read.deployment_id != candidate:
+        raise Refusal(decisions.candidate_not_served(source, candidate, read.deployment_id,
+                                                     deploy_source))
+    proved = contract_hash(read.document, new_label, candidate_fix)
+    if not (target_outputs.get("restApiId") and target_outputs.get("stage")
+            and target_outputs.get("deploymentId")):
+        report(f"API contract: {target} serves no API yet, so no client of it can break")
+        return proved, ""
+    try:
+        served = backend.served_definition(target, target_outputs)
+    except StageMissing as error:  # e.g. a failed update, or an emulator that started empty
+        report(f"API contract: {target} serves no API ({error}), so no client of it can break")
+        return proved, ""
+    except BackendError as error:
+        raise Refusal(f"cannot read the OpenAPI document of the deployment {target} serves: "
+                      f"{error}; refused: the API contract cannot be checked; nothing was "
+                      f"changed. {target_fix}") from None
+    old_label = f"the deployment {target} serves ({served.deployment_id})"
+    served_hash = contract_hash(served.document, old_label, target_fix)
+    verdict = contract.gate(served.document, read.document, old_label=old_label,
+                            new_label=new_label, allow_breaking=allow_breaking)
+    if not verdict.ok:
+        raise Refusal("\n".join(verdict.lines))
+    for line in verdict.lines:
+        report(line)
+    return proved, served_hash
+
+
+def contract_hash(document, label: str, fix: str) -> str:
+    """The document's definition hash; a document that cannot be read refuses, saying
+    which one and what to do."""
+    try:
+        return contract.definition_hash(document, label)
+    except contract.UnreadableDocument as error:
+        raise Refusal(f"{error}; refused: the API contract cannot be checked; nothing was "
+                      f"changed. {fix}") from None
 
 
 def check_smoke_identity(backend: Backend, stages: dict[str, dict], report: Report,
@@ -350,6 +419,26 @@ def complete_canary(backend: Backend, stack: str, skip_smoke: bool = False,
         before_change(backend, stack, outputs, skip_smoke, report)
     report(change.summary)
     apply(backend, change, report, check_code=True, smoke=not skip_smoke)
+    record_served_definition(backend, stack, report)
+
+
+def record_served_definition(backend: Backend, stack: str, report: Report) -> None:
+    """After a canary completes, its entry records the definition the stage then serves:
+    an export is per stage, so the canary's own deployment could not be read while it was
+    the canary; the stage serves it now (a deployment is frozen)."""
+    outputs = backend.outputs(stack)
+    try:
+        served = backend.served_definition(stack, outputs)
+        definition = contract.definition_hash(served.document, f"the deployment {stack} serves")
+    except (BackendError, contract.UnreadableDocument) as error:
+        report(f"warning: the definition {stack} serves was not recorded ({error}); "
+               f"`python -m promotion verify --stack {stack}{backend.suffix}` will say so")
+        return
+    history = decisions.record_definition(
+        tuple(decisions.parse_history(backend.config(stack))), served.deployment_id,
+        definition)
+    if history is not None:
+        backend.set_config(stack, {decisions.HISTORY: json.dumps(list(history))})
 
 
 def abort_canary(backend: Backend, stack: str, reason: str, skip_smoke: bool = False,
@@ -412,3 +501,22 @@ def canary_status(backend: Backend, stack: str, thresholds: health.Thresholds,
            f" ({verdict.reason})")
     report(f"  end it: `python -m promotion canary complete --stack {stack}{backend.suffix}` "
            f"or `python -m promotion canary abort --stack {stack}{backend.suffix}`")
+
+
+# --- verify -------------------------------------------------------------------------------
+
+def verify(backend: Backend, stack: str, as_json: bool = False, report: Report = print) -> int:
+    """One line per check (with --json, one JSON object per line): 0 when the stack serves
+    exactly its pins (or, unpinned, its last outputs), 1 on any drift. What cannot be read
+    at all raises BackendError."""
+    expected = observe.expected(backend, stack)
+    results = checks.checks(expected, observe.observed(backend, stack, expected),
+                            observe.commands(backend, stack))
+    for result in results:
+        report(result.as_json() if as_json else result.line())
+    failed = [result.name for result in results if not result.ok]
+    if not as_json:
+        what = "its pins" if expected.pinned else "what its last update made"
+        report(f"{stack} serves exactly {what}" if not failed else
+               f"{stack} has drifted: {', '.join(failed)}")
+    return 1 if failed else 0

@@ -31,6 +31,7 @@ local-cloud snapshots), never an export against openapi.json.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -636,3 +637,22 @@ def gate(old, new, *, old_label: str, new_label: str, allow_breaking: bool = Fal
     lines.append(f"refused: {_plural(len(breaking), 'breaking change')}; nothing was changed. "
                  "Keep the API compatible, or pass --allow-breaking to promote anyway")
     return Verdict(False, tuple(lines), tuple(changes))
+
+
+# --- the definition a deployment holds, hashed -----------------------------------------
+
+# An export names the stage it was taken from (`servers[].variables.basePath.default` is
+# the stage's name), so one deployment exported through test and through prod differs
+# there and nowhere else: the hash leaves `servers` out.
+_STAGE_SPECIFIC = ("servers",)
+
+
+def definition_hash(raw, label: str) -> str:
+    """The SHA-256 of the definition a deployment holds, as one backend reads it (an export
+    of a stage, or a local snapshot): canonical JSON without the keys that name the stage.
+    Compare hashes of one source only (two exports, or two snapshots). UnreadableDocument
+    when it is not an OpenAPI 3 document."""
+    document = read_document(raw, label)
+    kept = {key: value for key, value in document.items() if key not in _STAGE_SPECIFIC}
+    text = json.dumps(kept, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()

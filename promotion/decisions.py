@@ -32,6 +32,9 @@ CANARY_PERCENT = FIELD_KEYS["canary_percent"]
 CANARY_STARTED = FIELD_KEYS["canary_started_at"]
 CANARY_KEYS = (CANARY_DEPLOYMENT, CANARY_CODE, CANARY_PERCENT, CANARY_STARTED)
 
+# A history entry's record of the definition its deployment held (see Pins).
+DEFINITION = "definitionHash"
+
 # History actions: what served the stack, and what did not (an aborted canary).
 CANARY_DONE, CANARY_ABORTED = "canary", "canary-aborted"
 NOT_SERVED = {"rollback", CANARY_ABORTED}  # not steps of the timeline rollback walks
@@ -49,11 +52,14 @@ class Pins:
     deployment_id: str
     code_hash: str
     function_version: str = ""  # "" = the version published for that code
+    # The hash of the definition the deployment held when its source served it
+    # (promotion.contract.definition_hash); "" where none was recorded. Not a pin: history.
+    definition_hash: str = ""
 
     @classmethod
     def of_entry(cls, entry: dict) -> "Pins":
         return cls(entry.get("deploymentId", ""), entry.get("codeHash", ""),
-                   str(entry.get("functionVersion") or ""))
+                   str(entry.get("functionVersion") or ""), entry.get(DEFINITION) or "")
 
     @classmethod
     def of_config(cls, config: dict[str, str]) -> "Pins":
@@ -133,8 +139,47 @@ def previous_values(config: dict[str, str]) -> dict[str, str | None]:
 
 def entry(action: str, source: str, pins: Pins, now: str, **more: str) -> dict:
     """A history entry; `more` adds a canary's `percent` and an abort's `reason`."""
+    recorded = {DEFINITION: pins.definition_hash} if pins.definition_hash else {}
     return {"at": now, "action": action, "from": source, "deploymentId": pins.deployment_id,
-            "codeHash": pins.code_hash, "functionVersion": pins.function_version, **more}
+            "codeHash": pins.code_hash, "functionVersion": pins.function_version,
+            **recorded, **more}
+
+
+def with_definitions(change: ConfigChange, proved: str, served: str) -> ConfigChange:
+    """A promotion's change with the definition hashes the contract gate read recorded in
+    its new entries: the promotion's own (the candidate's, read through the source's
+    stage, `proved`) and a first promotion's "initial" entry (what the target served on
+    its own, `served`). A canary's start adds no entry: its completion records what the
+    stage then serves (`record_definition`)."""
+    history = list(change.history)
+    if change.canary is not None or not history or history[-1].get("action") != "promote":
+        return change
+    if proved:
+        history[-1] = {**history[-1], DEFINITION: proved}
+    if served and len(history) == 2 and history[0].get("action") == "initial" \
+            and not history[0].get(DEFINITION):
+        history[0] = {**history[0], DEFINITION: served}
+    return ConfigChange(change.stack, change.pins, tuple(history), change.summary,
+                        change.canary, change.ends_canary)
+
+
+def record_definition(history: tuple[dict, ...], deployment_id: str,
+                      definition: str) -> tuple[dict, ...] | None:
+    """The history with `definition` filled into its newest entry, if that entry lacks one
+    and names `deployment_id` (the deployment the stage was read serving); else None."""
+    if not history or not definition or history[-1].get(DEFINITION) \
+            or history[-1].get("deploymentId") != deployment_id:
+        return None
+    return (*history[:-1], {**history[-1], DEFINITION: definition})
+
+
+def candidate_not_served(source: str, candidate: str, serving: str, deploy_hint: str) -> str:
+    """The refusal when the source's stage no longer serves the deployment its outputs
+    name: the export (per stage) would not be the candidate's."""
+    return (f"{source}'s stage serves deployment {serving or '(none)'}, not {candidate}, which "
+            f"its last update made and the promotion would pin: the candidate's API cannot be "
+            f"read through it. Deploy {source} again ({deploy_hint}), then promote; nothing "
+            "was changed")
 
 
 def refuse_while_canary(stack: str, config: dict[str, str], suffix: str = "") -> None:

@@ -10,6 +10,7 @@ from typing import Callable
 
 import boto3
 
+from localcloud.apigateway.snapshots import load_snapshot
 from localcloud.engine.deployer import deploy_stack
 from localcloud.kinds import Cloud
 from localcloud.engine.stackfiles import read_stack_config
@@ -17,7 +18,8 @@ from localcloud.engine.state import StateStore
 from localcloud.iam.callers import (DEPLOYER_PROFILE, credentials_path, read_credentials,
                                     stage_credentials)
 from promotion import failures
-from promotion.backends import Backend, BackendError, SmokeIdentity, UpdateFailed
+from promotion.backends import (Backend, BackendError, ServedDefinition, SmokeIdentity,
+                                UpdateFailed)
 
 
 def shown(path: Path) -> str:
@@ -31,6 +33,9 @@ def shown(path: Path) -> str:
 class LocalBackend(Backend):
     suffix = " --local"
     deploy_hint = "python -m localcloud deploy {stack}"
+    # Its deploy re-creates what is gone (localcloud.engine.refresh) but does not read a
+    # changed setting back.
+    refresh_hint = None
 
     def __init__(self, store: StateStore, cloud_for: Callable[[str], Cloud],
                  report: Callable[[str], None] = print,
@@ -127,6 +132,18 @@ class LocalBackend(Backend):
 
     def pins_location(self, stack: str) -> str:
         return shown(self.store.dir / "config" / f"{stack}.json")
+
+    def served_definition(self, stack: str, outputs: dict) -> ServedDefinition:
+        """moto's GetExport ignores the stage and the export type (Swagger 2.0 of the API's
+        current resources), so the document is the snapshot the stage's deployment froze:
+        the OpenAPI body the REST API had when that deployment was made."""
+        deployment = self.stage(stack, outputs).get("deploymentId", "")
+        try:
+            snapshot = load_snapshot(self.store.dir, deployment)
+        except (FileNotFoundError, ValueError):
+            raise BackendError(f"the local cloud holds no snapshot of deployment {deployment!r}, "
+                               f"which stage {outputs.get('stage')} serves") from None
+        return ServedDefinition(deployment, snapshot.get("document"))
 
     def after_change(self, stack: str) -> str:
         return (f"{stack}'s pins and history are in {self.pins_location(stack)} (the local "

@@ -112,6 +112,11 @@ def test_a_healthy_canary_serves_both_versions_then_completes_and_prod_serves_th
     history = json.loads(cloud.store.config_overrides("prod")[HISTORY])
     assert [e["action"] for e in history[-2:]] == ["promote", "canary"]
     assert history[-1]["percent"] == "50" and history[-1]["deploymentId"] == test[0]
+    # The completed canary's entry records the definition prod's stage now serves, so
+    # verify finds prod serving exactly its pins.
+    assert history[-1]["definitionHash"]
+    assert ok(cloud, "verify", "--stack", "prod").splitlines()[-1] == \
+        "prod serves exactly its pins"
 
     # A rollback after a completed canary goes back to the entry before it.
     ok(cloud, "rollback", "--stack", "prod")

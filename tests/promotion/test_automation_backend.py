@@ -20,6 +20,7 @@ from pathlib import Path
 import boto3
 import pytest
 from moto import mock_aws
+from moto.apigateway.responses import APIGatewayResponse
 
 from promotion.__main__ import main
 from promotion.automation_backend import steps_applied
@@ -141,6 +142,8 @@ def aws(tmp_path, monkeypatch):
                               authorizationType="AWS_IAM")
         apigateway.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
         deployments = [apigateway.create_deployment(restApiId=api)["id"] for _ in range(2)]
+        for stage, deployment in zip(("test", "prod"), deployments):
+            apigateway.create_stage(restApiId=api, stageName=stage, deploymentId=deployment)
         role = session.client("iam").create_role(
             RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         lambda_ = session.client("lambda")
@@ -155,7 +158,38 @@ def aws(tmp_path, monkeypatch):
                                 Code={"ZipFile": handler_zip(8)}, Publish=True)
         lambda_.create_alias(FunctionName="test-user-service", Name="live", FunctionVersion="1")
         lambda_.create_alias(FunctionName="user-service", Name="live", FunctionVersion="8")
-        yield {"api": api, "deployments": deployments, "lambda": lambda_, "keys": keys}
+        yield {"api": api, "deployments": deployments, "lambda": lambda_, "keys": keys,
+               "apigateway": apigateway}
+
+
+# What each deployment holds, as API Gateway's GetExport renders it (OpenAPI 3).
+DOCUMENT = {"openapi": "3.0.1", "info": {"title": "users", "version": "1"},
+            "paths": {"/users": {"get": {"responses": {"200": {"description": "a page"}}}},
+                      "/users/{id}": {"delete": {"responses": {"204": {"description": "gone"}}}}}}
+WITHOUT_DELETE = {**DOCUMENT, "paths": {"/users": DOCUMENT["paths"]["/users"]}}
+
+
+@pytest.fixture
+def exports(monkeypatch):
+    """moto's GetExport ignores the stage and the export type (Swagger 2.0 of the API's
+    current resources); AWS exports the deployment the stage serves. So GetExport answers
+    here as AWS does: the document held by the stage's deployment (`held`, by deployment
+    id; DOCUMENT by default), with a `servers` entry naming the stage, as AWS's exports
+    have. Each request's query and Accept header are kept."""
+    held: dict[str, dict] = {}
+    requests: list[tuple[str, dict, str]] = []
+
+    def get_export(self):
+        parts = self.path.split("?")[0].split("/")
+        api, stage, export_type = parts[-5], parts[-3], parts[-1]
+        deployment = self.backend.get_stage(api, stage).deployment_id
+        requests.append((export_type, dict(self.querystring), self.headers.get("Accept", "")))
+        document = {**held.get(deployment, DOCUMENT), "servers": [{
+            "url": f"https://{api}.execute-api.{REGION}.amazonaws.com/{{basePath}}",
+            "variables": {"basePath": {"default": f"/{stage}"}}}]}
+        return 200, {"Content-Type": "application/json"}, json.dumps(document)
+    monkeypatch.setattr(APIGatewayResponse, "get_export", get_export)
+    return held, requests
 
 
 def invoke_policy(stack: str) -> str:
@@ -165,13 +199,14 @@ def invoke_policy(stack: str) -> str:
 def outputs(api, deployment, code, url, version):
     stack = url.rsplit("/", 1)[-1]
     return {"restApiId": api, "deploymentId": deployment, "codeHash": code, "stageUrl": url,
+            "stage": stack,
             "functionName": "user-service" if stack == "prod" else "test-user-service",
             "functionVersion": version, "functionAlias": "live",
             "invokePolicyArn": invoke_policy(stack)}
 
 
 @pytest.fixture
-def cli(tmp_path, monkeypatch, aws, stage_server):
+def cli(tmp_path, monkeypatch, aws, stage_server, exports):
     """The stand-in on PATH with a test and a prod stack; dev is selected."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -645,3 +680,154 @@ def test_rollback_with_skip_smoke_sends_nothing_and_says_so(cli, aws):
     assert "--skip-smoke: no smoke check is sent (not the identity check, not prod's after " \
            "the update)" in out
     assert Stage.seen == []
+
+
+def export_hash(document: dict) -> str:
+    """A definition hash written out here: SHA-256 of the sorted, compact JSON of the
+    document without `servers` (the only part of an export that names its stage)."""
+    kept = {k: v for k, v in document.items() if k != "servers"}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True, separators=(",", ":"))
+                          .encode()).hexdigest()
+
+
+def test_the_contract_gate_reads_both_stages_exports_and_refuses_a_removed_route(
+        cli, exports):
+    held, requests = exports
+    test_d, prod_d = cli.deployments
+    held[test_d] = WITHOUT_DELETE
+    state = cli.state()
+    state["stacks"]["prod"]["ups"] = [up_succeeds(cli, test_d, B, "9")]
+    cli.write(state)
+    code, out, err = cli.run("promote", "--from", "test", "--to", "prod")
+    assert code == 1 and "Traceback" not in err
+    assert (f"API contract: the candidate (deployment {test_d}, which test serves) against the "
+            f"deployment prod serves ({prod_d})") in err
+    assert "breaking: /users/{id}: path removed, with DELETE; an old client that calls it is " \
+           "refused" in err
+    assert "pass --allow-breaking to promote anyway" in err
+    assert not [c for c in cli.calls() if c["args"][1:2] == ["up"]]
+    assert HISTORY not in cli.state()["stacks"]["prod"]["config"]
+    # Each stage exported as OpenAPI 3, JSON, with API Gateway's extensions.
+    assert requests == [("oas30", {"extensions": ["apigateway"]}, "application/json")] * 2
+
+    code, out, err = cli.run("promote", "--from", "test", "--to", "prod", "--allow-breaking")
+    assert (code, err) == (0, ""), err
+    assert "allowed by --allow-breaking: 1 breaking change" in out
+    history = json.loads(cli.state()["stacks"]["prod"]["config"][HISTORY])
+    assert [(e["action"], e.get("definitionHash")) for e in history] == [
+        ("initial", export_hash(DOCUMENT)), ("promote", export_hash(WITHOUT_DELETE))]
+
+
+def test_the_gate_refuses_when_the_sources_stage_serves_another_deployment(cli, aws):
+    test_d, prod_d = cli.deployments
+    aws["apigateway"].update_stage(restApiId=aws["api"], stageName="test", patchOperations=[
+        {"op": "replace", "path": "/deploymentId", "value": prod_d}])
+    code, _, err = cli.run("promote", "--from", "test", "--to", "prod")
+    assert code == 1 and "Traceback" not in err
+    assert (f"test's stage serves deployment {prod_d}, not {test_d}, which its last update made "
+            "and the promotion would pin") in err
+    assert "Deploy test again (pulumi up -s test), then promote; nothing was changed" in err
+    assert not [c for c in cli.calls() if c["args"][1:2] == ["up"]]
+
+
+def test_an_export_that_is_not_openapi_3_refuses_and_names_the_document(cli, exports):
+    held, _ = exports
+    test_d, prod_d = cli.deployments
+    held[prod_d] = {"swagger": "2.0", "paths": {}}
+    code, _, err = cli.run("promote", "--from", "test", "--to", "prod", "--allow-breaking")
+    assert code == 1 and "Traceback" not in err
+    assert (f"cannot read the OpenAPI document of the deployment prod serves ({prod_d}): it is "
+            "not an OpenAPI 3 document (swagger '2.0')") in err
+    assert "python -m promotion verify --stack prod` shows what prod's stage serves" in err
+    assert not [c for c in cli.calls() if c["args"][1:2] == ["up"]]
+
+
+# --- verify, read from AWS (moto) -----------------------------------------------------------
+
+def run_json(cli, *argv):
+    code, out, err = cli.run("verify", *argv, "--json")
+    return code, [json.loads(line) for line in out.splitlines()], err
+
+
+def test_verify_reads_prod_from_aws_with_the_stacks_own_settings(cli, aws):
+    """prod promoted (the stand-in's up changes no AWS resource, so the promotion's effect
+    on the stage is made by hand here, with what prod's program declares), then verified;
+    a moved alias is then named."""
+    test_d, prod_d = cli.deployments
+    api = aws["api"]
+    execution_arn = f"arn:aws:execute-api:{REGION}:123456789012:{api}"
+    own = f"{execution_arn}/prod/*/*"
+    state = cli.state()
+    state["stacks"]["prod"]["outputs"].update(executionArn=execution_arn,
+                                              artifactBucket="artifacts")
+    state["stacks"]["prod"]["ups"] = [up_succeeds(cli, test_d, B, "8")]
+    cli.write(state)
+    assert cli.run("promote", "--from", "test", "--to", "prod")[0] == 0
+    session = boto3.Session(profile_name=PROFILE, region_name=REGION)
+    aws["apigateway"].update_stage(restApiId=api, stageName="prod", patchOperations=[
+        {"op": "replace", "path": "/deploymentId", "value": test_d},
+        {"op": "replace", "path": "/variables/functionName", "value": "user-service:live"}])
+    s3 = session.client("s3")
+    s3.create_bucket(Bucket="artifacts", CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_object(Bucket="artifacts", Key=f"archives/{B}.zip", Body=handler_zip(8))
+    aws["lambda"].add_permission(FunctionName="user-service", Qualifier="live",
+                                 StatementId="apigateway-prod", Action="lambda:InvokeFunction",
+                                 Principal="apigateway.amazonaws.com", SourceArn=own)
+    session.client("iam").create_policy(PolicyName="prod-user-service-invoke",
+                                        PolicyDocument=json.dumps({
+                                            "Version": "2012-10-17", "Statement": [{
+                                                "Effect": "Allow", "Action": "execute-api:Invoke",
+                                                "Resource": [own]}]}))
+    code, checks, err = run_json(cli, "--stack", "prod")
+    assert (code, err) == (0, ""), checks
+    assert [c["name"] for c in checks] == ["deployment", "code", "stage variable", "permission",
+                                           "definition", "canary", "caller policy"]
+    assert all(c["ok"] for c in checks)
+
+    aws["lambda"].update_alias(FunctionName="user-service", Name="live", FunctionVersion="5")
+    code, checks, err = run_json(cli, "--stack", "prod")
+    assert (code, err) == (1, "")
+    assert [(c["name"], c["fix"]) for c in checks if not c["ok"]] == [(
+        "code", f"`aws --profile {PROFILE} --region {REGION} lambda update-alias --function-name "
+                "user-service --name live --function-version 8`, or `pulumi up --refresh -s "
+                "prod` (reads what AWS has, then puts back what prod declares)")]
+
+
+def test_verify_of_a_stack_never_deployed_is_one_line_and_exit_2(cli):
+    code, out, err = cli.run("verify", "--stack", "dev")
+    assert (code, out) == (2, "")
+    assert err == ("error: dev has never been deployed: there is nothing to verify; deploy it "
+                   "first (pulumi up -s dev)\n")
+
+
+def test_verify_without_credentials_is_one_line_and_exit_2(cli, tmp_path, monkeypatch):
+    state = cli.state()
+    for key in ("aws:profile",):
+        state["stacks"]["prod"]["config"].pop(key)
+    state["stacks"]["prod"]["outputs"].update(
+        executionArn="arn:aws:execute-api:us-west-2:123456789012:x", artifactBucket="a")
+    cli.write(state)
+    empty = tmp_path / "no-credentials"
+    empty.write_text("")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(empty))
+    # Empty is "not set" to botocore's environment provider (moto's own keys are restored
+    # when it stops, so they are not deleted here).
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(name, "")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    code, out, err = cli.run("verify", "--stack", "prod")
+    assert (code, out) == (2, "") and len(err.splitlines()) == 1, err
+    assert err.startswith("error: cannot read prod's resources (Unable to locate credentials)")
+
+
+def test_a_target_whose_stage_is_gone_serves_no_api_and_the_gate_passes(cli, aws):
+    test_d, _ = cli.deployments
+    aws["apigateway"].delete_stage(restApiId=aws["api"], stageName="prod")
+    state = cli.state()
+    state["stacks"]["prod"]["ups"] = [up_succeeds(cli, test_d, B, "9")]
+    cli.write(state)
+    code, out, err = cli.run("promote", "--from", "test", "--to", "prod", "--skip-smoke")
+    assert (code, err) == (0, ""), err
+    assert (f"API contract: prod serves no API (the REST API {aws['api']} has no stage prod "
+            "(its last update made one; it was deleted since)") in out

@@ -554,3 +554,23 @@ def test_compare_names_the_document_it_cannot_read():
         compare(base(), {"openapi": "3.0.1"}, new_label="the candidate")
     assert raised.value.label == "the candidate"
     assert read_document(base(), "x") == base()
+
+
+# --- definition_hash: what verify compares -------------------------------------------------
+
+def test_one_deployment_exported_through_two_stages_hashes_equal_and_other_apis_not():
+    from promotion.contract import definition_hash
+    document = {"openapi": "3.0.1", "info": {"title": "users", "version": "1"},
+                "paths": {"/users": {"get": {"responses": {"200": {"description": "ok"}}}}}}
+
+    def through(stage):
+        return {**document, "servers": [{"url": "https://x.execute-api.us-east-1.amazonaws.com/"
+                                                 "{basePath}",
+                                          "variables": {"basePath": {"default": f"/{stage}"}}}]}
+    assert definition_hash(through("test"), "t") == definition_hash(through("prod"), "p")
+    assert definition_hash(json.dumps(through("test")), "t") == definition_hash(document, "d")
+    other = {**document, "paths": {"/users": {"get": {"responses": {
+        "200": {"description": "ok"}, "404": {"description": "none"}}}}}}
+    assert definition_hash(other, "o") != definition_hash(document, "d")
+    with pytest.raises(UnreadableDocument, match="cannot read the OpenAPI document of prod's"):
+        definition_hash({"swagger": "2.0"}, "prod's")

@@ -275,3 +275,41 @@ def test_a_rollback_walks_back_from_the_entry_with_the_served_version():
     assert rollback(config, outputs).pins == Pins("dtest3", C, "3")
     # Serving version 2 of the same deployment and code, one step back is the initial state.
     assert rollback(config, {**outputs, "functionVersion": "2"}).pins == Pins("dprod1", A, "1")
+
+
+# --- the definition each entry's deployment held (recorded by the contract gate) -----------
+
+def test_a_promotion_records_the_candidates_definition_and_the_initial_entry_the_served_one():
+    from promotion.decisions import with_definitions
+    change = with_definitions(promote(), "proved-hash", "served-hash")
+    history = json.loads(change.values()[HISTORY])
+    assert [(e["action"], e["definitionHash"]) for e in history] == [
+        ("initial", "served-hash"), ("promote", "proved-hash")]
+    # A later promotion leaves the entries it did not make alone.
+    config, outputs = deployed(change, "2")
+    later = with_definitions(promote(source_outputs={**TEST_OUT, "deploymentId": "dtest3"},
+                                     target_outputs=outputs, config=config), "new", "other")
+    assert [e.get("definitionHash") for e in json.loads(later.values()[HISTORY])] == [
+        "served-hash", "proved-hash", "new"]
+
+
+def test_a_rollback_carries_the_definition_its_entry_recorded():
+    from promotion.decisions import with_definitions
+    config, outputs = deployed(with_definitions(promote(), "proved-hash", "served-hash"), "2")
+    back = plan_rollback("prod", outputs, config, RETAINED, None, NOW)
+    assert json.loads(back.values()[HISTORY])[-1]["definitionHash"] == "served-hash"
+
+
+@pytest.mark.parametrize("newest,deployment,expected", [
+    ({"deploymentId": "d2"}, "d2", "h"),                          # filled
+    ({"deploymentId": "d2", "definitionHash": "x"}, "d2", None),  # kept
+    ({"deploymentId": "d2"}, "d3", None),                         # the stage serves another
+])
+def test_record_definition_fills_only_the_newest_entry_of_the_deployment_read(
+        newest, deployment, expected):
+    from promotion.decisions import record_definition
+    history = record_definition(({"deploymentId": "d1"}, newest), deployment, "h")
+    if expected is None:
+        assert history is None
+    else:
+        assert history == ({"deploymentId": "d1"}, {**newest, "definitionHash": expected})

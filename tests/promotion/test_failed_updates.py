@@ -11,7 +11,7 @@ import pytest
 from promotion import failures
 from promotion.decisions import HISTORY, PINNED_CODE, PINNED_DEPLOYMENT, PINNED_VERSION
 from tests.promotion.test_automation_backend import (  # noqa: F401 -- fixtures
-    OLD, PARTIAL_OUTPUT, REFUSED_OUTPUT, aws, cli, stage_server, up_succeeds)
+    OLD, PARTIAL_OUTPUT, REFUSED_OUTPUT, aws, cli, exports, stage_server, up_succeeds)
 
 # The CLI's non-interactive output of an update whose replacement deleted the original
 # before another resource failed, from pulumi/pulumi's display golden file

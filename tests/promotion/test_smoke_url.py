@@ -6,7 +6,7 @@ import pytest
 
 from promotion.smoke import stage_base_url
 from tests.promotion.test_automation_backend import (  # noqa: F401 -- fixtures
-    B, Stage, aws, cli, stage_server, up_succeeds)
+    B, Stage, aws, cli, exports, stage_server, up_succeeds)
 
 STAGE, CUSTOM = "https://abc.execute-api.us-east-1.amazonaws.com/prod", "https://api.example.com/v1"
 
