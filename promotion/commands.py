@@ -19,7 +19,7 @@ from promotion.backends import (Backend, BackendError, ServedDefinition, StageMi
                                 UpdateFailed)
 from promotion.bake import BakeSettings, Watch, bake
 from promotion.decisions import Pins, Refusal
-from promotion.smoke import stage_base_url
+from promotion.smoke import stage_base_url, unreachable_hint
 
 Report = Callable[[str], None]
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -164,9 +164,10 @@ def check_smoke_identity(backend: Backend, stages: dict[str, dict], report: Repo
     if refused:
         raise Refusal(identity.refusal_message(refused))
     if must_answer in results and not results[must_answer].passed:
+        hint = unreachable_hint(must_answer, stages[must_answer], results[must_answer])
         raise Refusal(f"{must_answer} does not answer the smoke check "
-                      f"({results[must_answer]}); nothing was changed. Fix {must_answer} first, "
-                      "or pass --skip-smoke to promote anyway")
+                      f"({results[must_answer]}{hint}); nothing was changed. Fix {must_answer} "
+                      "first, or pass --skip-smoke to promote anyway")
     for stack, result in results.items():
         report(f"smoke check: {stack} answers 200" if result.passed else
                f"smoke check: {stack} fails now ({result}); going on: its check after the "

@@ -5,9 +5,11 @@ method requires IAM authorization). botocore signs; urllib sends.
 With AWS_IAM on every method, API Gateway answers 403 before the function runs when the
 signer may not call the stage (no `execute-api:Invoke` on it: `User: arn:... is not
 authorized to perform: execute-api:Invoke on resource: ...`), or its key, session or
-signature is not accepted: such a 403 is about the identity that signed. Its 403 `Missing
-Authentication Token` is not: it answers that to a request matching no deployed stage,
-resource and method, before any identity is looked at. Any other failure is the stage's.
+signature is not accepted: such a 403 is about the identity that signed, and its message
+says which (IDENTITY_REFUSALS). Its other 403s are not: `Missing Authentication Token` to a
+request matching no deployed stage, resource and method, before any identity is looked at,
+and `Forbidden` from an endpoint that serves nothing there (the API's default endpoint
+turned off, an unmapped path on a custom domain). Any other failure is the stage's.
 """
 from __future__ import annotations
 
@@ -22,6 +24,15 @@ from infra.signing import signed_headers
 
 SMOKE_PATH = "/users?limit=1"
 NO_ROUTE = "Missing Authentication Token"           # no such stage, path or method
+# The messages of API Gateway's 403s about the identity that signed (what
+# localcloud/apigateway/auth.py answers, in API Gateway's words): a policy, the key or
+# session, the signature, its time or its credential scope.
+IDENTITY_REFUSALS = ("is not authorized to perform", "security token included in the request",
+                     "request signature we calculated does not match", "Signature expired",
+                     "Signature not yet current", "Credential should be scoped",
+                     "Date in Credential scope", "Authorization header requires",
+                     "Credential must have exactly", "in Authorization header",
+                     "Date must be in ISO-8601", "Unsupported Authorization Type")
 NOT_AUTHORIZED = "is not authorized to perform"     # no policy allows the identity
 
 
@@ -39,7 +50,7 @@ class SmokeResult:
     @property
     def identity_refused(self) -> bool:
         """API Gateway refused the identity that signed (not the stage failing)."""
-        return self.status == 403 and NO_ROUTE not in self.detail
+        return self.status == 403 and any(said in self.detail for said in IDENTITY_REFUSALS)
 
     @property
     def lacks_permission(self) -> bool:
@@ -64,6 +75,18 @@ def stage_base_url(outputs: dict) -> str | None:
     if outputs.get("disableExecuteApiEndpoint") in (True, "true") and outputs.get("customUrl"):
         return outputs["customUrl"]
     return outputs.get("stageUrl") or None
+
+
+def unreachable_hint(stack: str, outputs: dict, result: SmokeResult) -> str:
+    """Why a stage answers 403 Forbidden where its endpoint serves nothing, or ""."""
+    if (result.status == 403 and "Forbidden" in result.detail
+            and outputs.get("disableExecuteApiEndpoint") in (True, "true")
+            and not outputs.get("customUrl")):
+        return (f"; the API's default endpoint is off (the owner stack's user-service:"
+                f"disableExecuteApiEndpoint) and {stack} has no custom domain, so nothing can "
+                f"call it: set user-service:domainName for {stack}, or turn the default "
+                "endpoint back on")
+    return ""
 
 
 def smoke_check(stage_url: str, credentials, region: str, timeout: float = 10.0,

@@ -96,6 +96,11 @@ def test_credentials_the_stage_does_not_accept_are_renewed_not_given_a_policy():
     # API Gateway's answer to a request that matches no stage, path or method: the stage's
     # problem, reached before any identity is looked at.
     (403, '{"message":"Missing Authentication Token"}', False, False),
+    # The default endpoint turned off (or an unmapped path on a custom domain): nothing to
+    # do with who signed.
+    (403, '{"message":"Forbidden"}', False, False),
+    (403, '{"message": "Forbidden"}', False, False),
+    (403, '{"message":"Credential should be scoped to a valid region. "}', True, False),
     (500, '{"message": "Internal server error"}', False, False),
     (None, "GET ...: Connection refused", False, False),
 ])
