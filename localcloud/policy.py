@@ -16,8 +16,9 @@ What is modelled, following the IAM policy-evaluation rules for a single account
 
 Not modelled: permission boundaries, session policies, SCPs, policy variables
 (``${aws:username}``), numeric/date condition operators, ``ForAllValues:`` /
-``ForAnyValue:`` set operators (an unsupported operator raises ``ValueError`` rather
-than being silently ignored).
+``ForAnyValue:`` set operators (an unsupported operator, or a policy variable in a
+statement that applies to the action, raises ``ValueError`` rather than being silently
+ignored or read as literal text).
 
 Also here: mapping an AWS API call to the (action, resource ARN) pairs IAM checks.
 """
@@ -110,6 +111,36 @@ def _load(document: Any) -> dict:
 def statements(document: Any) -> list[dict]:
     """The statements of one policy document (a dict or its JSON text)."""
     return [dict(s) for s in _as_list(_load(document).get("Statement"))]
+
+
+# The policy language version whose ${...} are policy variables; in 2008-10-17 (the
+# default when Version is left out) they are literal text (IAM User Guide, "IAM JSON
+# policy elements: Version").
+VARIABLES_VERSION = "2012-10-17"
+
+
+def _versioned_statements(document: Any) -> tuple[list[dict], bool]:
+    """A document's statements, and whether its ``${...}`` are policy variables."""
+    loaded = _load(document)
+    return ([dict(s) for s in _as_list(loaded.get("Statement"))],
+            loaded.get("Version") == VARIABLES_VERSION)
+
+
+def _without_variables(statement: dict, variables: bool) -> bool:
+    """True; raises ValueError for a policy variable where IAM substitutes one (Resource,
+    NotResource, Condition values): its value comes from the request context, which is
+    not modelled, and read as text a Deny naming one would never apply."""
+    if not variables:
+        return True
+    values = [*_as_list(statement.get("Resource")), *_as_list(statement.get("NotResource"))]
+    for tests in dict(statement.get("Condition") or {}).values():
+        for expected in dict(tests).values():
+            values.extend(_as_list(expected))
+    for value in values:
+        if isinstance(value, str) and "${" in value:
+            raise ValueError(f"policy variables are not modelled: {value!r} in statement "
+                             f"{statement.get('Sid') or '(no Sid)'}")
+    return True
 
 
 def _statement_id(statement: dict, index: int) -> str:
@@ -226,8 +257,10 @@ def evaluate_identity(policies: Iterable[Any], action: str, resource: str,
     return _decide(
         (index, statement)
         for document in policies
-        for index, statement in enumerate(statements(document))
+        for found, variables in [_versioned_statements(document)]
+        for index, statement in enumerate(found)
         if _matches_action(statement, action)
+        and _without_variables(statement, variables)
         and _matches_resource(statement, resource, required=True)
         and conditions_match(statement.get("Condition"), context))
 
