@@ -26,12 +26,15 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
 from infra.partitions import partition_of
+
+log = logging.getLogger("localcloud.policy")
 
 ALLOW = "Allow"
 EXPLICIT_DENY = "ExplicitDeny"
@@ -275,6 +278,34 @@ def _decide(matching: Iterable[tuple[int, dict]]) -> Decision:
         if effect == "Allow" and allow is None:
             allow = _statement_id(statement, index)
     return Decision(ALLOW, allow) if allow is not None else Decision(IMPLICIT_DENY)
+
+
+IDENTITY_BASED = "identity-based"
+SESSION = "session"
+_UNREADABLE = (ValueError, TypeError, AttributeError)
+
+
+def identity_decision(policies: Iterable[Any], action: str, resource: str,
+                      context: Mapping[str, Any] | None, principal_arn: str, *,
+                      session: Iterable[Any] | None = None,
+                      log: logging.Logger = log) -> tuple[Decision, str]:
+    """The identity policies' decision, then the session policy's if there is one (both
+    must allow), with the kind of policy that decided (IDENTITY_BASED or SESSION, as the
+    AccessDenied message names it). Fails closed: a policy the evaluator cannot read (a
+    condition operator or a policy variable it does not model, a statement of the wrong
+    shape) refuses, whatever the other policies say, since what it would deny cannot be
+    known; ``log`` (the caller's) says which principal and why."""
+    try:
+        decision = evaluate_identity(policies, action, resource, context)
+        if decision.allowed and session is not None:
+            limited = evaluate_identity(session, action, resource, context)
+            if not limited.allowed:
+                return limited, SESSION
+        return decision, IDENTITY_BASED
+    except _UNREADABLE as err:
+        log.warning("%s is refused %s on %s: one of its policies cannot be evaluated here "
+                    "(%s: %s)", principal_arn, action, resource, type(err).__name__, err)
+        return Decision(IMPLICIT_DENY), IDENTITY_BASED
 
 
 def is_allowed(policies: Iterable[Any], action: str, resource: str,
@@ -543,7 +574,7 @@ def always_allowed(action: str) -> bool:
 
 
 def access_denied_message(principal_arn: str, action: str, resource: str,
-                          decision: Decision, policy_type: str = "identity-based") -> str:
+                          decision: Decision, policy_type: str = IDENTITY_BASED) -> str:
     """AWS's wording of an AccessDenied by an identity-based (or ``session``) policy."""
     reason = (f"with an explicit deny in an {policy_type} policy"
               if decision.result == EXPLICIT_DENY
@@ -564,7 +595,7 @@ def assumed_role_arn(role_arn: str, session_name: str) -> str:
 __all__ = [
     "ALLOW", "EXPLICIT_DENY", "IMPLICIT_DENY", "Decision", "wildcard_match",
     "action_matches", "resource_matches", "arn_like", "statements", "conditions_match",
-    "evaluate_identity", "is_allowed", "evaluate_resource_policy", "lambda_invoke_allowed",
+    "evaluate_identity", "identity_decision", "IDENTITY_BASED", "SESSION", "is_allowed", "evaluate_resource_policy", "lambda_invoke_allowed",
     "dynamodb_table_arn", "log_stream_arn", "log_group_arn", "map_dynamodb_call",
     "map_logs_call", "lambda_function_arn", "map_lambda_call", "map_iam_call", "map_sts_call",
     "map_s3_call", "map_call", "iam_prefix", "always_allowed", "access_denied_message",

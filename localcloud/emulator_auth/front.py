@@ -389,21 +389,12 @@ def _check_session_token(principal: Principal, token: str | None) -> None:
 
 def _decide(policies: list, session: list | None, action: str, resource: str, context: dict,
             principal: Principal) -> tuple[iam_eval.Decision, str]:
-    """The identity policies' decision, then the session policy's (both must allow);
-    a policy the evaluator cannot read refuses (fails closed), and says so in the log."""
+    """The identity policies' decision, then the session policy's (both must allow),
+    failing closed (:func:`localcloud.policy.identity_decision`)."""
     if iam_eval.always_allowed(action):
-        return iam_eval.Decision(iam_eval.ALLOW, "always allowed"), "identity-based"
-    try:
-        decision = iam_eval.evaluate_identity(policies, action, resource, context)
-        if decision.allowed and session is not None:
-            limited = iam_eval.evaluate_identity(session, action, resource, context)
-            if not limited.allowed:
-                return limited, "session"
-        return decision, "identity-based"
-    except (ValueError, TypeError, AttributeError) as err:
-        log.warning("%s is refused %s on %s: one of its policies cannot be evaluated here "
-                    "(%s: %s)", principal.arn, action, resource, type(err).__name__, err)
-        return iam_eval.Decision(iam_eval.IMPLICIT_DENY), "identity-based"
+        return iam_eval.Decision(iam_eval.ALLOW, "always allowed"), iam_eval.IDENTITY_BASED
+    return iam_eval.identity_decision(policies, action, resource, context, principal.arn,
+                                      session=session, log=log)
 
 
 __all__ = ["FrontCheck", "Decided", "listen", "received_request", "USER", "ASSUMED_ROLE"]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -214,6 +215,38 @@ def test_a_variable_in_a_statement_for_other_actions_decides_nothing():
     # In the Action element a ${ is no variable: the statement stands as written.
     assert evaluate_identity([allow("dynamodb:${x}", TABLE)], "dynamodb:GetItem",
                              TABLE).result == IMPLICIT_DENY
+
+
+ROLE_SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/r/s"
+
+
+def test_the_shared_decision_takes_the_session_policy_and_says_which_decided():
+    both = iam_eval.identity_decision([ALLOW_ALL], "dynamodb:GetItem", TABLE, {},
+                                      ROLE_SESSION, session=[allow("dynamodb:GetItem", TABLE)])
+    assert (both[0].result, both[1]) == (ALLOW, "identity-based")
+    limited = iam_eval.identity_decision([ALLOW_ALL], "dynamodb:PutItem", TABLE, {},
+                                         ROLE_SESSION, session=[allow("dynamodb:GetItem", TABLE)])
+    assert (limited[0].result, limited[1]) == (IMPLICIT_DENY, "session")
+    alone = iam_eval.identity_decision([allow("dynamodb:GetItem", TABLE)], "dynamodb:PutItem",
+                                       TABLE, {}, ROLE_SESSION)
+    assert (alone[0].result, alone[1]) == (IMPLICIT_DENY, "identity-based")
+
+
+@pytest.mark.parametrize("where", ["identity", "session"])
+def test_the_shared_decision_refuses_what_it_cannot_read_and_logs_who(where, caplog):
+    unreadable = with_deny("2012-10-17", Resource=VARIABLE_TABLE)
+    policies, session = ((unreadable, None) if where == "identity"
+                         else ([ALLOW_ALL], unreadable))
+    logger = logging.getLogger("tests.shared-decision")
+    with caplog.at_level(logging.WARNING, logger="tests.shared-decision"):
+        decision, kind = iam_eval.identity_decision(policies, "dynamodb:GetItem", TABLE, {},
+                                                    ROLE_SESSION, session=session, log=logger)
+    assert (decision.result, kind) == (IMPLICIT_DENY, "identity-based")
+    assert [(r.name, r.getMessage()) for r in caplog.records] == [(
+        "tests.shared-decision",
+        f"{ROLE_SESSION} is refused dynamodb:GetItem on {TABLE}: one of its policies cannot "
+        "be evaluated here (ValueError: policy variables are not modelled: "
+        f"'{VARIABLE_TABLE}' in statement NoOwnTable)")]
 
 
 # --- Lambda resource policies -----------------------------------------------------------
