@@ -22,6 +22,9 @@ not allowed         400 AccessDeniedException    403 AccessDenied        403 Acc
                                                                          Exception
 ==================  ===========================  ======================  =====================  ==========================
 
+A body over the emulator's size cap (too large) is answered 413 RequestEntityTooLarge
+(JSON, query), 413 RequestTooLargeException (REST-JSON), 400 EntityTooLarge (S3).
+
 The codes and statuses are those of each protocol's "Common Errors" (e.g. the IAM API
 reference's: IncompleteSignature 400, InvalidClientTokenId 403, MissingAuthenticationToken
 403, ExpiredToken 403) and of DynamoDB's error handling page (AccessDeniedException,
