@@ -158,13 +158,29 @@ def _one_model_loader_for_moto() -> None:
     moto_utils.create_loader = create_loader
 
 
+# Seconds a connection to the emulator may send (or take) nothing before it is closed,
+# as the gateway's channel_timeout: werkzeug gives each connection a thread, which a
+# silent client would otherwise hold for ever.
+IDLE_TIMEOUT = 30.0
+
+
+def _handler_with_timeout(seconds: float):
+    """werkzeug's request handler with a timeout on each read and write of its socket
+    (socketserver.StreamRequestHandler.setup applies ``timeout``); werkzeug drops a
+    connection whose read times out, in the request head or in the body."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    return type("EmulatorRequestHandler", (WSGIRequestHandler,), {"timeout": seconds})
+
+
 class Emulator:
     """moto's server, behind the front check, in a background thread. ``port=0`` picks a
     free port."""
 
     def __init__(self, host: str = HOST, port: int = 0, *, quiet: bool = True,
-                 region: str = REGION) -> None:
+                 region: str = REGION, idle_timeout: float = IDLE_TIMEOUT) -> None:
         self.host = host
+        self.idle_timeout = idle_timeout
         self.requested_port = port
         self.region = region
         self.quiet = quiet
@@ -200,7 +216,8 @@ class Emulator:
             _check_port_free(self.host, self.requested_port)
         # Binds now, as moto's ThreadedMotoServer does (werkzeug exits the process on a
         # port taken meanwhile: the check above names the port first).
-        server = make_server(self.host, self.requested_port, app, threaded=True)
+        server = make_server(self.host, self.requested_port, app, threaded=True,
+                             request_handler=_handler_with_timeout(self.idle_timeout))
         host, port = server.server_address[:2]
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, daemon=True,

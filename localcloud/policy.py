@@ -16,8 +16,9 @@ What is modelled, following the IAM policy-evaluation rules for a single account
 
 Not modelled: permission boundaries, session policies, SCPs, policy variables
 (``${aws:username}``), numeric/date condition operators, ``ForAllValues:`` /
-``ForAnyValue:`` set operators (an unsupported operator raises ``ValueError`` rather
-than being silently ignored).
+``ForAnyValue:`` set operators (an unsupported operator, or a policy variable in a
+statement that applies to the action, raises ``ValueError`` rather than being silently
+ignored or read as literal text).
 
 Also here: mapping an AWS API call to the (action, resource ARN) pairs IAM checks.
 """
@@ -25,12 +26,15 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable, Mapping
 
 from infra.partitions import partition_of
+
+log = logging.getLogger("localcloud.policy")
 
 ALLOW = "Allow"
 EXPLICIT_DENY = "ExplicitDeny"
@@ -110,6 +114,36 @@ def _load(document: Any) -> dict:
 def statements(document: Any) -> list[dict]:
     """The statements of one policy document (a dict or its JSON text)."""
     return [dict(s) for s in _as_list(_load(document).get("Statement"))]
+
+
+# The policy language version whose ${...} are policy variables; in 2008-10-17 (the
+# default when Version is left out) they are literal text (IAM User Guide, "IAM JSON
+# policy elements: Version").
+VARIABLES_VERSION = "2012-10-17"
+
+
+def _versioned_statements(document: Any) -> tuple[list[dict], bool]:
+    """A document's statements, and whether its ``${...}`` are policy variables."""
+    loaded = _load(document)
+    return ([dict(s) for s in _as_list(loaded.get("Statement"))],
+            loaded.get("Version") == VARIABLES_VERSION)
+
+
+def _without_variables(statement: dict, variables: bool) -> bool:
+    """True; raises ValueError for a policy variable where IAM substitutes one (Resource,
+    NotResource, Condition values): its value comes from the request context, which is
+    not modelled, and read as text a Deny naming one would never apply."""
+    if not variables:
+        return True
+    values = [*_as_list(statement.get("Resource")), *_as_list(statement.get("NotResource"))]
+    for tests in dict(statement.get("Condition") or {}).values():
+        for expected in dict(tests).values():
+            values.extend(_as_list(expected))
+    for value in values:
+        if isinstance(value, str) and "${" in value:
+            raise ValueError(f"policy variables are not modelled: {value!r} in statement "
+                             f"{statement.get('Sid') or '(no Sid)'}")
+    return True
 
 
 def _statement_id(statement: dict, index: int) -> str:
@@ -226,8 +260,10 @@ def evaluate_identity(policies: Iterable[Any], action: str, resource: str,
     return _decide(
         (index, statement)
         for document in policies
-        for index, statement in enumerate(statements(document))
+        for found, variables in [_versioned_statements(document)]
+        for index, statement in enumerate(found)
         if _matches_action(statement, action)
+        and _without_variables(statement, variables)
         and _matches_resource(statement, resource, required=True)
         and conditions_match(statement.get("Condition"), context))
 
@@ -242,6 +278,34 @@ def _decide(matching: Iterable[tuple[int, dict]]) -> Decision:
         if effect == "Allow" and allow is None:
             allow = _statement_id(statement, index)
     return Decision(ALLOW, allow) if allow is not None else Decision(IMPLICIT_DENY)
+
+
+IDENTITY_BASED = "identity-based"
+SESSION = "session"
+_UNREADABLE = (ValueError, TypeError, AttributeError)
+
+
+def identity_decision(policies: Iterable[Any], action: str, resource: str,
+                      context: Mapping[str, Any] | None, principal_arn: str, *,
+                      session: Iterable[Any] | None = None,
+                      log: logging.Logger = log) -> tuple[Decision, str]:
+    """The identity policies' decision, then the session policy's if there is one (both
+    must allow), with the kind of policy that decided (IDENTITY_BASED or SESSION, as the
+    AccessDenied message names it). Fails closed: a policy the evaluator cannot read (a
+    condition operator or a policy variable it does not model, a statement of the wrong
+    shape) refuses, whatever the other policies say, since what it would deny cannot be
+    known; ``log`` (the caller's) says which principal and why."""
+    try:
+        decision = evaluate_identity(policies, action, resource, context)
+        if decision.allowed and session is not None:
+            limited = evaluate_identity(session, action, resource, context)
+            if not limited.allowed:
+                return limited, SESSION
+        return decision, IDENTITY_BASED
+    except _UNREADABLE as err:
+        log.warning("%s is refused %s on %s: one of its policies cannot be evaluated here "
+                    "(%s: %s)", principal_arn, action, resource, type(err).__name__, err)
+        return Decision(IMPLICIT_DENY), IDENTITY_BASED
 
 
 def is_allowed(policies: Iterable[Any], action: str, resource: str,
@@ -510,7 +574,7 @@ def always_allowed(action: str) -> bool:
 
 
 def access_denied_message(principal_arn: str, action: str, resource: str,
-                          decision: Decision, policy_type: str = "identity-based") -> str:
+                          decision: Decision, policy_type: str = IDENTITY_BASED) -> str:
     """AWS's wording of an AccessDenied by an identity-based (or ``session``) policy."""
     reason = (f"with an explicit deny in an {policy_type} policy"
               if decision.result == EXPLICIT_DENY
@@ -531,7 +595,7 @@ def assumed_role_arn(role_arn: str, session_name: str) -> str:
 __all__ = [
     "ALLOW", "EXPLICIT_DENY", "IMPLICIT_DENY", "Decision", "wildcard_match",
     "action_matches", "resource_matches", "arn_like", "statements", "conditions_match",
-    "evaluate_identity", "is_allowed", "evaluate_resource_policy", "lambda_invoke_allowed",
+    "evaluate_identity", "identity_decision", "IDENTITY_BASED", "SESSION", "is_allowed", "evaluate_resource_policy", "lambda_invoke_allowed",
     "dynamodb_table_arn", "log_stream_arn", "log_group_arn", "map_dynamodb_call",
     "map_logs_call", "lambda_function_arn", "map_lambda_call", "map_iam_call", "map_sts_call",
     "map_s3_call", "map_call", "iam_prefix", "always_allowed", "access_denied_message",

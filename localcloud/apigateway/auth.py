@@ -153,16 +153,10 @@ def policy_context(request: ReceivedRequest, key: dict) -> dict[str, Any]:
 
 def identity_decision(policies: list, resource_arn: str, context: dict[str, Any],
                       caller_arn: str) -> iam_eval.Decision:
-    """The caller's identity policies' decision on ``execute-api:Invoke``, failing closed:
-    a policy the evaluator cannot read (a condition operator it does not model, a
-    statement of the wrong shape) refuses the request, whatever the other policies say,
-    since what it would deny cannot be known. The log says which caller and why."""
-    try:
-        return iam_eval.evaluate_identity(policies, INVOKE_ACTION, resource_arn, context)
-    except (ValueError, TypeError, AttributeError) as err:
-        log.warning("%s is refused %s on %s: one of its policies cannot be evaluated here "
-                    "(%s: %s)", caller_arn, INVOKE_ACTION, resource_arn, type(err).__name__, err)
-        return iam_eval.Decision(iam_eval.IMPLICIT_DENY)
+    """The caller's identity policies' decision on ``execute-api:Invoke``, failing closed
+    (:func:`localcloud.policy.identity_decision`)."""
+    return iam_eval.identity_decision(policies, INVOKE_ACTION, resource_arn, context,
+                                      caller_arn, log=log)[0]
 
 
 # --- the decision -----------------------------------------------------------------------

@@ -22,6 +22,9 @@ not allowed         400 AccessDeniedException    403 AccessDenied        403 Acc
                                                                          Exception
 ==================  ===========================  ======================  =====================  ==========================
 
+A body over the emulator's size cap (too large) is answered 413 RequestEntityTooLarge
+(JSON, query), 413 RequestTooLargeException (REST-JSON), 400 EntityTooLarge (S3).
+
 The codes and statuses are those of each protocol's "Common Errors" (e.g. the IAM API
 reference's: IncompleteSignature 400, InvalidClientTokenId 403, MissingAuthenticationToken
 403, ExpiredToken 403) and of DynamoDB's error handling page (AccessDeniedException,
@@ -46,6 +49,7 @@ PAYLOAD_MISMATCH = "payload-mismatch"
 NOT_SUPPORTED = "not-supported"
 NOT_AWS = "not-aws"
 INTERNAL = "internal"
+TOO_LARGE = "too-large"
 
 JSON, QUERY, REST_JSON, REST_XML, S3 = "json", "query", "rest-json", "rest-xml", "s3"
 
@@ -79,6 +83,10 @@ _CODES = {
     NOT_SUPPORTED: {JSON: (400, "ValidationException"), QUERY: (400, "InvalidRequest"),
                     REST_JSON: (400, "BadRequestException"), S3: (501, "NotImplemented")},
     NOT_AWS: {REST_JSON: (403, "AccessDeniedException")},
+    # No common error of these protocols is about size: HTTP's 413 (RFC 9110, 15.5.14),
+    # with the codes Lambda (RequestTooLargeException) and S3 (EntityTooLarge, 400) use.
+    TOO_LARGE: {JSON: (413, "RequestEntityTooLarge"), QUERY: (413, "RequestEntityTooLarge"),
+                REST_JSON: (413, "RequestTooLargeException"), S3: (400, "EntityTooLarge")},
     INTERNAL: {JSON: (500, "InternalFailure"), QUERY: (500, "InternalFailure"),
                REST_JSON: (500, "InternalFailure"), S3: (500, "InternalError")},
 }

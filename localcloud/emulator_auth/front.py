@@ -85,15 +85,46 @@ def _tell(decided: Decided) -> None:
 
 # --- the request as received --------------------------------------------------------------
 
-def _read_body(environ: dict) -> bytes:
-    stream = environ["wsgi.input"]
-    if environ.get("wsgi.input_terminated"):  # chunked: the server de-chunks to the end
-        return stream.read()
+# The largest request body the emulator reads, declared or chunked. The largest request
+# the modelled services take whole is a deployment package uploaded directly to Lambda:
+# CodeSizeZipped, 50 MB (52,428,800 bytes, GetAccountSettings' AccountLimit), sent
+# base64 in CreateFunction's / UpdateFunctionCode's JSON, about 70 MB. S3 takes up to
+# 5 GB in one PutObject, but the local cloud uploads only small archives, and a body
+# is held in memory whole (it is hashed for the signature check before moto sees it).
+MAX_BODY_BYTES = 72 * 1024 * 1024
+_READ_PIECE = 1024 * 1024
+
+
+def _declared_length(environ: dict) -> int:
     try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
+        return max(int(environ.get("CONTENT_LENGTH") or 0), 0)
     except ValueError:
-        length = 0
-    return stream.read(length) if length > 0 else b""
+        return 0
+
+
+def _too_large(environ: dict) -> bool:
+    """Whether the request declares a body over the cap (known from its headers)."""
+    return not environ.get("wsgi.input_terminated") and _declared_length(environ) > MAX_BODY_BYTES
+
+
+def _read_body(environ: dict) -> bytes | None:
+    """The whole body, or None when it is over the cap (a chunked body is read no
+    further than one piece past it)."""
+    stream = environ["wsgi.input"]
+    if not environ.get("wsgi.input_terminated"):
+        length = _declared_length(environ)
+        if length > MAX_BODY_BYTES:
+            return None
+        return stream.read(length) if length > 0 else b""
+    pieces, total = [], 0  # chunked: the server de-chunks, however long it is
+    while True:
+        piece = stream.read(_READ_PIECE)
+        if not piece:
+            return b"".join(pieces)
+        total += len(piece)
+        if total > MAX_BODY_BYTES:
+            return None
+        pieces.append(piece)
 
 
 def _raw_target(environ: dict) -> str:
@@ -163,7 +194,12 @@ class FrontCheck:
         self.identities = Identities(local_cloud_key)
 
     def __call__(self, environ: dict, start_response):
-        body = _read_body(environ)
+        # An unsigned request is refused on its headers alone and a body declared over the
+        # cap is refused unread: neither body is read at all.
+        signed = bool(environ.get("HTTP_AUTHORIZATION")) and not _too_large(environ)
+        body = _read_body(environ) if signed else b""
+        too_large = body is None or _too_large(environ)
+        body = body or b""
         environ["wsgi.input"] = io.BytesIO(body)
         model = None
         try:
@@ -193,6 +229,10 @@ class FrontCheck:
                     None, errors.UNSIGNED, "Missing Authentication Token"
                     if shape == errors.REST_JSON else "Request is missing Authentication Token",
                     shape=shape))
+            if too_large:
+                raise _Refused(errors.TOO_LARGE, "The request body is over the emulator's "
+                               f"limit of {MAX_BODY_BYTES} bytes; upload larger archives in "
+                               "parts, or keep them smaller")
             self._authorize(request, environ, body, model)
         except _Refused as refused:
             log.info("refused %s %s: %s", environ.get("REQUEST_METHOD"),
@@ -212,7 +252,8 @@ class FrontCheck:
     def _answer(start_response, response: tuple[int, list, bytes]) -> list[bytes]:
         status, headers, body = response
         reason = {400: "Bad Request", 403: "Forbidden", 404: "Not Found",
-                  500: "Internal Server Error", 501: "Not Implemented"}.get(status, "Error")
+                  413: "Content Too Large", 500: "Internal Server Error",
+                  501: "Not Implemented"}.get(status, "Error")
         start_response(f"{status} {reason}", [*headers, ("Content-Length", str(len(body)))])
         return [body]
 
@@ -348,21 +389,12 @@ def _check_session_token(principal: Principal, token: str | None) -> None:
 
 def _decide(policies: list, session: list | None, action: str, resource: str, context: dict,
             principal: Principal) -> tuple[iam_eval.Decision, str]:
-    """The identity policies' decision, then the session policy's (both must allow);
-    a policy the evaluator cannot read refuses (fails closed), and says so in the log."""
+    """The identity policies' decision, then the session policy's (both must allow),
+    failing closed (:func:`localcloud.policy.identity_decision`)."""
     if iam_eval.always_allowed(action):
-        return iam_eval.Decision(iam_eval.ALLOW, "always allowed"), "identity-based"
-    try:
-        decision = iam_eval.evaluate_identity(policies, action, resource, context)
-        if decision.allowed and session is not None:
-            limited = iam_eval.evaluate_identity(session, action, resource, context)
-            if not limited.allowed:
-                return limited, "session"
-        return decision, "identity-based"
-    except (ValueError, TypeError, AttributeError) as err:
-        log.warning("%s is refused %s on %s: one of its policies cannot be evaluated here "
-                    "(%s: %s)", principal.arn, action, resource, type(err).__name__, err)
-        return iam_eval.Decision(iam_eval.IMPLICIT_DENY), "identity-based"
+        return iam_eval.Decision(iam_eval.ALLOW, "always allowed"), iam_eval.IDENTITY_BASED
+    return iam_eval.identity_decision(policies, action, resource, context, principal.arn,
+                                      session=session, log=log)
 
 
 __all__ = ["FrontCheck", "Decided", "listen", "received_request", "USER", "ASSUMED_ROLE"]

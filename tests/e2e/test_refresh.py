@@ -65,6 +65,20 @@ def test_what_was_deleted_behind_its_back_is_created_again_and_the_rest_untouche
     assert call(url("dev")).status == 200  # the other stages were never touched
 
 
+def test_a_deleted_alias_is_made_again_with_its_permission(cloud, url):
+    # Deleting an alias deletes its resource policy: the stage's grant on test-user-service:live
+    # went with it, and the deploy grants it again under the same statement id.
+    cloud.cloud("test").client("lambda").delete_alias(FunctionName="test-user-service",
+                                                      Name="live")
+    assert call(url("test")).status != 200
+    result = cloud.deploy("test")
+    assert {("Alias", "test-alias"), ("Permission", "test-test-invoke")} <= short(
+        created(result)), result.steps
+    user = create_user(url, "test")
+    assert call(url("test", f"/users/{user['id']}")).status == 200
+    assert set(cloud.deploy("test").counts()) == {"unchanged"}
+
+
 def test_a_promoted_stage_whose_pinned_deployment_vanished_is_refused_until_promoted_again(
         cloud, url, capsys):
     backend = LocalBackend(cloud.store, cloud.cloud, report=lambda line: None)

@@ -301,6 +301,9 @@ class Unreadable:
         "an action that is an object": {"Statement": [{
             "Effect": "Deny", "Action": {"execute-api": "Invoke"}, "Resource": "*"}]},
         "not JSON": "{Statement: [",
+        "a policy variable": {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Deny", "Action": "execute-api:Invoke",
+            "Resource": "arn:aws:execute-api:*:*:*/${aws:username}/*"}]},
     }
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 
@@ -164,6 +165,88 @@ def test_conditions_missing_keys_and_if_exists():
 def test_unsupported_condition_operator_is_an_error_not_a_silent_pass():
     with pytest.raises(ValueError, match="unsupported condition operator"):
         iam_eval.conditions_match({"NumericLessThan": {"aws:x": "1"}}, {"aws:x": "0"})
+
+
+USER_ARN = f"arn:aws:iam::{ACCOUNT}:user/alice"
+ALLOW_ALL = {"Version": "2012-10-17",
+             "Statement": [{"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}]}
+
+
+def with_deny(version, **element):
+    """ALLOW_ALL and a Deny of dynamodb:GetItem that names a policy variable somewhere."""
+    statement = {"Sid": "NoOwnTable", "Effect": "Deny", "Action": "dynamodb:GetItem",
+                 **element}
+    document = {"Statement": [statement]}
+    if version is not None:
+        document["Version"] = version
+    return [ALLOW_ALL, document]
+
+
+VARIABLE_TABLE = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/${{aws:username}}"
+
+
+@pytest.mark.parametrize("element", [
+    {"Resource": VARIABLE_TABLE},
+    {"Resource": ["arn:aws:s3:::x", VARIABLE_TABLE]},
+    {"NotResource": VARIABLE_TABLE},
+    {"Resource": "*", "Condition": {"StringEquals": {"aws:PrincipalArn": "${aws:PrincipalArn}"}}},
+    {"Resource": "*", "Condition": {"StringLike": {"aws:username": ["bob", "${aws:username}"]}}},
+    {"Resource": "*", "Condition": {"StringEquals": {"aws:username": "${*}"}}},
+], ids=["resource", "resource-list", "not-resource", "condition", "condition-list",
+        "escape"])
+def test_a_policy_variable_in_a_2012_policy_fails_closed(element):
+    # Read as text, the Deny would never apply and the Allow would let alice in.
+    with pytest.raises(ValueError, match="policy variables are not modelled"):
+        evaluate_identity(with_deny("2012-10-17", **element), "dynamodb:GetItem", TABLE,
+                          {"aws:username": "alice", "aws:PrincipalArn": USER_ARN})
+
+
+@pytest.mark.parametrize("version", ["2008-10-17", None])
+def test_in_a_2008_policy_a_variable_is_literal_text(version):
+    policies = with_deny(version, Resource=VARIABLE_TABLE)
+    assert evaluate_identity(policies, "dynamodb:GetItem", TABLE).result == ALLOW
+    literal = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/${{aws:username}}"
+    assert evaluate_identity(policies, "dynamodb:GetItem", literal).result == EXPLICIT_DENY
+
+
+def test_a_variable_in_a_statement_for_other_actions_decides_nothing():
+    policies = with_deny("2012-10-17", Resource=VARIABLE_TABLE)
+    assert evaluate_identity(policies, "dynamodb:PutItem", TABLE).result == ALLOW
+    # In the Action element a ${ is no variable: the statement stands as written.
+    assert evaluate_identity([allow("dynamodb:${x}", TABLE)], "dynamodb:GetItem",
+                             TABLE).result == IMPLICIT_DENY
+
+
+ROLE_SESSION = f"arn:aws:sts::{ACCOUNT}:assumed-role/r/s"
+
+
+def test_the_shared_decision_takes_the_session_policy_and_says_which_decided():
+    both = iam_eval.identity_decision([ALLOW_ALL], "dynamodb:GetItem", TABLE, {},
+                                      ROLE_SESSION, session=[allow("dynamodb:GetItem", TABLE)])
+    assert (both[0].result, both[1]) == (ALLOW, "identity-based")
+    limited = iam_eval.identity_decision([ALLOW_ALL], "dynamodb:PutItem", TABLE, {},
+                                         ROLE_SESSION, session=[allow("dynamodb:GetItem", TABLE)])
+    assert (limited[0].result, limited[1]) == (IMPLICIT_DENY, "session")
+    alone = iam_eval.identity_decision([allow("dynamodb:GetItem", TABLE)], "dynamodb:PutItem",
+                                       TABLE, {}, ROLE_SESSION)
+    assert (alone[0].result, alone[1]) == (IMPLICIT_DENY, "identity-based")
+
+
+@pytest.mark.parametrize("where", ["identity", "session"])
+def test_the_shared_decision_refuses_what_it_cannot_read_and_logs_who(where, caplog):
+    unreadable = with_deny("2012-10-17", Resource=VARIABLE_TABLE)
+    policies, session = ((unreadable, None) if where == "identity"
+                         else ([ALLOW_ALL], unreadable))
+    logger = logging.getLogger("tests.shared-decision")
+    with caplog.at_level(logging.WARNING, logger="tests.shared-decision"):
+        decision, kind = iam_eval.identity_decision(policies, "dynamodb:GetItem", TABLE, {},
+                                                    ROLE_SESSION, session=session, log=logger)
+    assert (decision.result, kind) == (IMPLICIT_DENY, "identity-based")
+    assert [(r.name, r.getMessage()) for r in caplog.records] == [(
+        "tests.shared-decision",
+        f"{ROLE_SESSION} is refused dynamodb:GetItem on {TABLE}: one of its policies cannot "
+        "be evaluated here (ValueError: policy variables are not modelled: "
+        f"'{VARIABLE_TABLE}' in statement NoOwnTable)")]
 
 
 # --- Lambda resource policies -----------------------------------------------------------
