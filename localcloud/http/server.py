@@ -414,6 +414,16 @@ class _Task(WSGITask):
 class _Channel(HTTPChannel):
     task_class = _Task
 
+    def __init__(self, *args, **kwargs) -> None:
+        self.opened_at = time.monotonic()
+        self.got_bytes = False  # a connection that never sends counts against header_timeout
+        super().__init__(*args, **kwargs)
+
+    def received(self, data: bytes) -> bool:
+        if data:
+            self.got_bytes = True
+        return super().received(data)
+
     def parser_class(self, adj: Adjustments) -> _Parser:
         # waitress makes each request's parser with `self.parser_class(self.adj)`: give it
         # the rules of the app this channel's server serves, and the server's budget.
@@ -438,7 +448,8 @@ class _WaitressServer(TcpWSGIServer):
 
     def maintenance(self, now: float) -> None:
         """waitress closes connections idle for ``channel_timeout``; also close those whose
-        request head has been arriving for longer than ``header_timeout``, however steadily."""
+        request head has been arriving for longer than ``header_timeout``, however steadily,
+        and those that have sent nothing for that long since they opened."""
         super().maintenance(now)
         cutoff = time.monotonic() - self.header_timeout
         for channel in list(self.active_channels.values()):
@@ -447,6 +458,12 @@ class _WaitressServer(TcpWSGIServer):
             # pipelined behind it, is not the client's to finish yet.
             if (request is not None and not request.headers_finished and not channel.requests
                     and request.head_started < cutoff):
+                channel.will_close = True
+            # A connection that has sent nothing since it opened is a head that has not
+            # begun: the same deadline (else 1,000 silent ones hold every slot for the idle
+            # timeout).
+            elif (request is None and not channel.requests and not channel.got_bytes
+                  and channel.opened_at < cutoff):
                 channel.will_close = True
 
 

@@ -433,6 +433,35 @@ def test_a_head_dripping_in_is_closed_at_the_header_timeout_though_never_idle():
         assert closed == [True]
 
 
+def silent(port: int, closed: list) -> None:
+    """Open a connection and send nothing; record when the server closes it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        try:
+            ended = sock.recv(1) == b""
+        except OSError:
+            ended = True
+        closed.append(ended)
+
+
+def test_connections_that_send_nothing_are_closed_at_the_header_timeout():
+    # The idle timeout here is 60 s, the header timeout 0.5 s: only the latter can close
+    # them before the recv's 60 s safety timeout.
+    with Serving(rules(), SLOW_HEADS) as serving:
+        closed: list = []
+        silents = [threading.Thread(target=silent, args=(serving.port, closed))
+                   for _ in range(6)]
+        for thread in silents:
+            thread.start()
+        try:
+            answer = exchange_until_closed(serving.port,
+                                           b"GET /caller HTTP/1.1\r\nConnection: close\r\n\r\n")
+            assert statuses(answer) == [200]
+        finally:
+            for thread in silents:
+                thread.join()
+        assert closed == [True] * 6
+
+
 def test_dripping_heads_that_fill_the_connection_limit_do_not_keep_a_caller_out():
     # 6 open sockets are the limit here, two of them the server's own: four drips fill it.
     with Serving(rules(), SLOW_HEADS) as serving:
