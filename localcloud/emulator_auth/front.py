@@ -3,6 +3,8 @@ the account's IAM would.
 
 For every request, in this order:
 
+0. Its body is read only if it is signed and within MAX_BODY_BYTES (declared, or
+   chunked and read up to the cap): an unsigned request is refused on its headers.
 1. moto's own routes and controls (``/moto-api/...`` with its dashboard, ``data.json`` and
    reset; the instance metadata service; ``x-moto-*`` headers, which pick moto's
    account) are refused to everyone: the local cloud resets moto in process.
@@ -231,8 +233,9 @@ class FrontCheck:
                     shape=shape))
             if too_large:
                 raise _Refused(errors.TOO_LARGE, "The request body is over the emulator's "
-                               f"limit of {MAX_BODY_BYTES} bytes; upload larger archives in "
-                               "parts, or keep them smaller")
+                               f"limit of {MAX_BODY_BYTES} bytes: send a deployment package "
+                               "this large through S3 (S3Bucket, S3Key), and an S3 object "
+                               "this large in a multipart upload")
             self._authorize(request, environ, body, model)
         except _Refused as refused:
             log.info("refused %s %s: %s", environ.get("REQUEST_METHOD"),
