@@ -232,10 +232,28 @@ def main(argv: list[str] | None = None) -> int:
                 commands.release(backend, args.stack, args.skip_smoke)
             else:
                 commands.history(backend, args.stack)
+        except KeyboardInterrupt:
+            # Ctrl-C, or a kill or lost terminal during a canary run (stop_on_termination);
+            # the bake says its own (the canary left as it is) before it gets here.
+            raise BackendError(interrupted(args, backend.suffix)) from None
         finally:
             backend.close()
         return 0
     return run_command(command, user_errors=(Refusal, BackendError))
+
+
+def interrupted(args, suffix: str) -> str:
+    """What an interrupted command can say: for one that changes a stack, that an update
+    it began may have changed some of it, and how to see what the stack serves."""
+    stack = getattr(args, "target", None) or getattr(args, "stack", None)
+    if args.command in ("history",) or getattr(args, "action", None) == "status":
+        return "interrupted; nothing was changed"
+    return (f"interrupted; if an update of {stack} had begun, what {stack} serves is not "
+            f"known until an update finishes: `python -m promotion verify --stack "
+            f"{stack}{suffix}` checks it against its pins, `python -m promotion history "
+            f"--stack {stack}{suffix}` shows them"
+            + (f", and `python -m promotion canary status --stack {stack}{suffix}` the canary"
+               if getattr(args, "canary", None) is not None else ""))
 
 
 def verify_command(args) -> int:

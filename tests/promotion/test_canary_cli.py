@@ -34,3 +34,45 @@ def test_bad_canary_input_is_refused_before_anything(tmp_path, args, message):
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+class Interrupted:
+    """A backend that nothing reads: the command is interrupted where it would begin."""
+    suffix = " --local"
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("argv,said", [
+    (["promote", "--from", "test", "--to", "prod", "--canary", "10", "--local"],
+     "error: interrupted; if an update of prod had begun, what prod serves is not known until "
+     "an update finishes: `python -m promotion verify --stack prod --local` checks it against "
+     "its pins, `python -m promotion history --stack prod --local` shows them, and `python -m "
+     "promotion canary status --stack prod --local` the canary\n"),
+    (["rollback", "--stack", "prod", "--local"],
+     "error: interrupted; if an update of prod had begun, what prod serves is not known until "
+     "an update finishes: `python -m promotion verify --stack prod --local` checks it against "
+     "its pins, `python -m promotion history --stack prod --local` shows them\n"),
+    (["history", "--stack", "prod", "--local"], "error: interrupted; nothing was changed\n"),
+])
+def test_an_interrupt_anywhere_is_one_line_saying_what_may_have_changed(
+        monkeypatch, capsys, argv, said):
+    import signal
+
+    from promotion import __main__ as cli
+    from promotion import commands
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt  # e.g. Ctrl-C, or a kill while the canary's update runs
+    monkeypatch.setattr(cli, "backend_for", lambda args: Interrupted())
+    for name in ("promote", "rollback", "history"):
+        monkeypatch.setattr(commands, name, interrupt)
+    handlers = {each: signal.getsignal(each) for each in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        assert cli.main(argv) == 1
+    finally:
+        for each, handler in handlers.items():
+            signal.signal(each, handler)
+    captured = capsys.readouterr()
+    assert captured.err == said and "Traceback" not in captured.out
