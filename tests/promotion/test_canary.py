@@ -51,12 +51,36 @@ def seen(canary=(0, 0, 0, 0), base=(0, 0, 0, 0), smoke=()) -> Observation:
     # At the threshold is not over it (1 error in 100 against none: 1 point).
     (seen((100, 1, 100, 0), (900, 0, 900, 0)), True, COMPLETE, "healthy"),
     (seen((100, 2, 100, 0), (900, 0, 900, 0)), True, ABORT, "more than 1 percentage points"),
-    # One early error is judged against the minimum sample, not alone.
-    (seen((1, 0, 1, 0), (9, 0, 9, 0)), False, BAKE, "1 of the 20"),
+    # A canary's errors count against at least the minimum sample: with the defaults (1
+    # point, 20 requests) one 5XX in 2 requests is 5% of 20, over 1 point: abort at once.
+    (seen((2, 1, 2, 0), (18, 0, 18, 0)), False, ABORT, "the canary's 5XX rate is 50.0% (1 of 2)"),
+])
+def test_the_health_rule(observed, deadline, action, reason):
+    verdict = judge(observed, deadline, RULE)
+    assert verdict.action == action
+    assert reason in verdict.reason
+
+
+@pytest.mark.parametrize("observed,action", [
+    # 1 error in 2 requests, judged against 20 (5%), is within 10 points: keep baking; judged
+    # alone (50%) it would abort.
+    (seen((2, 1, 2, 0), (18, 0, 18, 0)), BAKE),
+    (seen((2, 0, 2, 1), (18, 0, 18, 0)), BAKE),
+    # 3 errors in 3 requests are 15% of 20, over 10 points: abort before the sample is full.
+    (seen((3, 3, 3, 0), (27, 0, 27, 0)), ABORT),
+    # Past the minimum sample, the canary's own count: 3 of 25 is 12%, over 10 points.
+    (seen((25, 3, 25, 0), (225, 0, 225, 0)), ABORT),
+])
+def test_early_errors_count_against_the_minimum_sample(observed, action):
+    assert judge(observed, False, Thresholds(max_error_rate=10.0, min_requests=20)).action \
+        == action
+
+
+@pytest.mark.parametrize("observed,deadline,action,reason", [
     (seen((30, 0, 30, 0), (30, 0, 30, 0), ["GET https://x/prod/users?limit=1: HTTP 502"]),
      False, ABORT, "the stage failed its smoke check during the bake: GET https://x/prod"),
 ])
-def test_the_health_rule(observed, deadline, action, reason):
+def test_a_failed_smoke_check_aborts(observed, deadline, action, reason):
     verdict = judge(observed, deadline, RULE)
     assert verdict.action == action
     assert reason in verdict.reason
