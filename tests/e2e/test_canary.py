@@ -154,8 +154,11 @@ def test_the_canarys_requests_go_to_its_own_log_groups_and_metrics(cloud, backen
         raise KeyboardInterrupt  # the operator's Ctrl-C, mid-bake
     with pytest.raises(BackendError, match="the bake was interrupted; the canary on prod "
                                            "stays as it is"):
-        commands.promote(backend, "test", "prod", canary=canary("50"), report=bake.report,
-                         clock=bake.clock, pause=stop_after_traffic)
+        # No smoke checks: this is about where the canary's requests are logged and counted.
+        # In two full-suite runs the bake ended before its first pause; a smoke check that
+        # met the canary's worker still starting is the likely cause (not proven).
+        commands.promote(backend, "test", "prod", skip_smoke=True, canary=canary("50"),
+                         report=bake.report, clock=bake.clock, pause=stop_after_traffic)
     outputs = cloud.store.load("prod").outputs
     candidate = outputs["canary"]["deploymentId"]
     lines = [json.loads(line) for line in access_lines(cloud, "prod")]
