@@ -89,7 +89,8 @@ class RunningCloud:
         self.lines: list[str] = []
         self._lines: queue.Queue = queue.Queue()
         self.url: str | None = None
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     @classmethod
     def tasks_run(cls, checkout: Path, *args: str) -> "RunningCloud":
@@ -150,6 +151,14 @@ class RunningCloud:
             return error.code
         except (urllib.error.URLError, OSError):
             return 0
+
+    def exited(self, timeout: float = 60) -> int:
+        """The exit code, once the process has ended and all it printed is in `lines`
+        (its exit and the reader's last line are two events: checking `lines` right after
+        `proc.wait()` can miss the last lines)."""
+        code = self.proc.wait(timeout=timeout)
+        self._reader.join(timeout=timeout)
+        return code
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         """Signal the process, wait for it, then kill whatever of its group is left (so

@@ -296,7 +296,7 @@ def test_a_signal_stops_the_server_and_every_worker(started, case):
         os.killpg(run.proc.pid, sig)
     else:
         run.proc.send_signal(sig)
-    assert run.proc.wait(timeout=60) == 0, run.lines  # generous: the machine may be busy
+    assert run.exited(timeout=60) == 0, run.lines  # generous: the machine may be busy
     assert "stopping" in run.lines
     deadline = time.monotonic() + 10
     while any(running(pid) for pid in workers) and time.monotonic() < deadline:
@@ -316,7 +316,7 @@ def test_a_stop_signal_handed_to_any_thread_of_up_stops_it(checkout, tmp_path):
         assert run.status("dev") == 200  # a warm worker, and the gateway's threads
         group = in_group(run.proc.pid)
         signal_thread(run.proc.pid, signal.SIGTERM)
-        assert run.proc.wait(timeout=60) == 0, run.lines  # generous: the machine may be busy
+        assert run.exited(timeout=60) == 0, run.lines  # generous: the machine may be busy
         assert "stopping" in run.lines
         assert left_running(group) == set()
     finally:
@@ -333,7 +333,7 @@ def test_ctrl_c_handed_to_the_follower_thread_stops_logs_follow(running_up):
             assert follow.proc.poll() is None, follow.lines
             time.sleep(0.05)  # until its follower thread runs
         signal_thread(follow.proc.pid, signal.SIGINT)
-        assert follow.proc.wait(timeout=60) == 0, follow.lines
+        assert follow.exited(timeout=60) == 0, follow.lines
         assert "Traceback" not in "\n".join(follow.lines)
     finally:
         follow.stop(signal.SIGKILL)
@@ -386,7 +386,7 @@ def test_sigterm_to_its_process_group_stops_up_every_time_under_load(checkout, t
                     assert len(group) >= 2, run.lines  # the cloud and its worker
                     with requests_to(run):
                         os.killpg(run.proc.pid, signal.SIGTERM)
-                        assert run.proc.wait(timeout=60) == 0, run.lines
+                        assert run.exited(timeout=60) == 0, run.lines
                     assert "stopping" in run.lines
                     assert left_running(group) == set()
                     assert not (run.state_dir / "session.json").exists()
