@@ -87,7 +87,8 @@ class ServerLimits:
     connection_limit: int = 1000    # open connections; past it new ones wait in the backlog
     channel_timeout: float = 30.0   # seconds a connection may sit idle (or half-sent)
     cleanup_interval: float = 5.0   # how often idle and slow connections are looked for
-    shutdown_timeout: float = 5.0   # seconds stop() waits for busy workers
+    # Seconds stop() waits for the requests in flight, then again for their answers to go.
+    shutdown_timeout: float = 5.0
     # Seconds from a request's first byte until its head (line and headers) is complete,
     # however steadily the bytes come: past it the connection is closed.
     header_timeout: float = 10.0
@@ -429,6 +430,11 @@ class _Channel(HTTPChannel):
         # the rules of the app this channel's server serves, and the server's budget.
         return _Parser(adj, self.server.application.rules, self.server.body_budget)
 
+    def readable(self) -> bool:
+        # A stopping server reads no new request: those in flight finish, nothing is
+        # queued behind them for task threads that are ending.
+        return not self.server.stopping and super().readable()
+
     def handle_close(self) -> None:
         # The request still arriving is nobody's once its connection goes: give back what
         # it held of the body budget. (No lock: this runs on the loop thread, which is the
@@ -444,7 +450,44 @@ class _WaitressServer(TcpWSGIServer):
     def __init__(self, *args, body_budget: BodyBudget, header_timeout: float, **kwargs) -> None:
         self.body_budget = body_budget
         self.header_timeout = header_timeout
+        self.stopping = False  # set by stop_accepting(), on the loop thread
+        # Task threads pull the trigger (waitress's channel.py, at the end of every request,
+        # after a look at `connected` that the loop may falsify just after); the loop thread
+        # closes it. This lock orders the two: a pull after the close would write to a
+        # closed descriptor (EBADF, logged with a traceback) or to whatever file has taken
+        # its number since.
+        self._trigger_lock = threading.Lock()
+        self._trigger_closed = False
         super().__init__(*args, **kwargs)
+
+    def pull_trigger(self) -> None:
+        """Wake the loop (from any thread); once the server is closed, nothing to wake."""
+        with self._trigger_lock:
+            if not self._trigger_closed:
+                self.trigger.pull_trigger()
+
+    def stop_accepting(self) -> None:
+        """Close the listening socket and read no new request on the open connections;
+        what is in flight goes on. On the loop thread (it changes the loop's map)."""
+        self.stopping = True
+        wasyncore.dispatcher.close(self)
+
+    def close_connections_when_flushed(self) -> None:
+        """Have the loop close each connection once what was written to it is sent."""
+        for channel in list(self.active_channels.values()):
+            channel.close_when_flushed = True  # waitress's own flag (channel.py)
+
+    def close(self) -> None:
+        """Close the listening socket, every connection, then the trigger. On the loop
+        thread, or before the loop starts."""
+        self.stop_accepting()
+        for channel in list(self.active_channels.values()):
+            # A channel's own close: under its outbuf lock, so a task thread still writing
+            # to it (one that outlived stop()'s wait) sees it gone and ends quietly.
+            channel.handle_close()
+        with self._trigger_lock:
+            self._trigger_closed = True
+            self.trigger.close()
 
     def maintenance(self, now: float) -> None:
         """waitress closes connections idle for ``channel_timeout``; also close those whose
@@ -506,7 +549,8 @@ class HandlerApp:
 
 class HttpServer:
     """waitress serving :class:`HandlerApp` on ``host:port`` (0: any free port) from a
-    background thread; ``stop()`` closes the socket and every connection, and joins.
+    background thread; ``stop()`` lets the requests in flight finish, closes the socket and
+    every connection, and joins.
     ``name`` is the server's: its ``Server`` header and its thread's name."""
 
     def __init__(self, handle: Handler, rules: RequestRules, host: str, port: int,
@@ -543,12 +587,9 @@ class HttpServer:
             wasyncore.close_all(self._map, ignore_all=True)  # the socket it made
             raise
         self.port = int(self._server.effective_port)
-        self._stopping = threading.Event()
+        self._refusing = threading.Event()  # stop() began: the loop closes the listener
+        self._stopping = threading.Event()  # the requests in flight are done: the loop ends
         self._thread: threading.Thread | None = None
-        # stop() wakes the loop through its trigger's descriptor, which the loop closes as
-        # it ends: never write to that number once closed (it may name another file by then).
-        self._closing = threading.Lock()
-        self._closed = False
 
     @property
     def body_bytes_held(self) -> int:
@@ -563,14 +604,23 @@ class HttpServer:
     def _loop(self) -> None:
         try:
             while not self._stopping.is_set():
-                wasyncore.loop(timeout=1.0, map=self._map, use_poll=True, count=1)
+                if self._refusing.is_set() and not self._server.stopping:
+                    self._server.stop_accepting()
+                self._serve_once()
+            # The task threads are done: send what they wrote (for shutdown_timeout at
+            # most: a client may not read), then close.
+            self._server.stop_accepting()  # if stop() has not had it done already
+            self._server.close_connections_when_flushed()
+            deadline = time.monotonic() + self.limits.shutdown_timeout
+            while self._server.active_channels and time.monotonic() < deadline:
+                self._serve_once()
         except Exception:  # noqa: BLE001 -- reported; stop() still cleans up
             log.exception("%s: the server loop failed", self.name)
         finally:
-            with self._closing:
-                wasyncore.close_all(self._map, ignore_all=True)
-                self._closed = True
-            self._dispatcher.shutdown(timeout=self.limits.shutdown_timeout)
+            self._server.close()
+
+    def _serve_once(self) -> None:
+        wasyncore.loop(timeout=1.0, map=self._map, use_poll=True, count=1)
 
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -580,12 +630,21 @@ class HttpServer:
             self._thread.join(timeout)
 
     def stop(self) -> None:
-        self._stopping.set()
+        """Refuse new connections and requests, let the requests in flight finish and
+        their answers be sent (for ``shutdown_timeout`` at most, each), then close every
+        connection, and join.
+
+        The task threads end before the sockets close, as in waitress's own close
+        (``MultiSocketServer.close``): a task still answering when the loop closed its
+        connection and the trigger would write to closed descriptors. The loop runs
+        meanwhile, so what the tasks write is sent."""
         if self._thread is None:
-            wasyncore.close_all(self._map, ignore_all=True)
+            self._server.close()
             return
-        with self._closing:
-            if not self._closed:  # the loop may have seen _stopping and ended first
-                self._server.pull_trigger()  # wake the loop now rather than at its timeout
+        self._refusing.set()
+        self._server.pull_trigger()  # wake the loop now rather than at its timeout
+        self._dispatcher.shutdown(timeout=self.limits.shutdown_timeout)
+        self._stopping.set()
+        self._server.pull_trigger()  # a no-op if the loop has ended (and closed it) first
         self._thread.join(timeout=self.limits.shutdown_timeout + 5)
         self._thread = None

@@ -3,6 +3,7 @@ floods, limits; and in front of another service, with that service's rules."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import socket
@@ -339,6 +340,122 @@ class Serving:
 def answer_of(data: bytes) -> tuple[int, dict]:
     [status] = statuses(data)
     return status, json.loads(data.partition(b"\r\n\r\n")[2] or b"{}")
+
+
+# --- stopping with requests in flight ----------------------------------------------------
+
+class Held:
+    """A service whose answer (``answer``) waits for ``release``; ``entered`` is set once a
+    request is in its hands, ``thread`` is the waitress task thread serving it."""
+
+    def __init__(self, answer: bytes = b"answered") -> None:
+        self.answer = answer
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def __call__(self, method, target, headers, body, *, source_ip, protocol) -> Reply:
+        self.thread = threading.current_thread()
+        self.entered.set()
+        self.release.wait()
+        return Reply(200, [], self.answer)
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def wait_until_refused(port: int) -> None:
+    """Return once the port refuses connections: each try is a connect, no sleep."""
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=10).close()
+        except ConnectionRefusedError:
+            return
+        except ConnectionResetError:
+            pass  # the listener closed during this handshake: the next try is refused
+
+
+def tracebacks(records: list[logging.LogRecord]) -> list[str]:
+    return [record.getMessage() for record in records
+            if record.exc_info or record.levelno >= logging.ERROR]
+
+
+def test_stop_refuses_new_connections_and_answers_the_request_in_flight(caplog):
+    """The server used to close every connection and its trigger first and wait for the
+    task threads after: a request in flight lost its answer, and a task thread between
+    waitress's look at its connection and its pull of the trigger wrote to a closed
+    descriptor (`[Errno 9] Bad file descriptor`, logged with a traceback)."""
+    caplog.set_level(logging.INFO)
+    # More than the socket buffers between the task and a client that does not read yet
+    # hold (a 64 KB receive buffer here, a send buffer of 4 MB at most by Linux's default
+    # tcp_wmem), less than waitress's outbuf_high_watermark (16 MB), past which the task
+    # would wait for the client: the task ends with most of it still to send.
+    body = b"x" * (12 << 20)
+    held = Held(body)
+    front = server.HttpServer(held, rules(), "127.0.0.1", 0,
+                              ServerLimits(threads=2, shutdown_timeout=60), name="test-front")
+    front.start()
+    stopping = threading.Thread(target=front.stop, daemon=True)
+    client = socket.socket()
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    client.settimeout(60)
+    try:
+        client.connect(("127.0.0.1", front.port))
+        client.sendall(b"GET /in-flight HTTP/1.1\r\nHost: x\r\n\r\n")  # keep-alive
+        assert held.entered.wait(60)
+        stopping.start()
+        wait_until_refused(front.port)  # the stop has begun
+        held.release.set()
+        held.thread.join(60)  # the task has written its answer (and ended, as stop asks)
+        assert not held.thread.is_alive()
+        answer = read_until_closed(client)  # the answer, then the server's close
+    finally:
+        client.close()
+        held.release.set()
+        if stopping.ident is None:  # failed before the stop began
+            front.stop()
+    stopping.join(60)
+    assert not stopping.is_alive()
+    head, _, got = answer.partition(b"\r\n\r\n")
+    assert statuses(head + b"\r\n") == [200]
+    assert len(got) == len(body) and got == body
+    assert tracebacks(caplog.records) == []
+
+
+def test_a_request_that_outlasts_the_stop_ends_quietly(caplog):
+    """stop() waits shutdown_timeout at most (here none): a handler still busy then
+    finishes against a closed connection, and its task thread ends without a traceback."""
+    caplog.set_level(logging.INFO)
+    held = Held()
+    front = server.HttpServer(held, rules(), "127.0.0.1", 0,
+                              ServerLimits(threads=2, shutdown_timeout=0), name="test-front")
+    front.start()
+    try:
+        with socket.create_connection(("127.0.0.1", front.port), timeout=60) as client:
+            client.sendall(b"GET /outlasting HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert held.entered.wait(60)
+            front.stop()
+            assert read_until_closed(client) == b""  # closed, unanswered
+    finally:
+        held.release.set()
+        front.stop()
+    held.thread.join(60)  # the task thread ends once its request is done
+    assert not held.thread.is_alive()
+    assert tracebacks(caplog.records) == []
+
+
+def test_a_task_thread_waking_the_loop_after_the_stop_touches_no_closed_descriptor():
+    """A task thread wakes the loop when it has answered (waitress's channel.py:
+    `if self.connected: self.server.pull_trigger()`); the loop may close the connection
+    and the trigger between the look and the pull. That late pull must do nothing, not
+    write to the closed descriptor (EBADF) or to a file that has taken its number."""
+    with Serving(rules()) as serving:
+        pass
+    serving.front._server.pull_trigger()  # what the task thread calls, as it calls it
 
 
 def test_a_padded_header_and_a_hostile_request_line_are_read_in_linear_time():

@@ -304,7 +304,8 @@ def test_a_signal_stops_the_server_and_every_worker(started, case):
     assert not any(running(pid) for pid in workers), [p for p in workers if running(p)]
     assert port_is_free(port_of(url))
     assert not (state_dir / "session.json").exists()
-    assert "Traceback" not in "\n".join(run.lines)
+    text = "\n".join(run.lines)
+    assert "Traceback" not in text, text
 
 
 def test_a_stop_signal_handed_to_any_thread_of_up_stops_it(checkout, tmp_path):
