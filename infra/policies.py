@@ -39,7 +39,7 @@ def function_role_policy(table_arn: str, log_group_arn: str, tracing: bool = Fal
     """The inline policy of one stage's function role; a traced function may also send
     its trace segments to X-Ray."""
     tracing_statements = [{
-        "Sid": "XRayTraces",
+        "Sid": "XRayTraces",  # mutation: skip (a Sid only labels a statement)
         "Effect": "Allow",
         "Action": list(XRAY_ACTIONS),
         "Resource": [XRAY_RESOURCE],
@@ -48,7 +48,7 @@ def function_role_policy(table_arn: str, log_group_arn: str, tracing: bool = Fal
         "Version": "2012-10-17",
         "Statement": [
             {
-                "Sid": "UsersTable",
+                "Sid": "UsersTable",  # mutation: skip (IAM decides without it)
                 "Effect": "Allow",
                 "Action": list(HANDLER_DYNAMODB_ACTIONS),
                 "Resource": [table_arn],

@@ -13,6 +13,8 @@ itself is never changed. Each runs `pytest -x` on the target's tests, in a fork 
 process (which has imported pytest, pulumi, boto3, moto... once); a mutant the tests
 pass is a survivor: either behaviour no test asserts, or a change that means the same
 (an equivalent mutant), which only reading it can tell. Slow: one test run per mutant.
+Stopped with Ctrl-C or SIGTERM, it kills the running test, removes its copy of the
+checkout and says how far it got. A line marked `# mutation: skip` is never mutated.
 """
 from __future__ import annotations
 
@@ -151,6 +153,22 @@ WARM = ("pytest", "pulumi", "pulumi.runtime", "pulumi_aws", "boto3", "botocore",
         "moto.server", "werkzeug", "waitress", "requests", "cryptography", "yaml")
 
 
+class Stopped(Exception):
+    """SIGINT or SIGTERM arrived: unwind, so the running test is killed and the copy of
+    the checkout removed on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _stop(signum: int, frame: object) -> None:
+    # A second signal must not interrupt the cleanup the first one started.
+    for each in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(each, signal.SIG_IGN)
+    raise Stopped(signum)
+
+
 class Runner:
     """Runs pytest in the copy of the checkout, each time in a fresh fork (POSIX only)."""
 
@@ -170,6 +188,8 @@ class Runner:
         if pid == 0:  # the child: its own session (what its tests start, it may kill)
             code = 70
             try:
+                for each in (signal.SIGINT, signal.SIGTERM):
+                    signal.signal(each, signal.SIG_DFL)
                 os.setsid()
                 quiet = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(quiet, 1)
@@ -179,20 +199,25 @@ class Runner:
             finally:
                 os._exit(code)
         deadline = time.monotonic() + timeout
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                return "passed" if os.waitstatus_to_exitcode(status) == 0 else "failed"
-            if time.monotonic() > deadline:
+        try:
+            while True:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    pid = 0
+                    return "passed" if os.waitstatus_to_exitcode(status) == 0 else "failed"
+                if time.monotonic() > deadline:
+                    return "timeout"
+                time.sleep(0.05)
+        finally:
+            if pid:  # timed out, or stopped: the test run and what it started go too
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
-                return "timeout"
-            time.sleep(0.05)
 
 
 def check(target: str, tests: list[str], timeout: float, repo: Path,
-          runner: Runner) -> list[tuple[Mutant, str]]:
+          runner: Runner, done: list[str]) -> list[tuple[Mutant, str]]:
+    """Each mutant's outcome; `done` gets each outcome as it comes, for a stop midway."""
     path = repo / target
     original = path.read_text()
     if runner.run(tests, timeout) != "passed":
@@ -206,6 +231,7 @@ def check(target: str, tests: list[str], timeout: float, repo: Path,
         finally:
             path.write_text(original)
         results.append((mutant, outcome))
+        done.append(outcome)
         mark = {"failed": "caught", "timeout": "caught (timeout)", "passed": "SURVIVED"}[outcome]
         print(f"  {time.strftime('%H:%M:%S')} {target} {mutant.describe()}: {mark}", flush=True)
     return results
@@ -229,17 +255,29 @@ def main(argv: list[str]) -> int:
             for mutant in mutants_of((ROOT / target).read_text()):
                 print(f"{target} {mutant.describe()}: {mutant.text.strip()}")
         return 0
-    survivors, totals = [], {}
+    survivors, totals, done, scratch = [], {}, [], "not made yet"
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="mutation-") as scratch:
-        repo = copy_checkout(Path(scratch))
-        runner = Runner(repo)
-        for target in targets:
-            results = check(target, args.tests or DEFAULT_TARGETS[target], args.timeout, repo,
-                            runner)
-            caught = sum(outcome != "passed" for _, outcome in results)
-            totals[target] = (caught, len(results))
-            survivors += [(target, m) for m, outcome in results if outcome == "passed"]
+    for each in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(each, _stop)
+    try:
+        with tempfile.TemporaryDirectory(prefix="mutation-") as scratch:
+            try:
+                repo = copy_checkout(Path(scratch))
+                runner = Runner(repo)
+                for target in targets:
+                    results = check(target, args.tests or DEFAULT_TARGETS[target],
+                                    args.timeout, repo, runner, done)
+                    caught = sum(outcome != "passed" for _, outcome in results)
+                    totals[target] = (caught, len(results))
+                    survivors += [(target, m) for m, outcome in results if outcome == "passed"]
+            finally:
+                os.chdir(ROOT)  # out of the copy before it is removed
+    except Stopped as stop:
+        survived = done.count("passed")
+        print(f"\nstopped by {stop}: {len(done)} mutants run, {len(done) - survived} caught, "
+              f"{survived} survived; the copy of the checkout ({scratch}) is removed",
+              flush=True)
+        return 128 + stop.signum
     print(f"\n{'module':40} caught / mutants  ({time.monotonic() - started:.0f} s)")
     for target, (caught, total) in totals.items():
         print(f"{target:40} {caught:6} / {total}")

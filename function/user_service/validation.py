@@ -37,6 +37,37 @@ _REFUSED_CATEGORIES = {
     "Zp": "line or paragraph separators",
     "Cs": "lone surrogates, which are not valid Unicode",
 }
+# Code points that show nothing, or only blank space, yet are not in those categories, so
+# a name made of them (or padded with them) would pass for another. Unicode's
+# Default_Ignorable_Code_Point list (DerivedCoreProperties.txt, UAX #44; Python's
+# unicodedata does not expose the property, so its ranges are written down here), less
+# the variation selectors (FE00-FE0F, E0100-E01EF, Mongolian 180B-180D, 180F), which pick
+# the glyph of the character before them, as in the emoji U+2764 U+FE0F; plus U+2800
+# BRAILLE PATTERN BLANK, which renders as a space. Its Cf members are refused above already.
+_INVISIBLE_RANGES = (
+    (0x00AD, 0x00AD),    # SOFT HYPHEN (Cf)
+    (0x034F, 0x034F),    # COMBINING GRAPHEME JOINER (Mn)
+    (0x061C, 0x061C),    # ARABIC LETTER MARK (Cf)
+    (0x115F, 0x1160),    # HANGUL CHOSEONG FILLER, JUNGSEONG FILLER (Lo)
+    (0x17B4, 0x17B5),    # KHMER VOWEL INHERENT AQ, AA (Mn)
+    (0x180E, 0x180E),    # MONGOLIAN VOWEL SEPARATOR (Cf)
+    (0x200B, 0x200F),    # ZERO WIDTH SPACE .. RIGHT-TO-LEFT MARK (Cf)
+    (0x202A, 0x202E),    # bidirectional embeddings and overrides (Cf)
+    (0x2060, 0x206F),    # WORD JOINER .. NOMINAL DIGIT SHAPES, with reserved 2065 (Cf, Cn)
+    (0x2800, 0x2800),    # BRAILLE PATTERN BLANK (So): a blank lookalike
+    (0x3164, 0x3164),    # HANGUL FILLER (Lo)
+    (0xFEFF, 0xFEFF),    # ZERO WIDTH NO-BREAK SPACE (Cf)
+    (0xFFA0, 0xFFA0),    # HALFWIDTH HANGUL FILLER (Lo)
+    (0xFFF0, 0xFFF8),    # reserved (Cn)
+    (0x1BCA0, 0x1BCA3),  # SHORTHAND FORMAT controls (Cf)
+    (0x1D173, 0x1D17A),  # MUSICAL SYMBOL BEGIN BEAM .. END PHRASE (Cf)
+    (0xE0000, 0xE00FF),  # LANGUAGE TAG, tag characters, reserved (Cf, Cn)
+    (0xE01F0, 0xE0FFF),  # reserved (Cn)
+)
+# One character class (compiled once per cold start, well under a millisecond).
+_INVISIBLE = re.compile("[" + "".join(f"{re.escape(chr(first))}-{re.escape(chr(last))}"
+                                      for first, last in _INVISIBLE_RANGES) + "]")
+_INVISIBLE_WHAT = "invisible or blank characters, which make one name pass for another"
 # Deliberately simple: one @, a dot-atom local part, and a dotted DNS domain.
 _EMAIL = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
@@ -172,6 +203,8 @@ def _check_characters(field: str, value: str) -> None:
     """A 400 naming the first refused character: its code point and its position."""
     for position, char in enumerate(value, start=1):
         what = _REFUSED_CATEGORIES.get(unicodedata.category(char))
+        if what is None and _INVISIBLE.match(char):
+            what = _INVISIBLE_WHAT
         if what is not None:
             name = unicodedata.name(char, "")
             shown = f"U+{ord(char):04X}" + (f" {name}" if name else "")

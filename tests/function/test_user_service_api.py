@@ -651,6 +651,19 @@ REFUSED_CHARACTERS = [
     ("\x1b", "U+001B"), ("\x7f", "U+007F"), ("\x85", "U+0085"), ("\x9f", "U+009F"),
     # Lone surrogates: not Unicode text at all.
     ("\ud800", "U+D800"), ("\udfff", "U+DFFF"),
+    # Default-ignorable code points outside those categories (Unicode's
+    # DerivedCoreProperties.txt, Default_Ignorable_Code_Point), each end of each range.
+    ("\u034f", "U+034F"),  # COMBINING GRAPHEME JOINER (Mn)
+    ("\u115f", "U+115F"), ("\u1160", "U+1160"),  # HANGUL CHOSEONG/JUNGSEONG FILLER (Lo)
+    ("\u17b4", "U+17B4"), ("\u17b5", "U+17B5"),  # KHMER VOWEL INHERENT AQ, AA (Mn)
+    ("\u2065", "U+2065"),  # reserved (Cn)
+    ("\u3164", "U+3164"),  # HANGUL FILLER (Lo)
+    ("\uffa0", "U+FFA0"),  # HALFWIDTH HANGUL FILLER (Lo)
+    ("\ufff0", "U+FFF0"), ("\ufff8", "U+FFF8"),  # reserved (Cn)
+    ("\U000e0000", "U+E0000"), ("\U000e0002", "U+E0002"), ("\U000e0080", "U+E0080"),
+    ("\U000e00ff", "U+E00FF"), ("\U000e01f0", "U+E01F0"), ("\U000e0fff", "U+E0FFF"),  # Cn
+    # A blank lookalike: renders as a space, category So.
+    ("\u2800", "U+2800"),  # BRAILLE PATTERN BLANK
 ]
 
 
@@ -677,6 +690,34 @@ def test_an_email_with_an_invisible_or_control_character_is_400_naming_it(call, 
                  headers=JSON)
     assert_rejected(reply, 400, '"email"', code_point, "character 4")
     assert table_items(table) == {}
+
+
+def test_a_blank_lookalike_is_refused_with_its_name_and_what_is_wrong(call, table, table_items):
+    reply = call("POST", "/users", headers=JSON,
+                 body={"name": "\u3164", "email": "a@example.com"})
+    assert_rejected(reply, 400, '"name" may not contain invisible or blank characters',
+                    "U+3164 HANGUL FILLER", "character 1", "Remove it")
+    assert table_items(table) == {}
+
+
+# Ordinary names in many scripts, with the visible neighbours of the refused code points
+# (Hangul letters and jamo beside the fillers, Khmer vowels beside the inherent ones, a
+# braille letter beside the blank) and emoji with their variation selector: all stored.
+ACCEPTED_NAMES = [
+    "Ada Lovelace", "Zoë Ñúñez-Çelik", "Ωμέγα Παπαδοπούλου", "Анна Каренина",
+    "אדה לאבלייס", "عائشة بنت أبي بكر", "देवनागरी नाम", "ทักษิณ ชินวัตร", "李小龍",
+    "山田 花子", "やまだ ハナコ", "한국어 이름", "\u1100\u1161\u11a8 \u115e\u1161",
+    "\u3131\u3163\u3165 \uffa1\uff9f", "ខ្មែរ \u17b3\u17b6", "ᠮᠣᠩᠭᠣᠯ \u1820",
+    "ქართული", "Հայերեն", "தமிழ்", "አማርኛ", "ελληνικά Ελλάδα", "\u2801\u2803 braille",
+    "Zoe\u0308", "Ada\u00a0Byron", "\u2764\ufe0f \U0001F680", "O'Brien-Smith Jr.",
+]
+
+
+@pytest.mark.parametrize("name", ACCEPTED_NAMES)
+def test_names_in_many_scripts_are_stored_as_sent(call, name):
+    created = call("POST", "/users", body={"name": name, "email": "n@example.com"}, headers=JSON)
+    assert created.status == 201, created.json
+    assert call("GET", f"/users/{created.json['id']}").json["name"] == name
 
 
 def test_the_position_counts_characters_not_bytes_or_utf16_units(call):

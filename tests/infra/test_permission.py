@@ -110,3 +110,36 @@ def test_the_estimate_is_the_policy_with_the_longest_account_and_api_ids(monkeyp
     monkeypatch.setattr(policies, "LAMBDA_POLICY_LIMIT_BYTES", size - 1)
     assert "over Lambda's" in policy_size_problem("aws-us-gov", "us-gov-west-1",
                                                   "dev-user-service", "live", "dev", True)
+
+
+# A Permission's logical name is part of its URN, and Pulumi takes a changed URN for a new
+# resource: it creates that one, then deletes the old ("Resource names", pulumi.com docs).
+# The new Permission would add the statement id the old one still holds, which Lambda
+# refuses (409 ResourceConflictException "The statement id ... provided already exists"),
+# so these names are part of the deployed state and are written down here.
+PERMISSION_URN = ("urn:pulumi:{stack}::user-service::user-service:api:StageInvokePermission"
+                  "$aws:lambda/permission:Permission::{name}")
+
+
+def permission_urns(run) -> set[str]:
+    return {p.urn for p in run.of_type("aws:lambda/permission:Permission")}
+
+
+def test_each_stacks_invoke_permissions_keep_their_logical_names():
+    from tests.infra.conftest import deploy_stacks
+    runs = deploy_stacks()
+    assert permission_urns(runs["dev"]) == {
+        PERMISSION_URN.format(stack="dev", name="dev-dev-invoke"),
+        PERMISSION_URN.format(stack="dev", name="dev-test-invoke-stage-invoke")}
+    assert permission_urns(runs["test"]) == {
+        PERMISSION_URN.format(stack="test", name="test-test-invoke"),
+        PERMISSION_URN.format(stack="test", name="test-test-invoke-stage-invoke")}
+    assert permission_urns(runs["prod"]) == {
+        PERMISSION_URN.format(stack="prod", name="prod-prod-invoke")}
+
+
+def test_the_canary_alias_permission_keeps_its_logical_name():
+    from tests.infra.test_canary import prod_with
+    assert permission_urns(prod_with()) == {
+        PERMISSION_URN.format(stack="prod", name="prod-prod-invoke"),
+        PERMISSION_URN.format(stack="prod", name="prod-canary-prod-invoke")}
