@@ -102,9 +102,16 @@ queries = st.just({}) | st.dictionaries(
 # --- valid input, built from the API's rules (README, openapi.json), not from the code ---
 
 # A name: 1 to 100 characters, not all spaces, and none a control, format, surrogate, line
-# or paragraph separator character (Unicode categories Cc, Cf, Cs, Zl, Zp). It is stored
-# trimmed.
-valid_names = st.text(st.characters(exclude_categories=("Cc", "Cf", "Cs", "Zl", "Zp")),
+# or paragraph separator character (Unicode categories Cc, Cf, Cs, Zl, Zp), nor one that
+# shows nothing or only a blank (Unicode's default-ignorable code points, and U+2800). It
+# is stored trimmed. Generated here: assigned characters (not Cn, where some reserved
+# default-ignorable ranges lie) less the assigned blank-looking ones, by their names.
+BLANK_LOOKING = {"COMBINING GRAPHEME JOINER", "HANGUL CHOSEONG FILLER",
+                 "HANGUL JUNGSEONG FILLER", "KHMER VOWEL INHERENT AQ",
+                 "KHMER VOWEL INHERENT AA", "BRAILLE PATTERN BLANK", "HANGUL FILLER",
+                 "HALFWIDTH HANGUL FILLER"}
+valid_names = st.text(st.characters(exclude_categories=("Cc", "Cf", "Cs", "Zl", "Zp", "Cn")).filter(
+    lambda char: unicodedata.name(char, "") not in BLANK_LOOKING),
                       min_size=1, max_size=100).filter(lambda name: name.strip())
 # An email: a dot-atom local part of at most 64 characters, @, dotted DNS labels, and a
 # top-level domain of letters.
