@@ -13,6 +13,11 @@ the stage during the bake.
 - A smoke check of the stage that fails: abort at once (the stage must answer).
 - Before the deadline, anything else: keep baking.
 - At the deadline, fewer than `min_requests` canary requests: abort, as too few to judge.
+  The canary's requests are API Gateway's count of them, or its alias's invocations if
+  more: AWS documents Lambda's per-alias dimensions (FunctionName, Resource), but not the
+  Stage value under which API Gateway counts a canary's requests, so a canary is never
+  judged too small for want of that count (every canary request that reaches the code
+  invokes the alias `canary`).
 - Otherwise: complete.
 """
 from __future__ import annotations
@@ -82,7 +87,7 @@ def judge(seen: Observation, deadline_passed: bool, thresholds: Thresholds) -> V
     if seen.smoke_failures:
         return Verdict(ABORT, "the stage failed its smoke check during the bake: "
                               + "; ".join(seen.smoke_failures))
-    requests = seen.canary.requests
+    requests = max(seen.canary.requests, seen.canary.invocations)
     if not deadline_passed:
         return Verdict(BAKE, f"{requests} of the {thresholds.min_requests} canary requests "
                              "needed so far, no error rate over the threshold")
