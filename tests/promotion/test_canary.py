@@ -51,6 +51,9 @@ def seen(canary=(0, 0, 0, 0), base=(0, 0, 0, 0), smoke=()) -> Observation:
     (seen((0, 0, 25, 0), (225, 0, 225, 0)), True, COMPLETE, "healthy: 25 canary requests"),
     (seen((0, 0, 5, 0), (225, 0, 225, 0)), True, ABORT,
      "too few canary requests to judge: 5 in the bake time"),
+    # Exactly the minimum sample is enough; one fewer is not.
+    (seen((20, 0, 20, 0), (180, 0, 180, 0)), True, COMPLETE, "healthy: 20 canary requests"),
+    (seen((19, 0, 19, 0), (180, 0, 180, 0)), True, ABORT, "19 in the bake time, 20 needed"),
     # Against the base's: errors the base has as much are not the canary's.
     (seen((100, 5, 100, 0), (900, 45, 900, 0)), True, COMPLETE, "healthy"),
     # At the threshold is not over it (1 error in 100 against none: 1 point).
