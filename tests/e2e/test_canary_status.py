@@ -14,7 +14,7 @@ from promotion import canary as canaries
 from promotion import commands
 from promotion.decisions import CANARY_KEYS, HISTORY, PIN_KEYS, Pins
 from tests.e2e.test_canary import Bake, canary, no_canary_left, promoted, versions  # noqa: F401
-from tests.e2e.test_promotion import backend, checkout, cli, ok, served  # noqa: F401
+from tests.e2e.test_promotion import backend, checkout, ok, served  # noqa: F401
 
 
 def stage(cloud, stack: str = "prod") -> dict:
