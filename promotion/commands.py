@@ -470,14 +470,17 @@ def canary_status(backend: Backend, stack: str, thresholds: health.Thresholds,
     if not outputs:
         raise Refusal(f"{stack} has not been deployed yet")
     pin, live = canaries.running(config), backend.stage_canary(stack, outputs)
-    deploy = backend.deploy_hint.format(stack=stack)
     if pin is None and live is None:
         report(f"no canary release runs on {stack}")
         return
     if pin is None:
+        # An update diffs against the stack's recorded state, which never saw them: only
+        # removing them (or, on AWS, an update that refreshes first) takes them off.
+        remove = checks.remove_canary_settings(stack, outputs["restApiId"], outputs["stage"],
+                                               observe.commands(backend, stack))
         report(f"{stack}'s stage carries canary settings its config does not (deployment "
                f"{live.get('deploymentId')}, {live.get('percentTraffic')}%): they were made "
-               f"outside this tool. Deploying {stack} removes them: `{deploy}`")
+               f"outside this tool. Remove them: {remove}")
         return
     report(f"a canary release runs on {stack}: {pin.label()} "
            f"(config: {backend.pins_location(stack)})")

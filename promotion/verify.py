@@ -106,12 +106,25 @@ def _quote(text: str) -> str:
 
 def _mend(e: Expected, c: Commands, command: str) -> str:
     """Put a changed setting back: the exact AWS CLI command, and on AWS the refresh."""
+    return mend(e.stack, c, command)
+
+
+def mend(stack: str, c: Commands, command: str) -> str:
+    """Put a changed setting of `stack` back: the exact AWS CLI command, and on AWS the
+    refresh (a plain update diffs against the recorded state, which never saw the change)."""
     by_cli = f"`{c.aws} {command}`"
     if c.refresh:
-        return (f"{by_cli}, or `{c.refresh.format(stack=e.stack)}` (reads what AWS has, "
-                f"then puts back what {e.stack} declares)")
+        return (f"{by_cli}, or `{c.refresh.format(stack=stack)}` (reads what AWS has, "
+                f"then puts back what {stack} declares)")
     return (f"{by_cli} (the local cloud's deploy re-creates only what was deleted; it does "
             "not read back a changed setting as `pulumi up --refresh` does)")
+
+
+def remove_canary_settings(stack: str, rest_api_id: str, stage: str, c: Commands) -> str:
+    """How to take canary settings off a stage: AWS's documented patch ("Turn off a canary
+    release": remove /canarySettings)."""
+    return mend(stack, c, f"apigateway update-stage --rest-api-id {rest_api_id} --stage-name "
+                          f"{stage} --patch-operations op=remove,path=/canarySettings")
 
 
 def _choose_again(e: Expected, c: Commands) -> str:
@@ -273,7 +286,7 @@ def check_definition(e: Expected, o: Observed, c: Commands) -> Check:
 
 def check_canary(e: Expected, o: Observed, c: Commands) -> Check:
     name, settings = "canary", o.stage_canary
-    remove = _mend(e, c, f"{_stage_path(e)} --patch-operations op=remove,path=/canarySettings")
+    remove = remove_canary_settings(e.stack, e.rest_api_id, e.stage, c)
     if e.canary is None:
         if settings:
             return Check(name, False, f"stage {e.stage} carries canary settings no pin "
