@@ -89,7 +89,8 @@ def test_status_of_a_canary_pin_nothing_serves_and_its_abort_hint_records_the_ab
     assert lines[0].startswith(f"a canary release runs on prod: deployment {test['deploymentId']}")
     assert lines[1] == (
         "  but prod's stage carries no canary settings: the update that deploys it did not "
-        "finish (or the local cloud started again, empty since); nothing serves the canary. "
+        "finish, the local cloud started again (empty since), or they were removed outside "
+        "this tool; nothing serves the canary. "
         "Record it as aborted: `python -m promotion canary abort --stack prod --local`")
 
     # The hint, as a user runs it.
