@@ -40,8 +40,9 @@ connection closed with whatever was pipelined behind it. Every refusal has a JSO
 What one server holds is bounded too (:class:`ServerLimits`): a request's head must be
 complete within ``header_timeout`` of its first byte and its body within
 ``body_timeout`` of the head's end (a client dripping a byte at a time is closed then, not
-only when it falls idle), and request bodies are held in memory only, never spooled to temporary files, within ``body_bytes_held`` across all
-connections; a body that would pass it is answered 503 and its connection closed.
+only when it falls idle), and request bodies are held in memory only, never spooled to
+temporary files, within ``body_bytes_held`` across all connections; a body that would
+pass it is answered 503 and its connection closed.
 """
 from __future__ import annotations
 
