@@ -38,10 +38,11 @@ connection closed with whatever was pipelined behind it. Every refusal has a JSO
 (waitress would re-case them).
 
 What one server holds is bounded too (:class:`ServerLimits`): a request's head must be
-complete within ``header_timeout`` of its first byte (a client dripping a byte at a time
-is closed then, not only when it falls idle), and request bodies are held in memory
-only, never spooled to temporary files, within ``body_bytes_held`` across all
-connections; a body that would pass it is answered 503 and its connection closed.
+complete within ``header_timeout`` of its first byte and its body within
+``body_timeout`` of the head's end (a client dripping a byte at a time is closed then, not
+only when it falls idle), and request bodies are held in memory only, never spooled to
+temporary files, within ``body_bytes_held`` across all connections; a body that would
+pass it is answered 503 and its connection closed.
 """
 from __future__ import annotations
 
@@ -92,6 +93,11 @@ class ServerLimits:
     # Seconds from a request's first byte until its head (line and headers) is complete,
     # however steadily the bytes come: past it the connection is closed.
     header_timeout: float = 10.0
+    # Seconds from the end of a request's head until its body is complete, however steadily
+    # the bytes come: past it the connection is closed and the body's bytes given back.
+    # AWS documents no such figure for API Gateway (its 29 s is the integration's, not the
+    # upload's): 60 s is ours, time for the largest body (10 MB) at 1.4 Mbit/s.
+    body_timeout: float = 60.0
     # Bytes of request bodies held at once, across all connections, from their first byte
     # until their request is served or its connection closed (memory only: never a file).
     body_bytes_held: int = 64 * 1024 * 1024
@@ -320,10 +326,22 @@ class _Parser(HTTPRequestParser):
         self.rules = rules
         self._budget = budget
         self._held = 0  # body bytes this request holds of the budget
-        # waitress makes a request's parser when its first byte arrives.
+        # waitress makes a request's parser when its first byte arrives; the body's clock
+        # starts when the head ends (parse_header).
         self.head_started = time.monotonic()
+        self.body_started: float | None = None
+
+    def overdue(self, now: float, header_timeout: float, body_timeout: float) -> bool:
+        """Whether the part of this request still arriving, its head and then its body, has
+        been arriving for longer than its timeout, however steadily."""
+        if self.completed:
+            return False  # handed on (or refused): nothing is arriving
+        if self.body_started is None:
+            return now - self.head_started > header_timeout
+        return now - self.body_started > body_timeout
 
     def parse_header(self, header_plus: bytes) -> None:
+        self.body_started = time.monotonic()  # waitress calls this once the head is complete
         line, crlf, block = header_plus.partition(b"\r\n")
         if not crlf or b"\r" in line or b"\n" in line:
             return super().parse_header(header_plus)  # waitress's own refusal of it
@@ -447,9 +465,11 @@ class _Channel(HTTPChannel):
 class _WaitressServer(TcpWSGIServer):
     channel_class = _Channel
 
-    def __init__(self, *args, body_budget: BodyBudget, header_timeout: float, **kwargs) -> None:
+    def __init__(self, *args, body_budget: BodyBudget, header_timeout: float,
+                 body_timeout: float, **kwargs) -> None:
         self.body_budget = body_budget
         self.header_timeout = header_timeout
+        self.body_timeout = body_timeout
         self.stopping = False  # set by stop_accepting(), on the loop thread
         # Task threads pull the trigger (waitress's channel.py, at the end of every request,
         # after a look at `connected` that the loop may falsify just after); the loop thread
@@ -491,16 +511,20 @@ class _WaitressServer(TcpWSGIServer):
 
     def maintenance(self, now: float) -> None:
         """waitress closes connections idle for ``channel_timeout``; also close those whose
-        request head has been arriving for longer than ``header_timeout``, however steadily,
-        and those that have sent nothing for that long since they opened."""
+        request head has been arriving for longer than ``header_timeout``, or its body for
+        longer than ``body_timeout``, however steadily, and those that have sent nothing
+        for ``header_timeout`` since they opened. (Closing a connection gives back what its
+        request held of the body budget: ``_Channel.handle_close``.)"""
         super().maintenance(now)
-        cutoff = time.monotonic() - self.header_timeout
+        now = time.monotonic()
+        cutoff = now - self.header_timeout
         for channel in list(self.active_channels.values()):
             request = channel.request
-            # A channel serving a request reads nothing meanwhile: the head of the next one,
-            # pipelined behind it, is not the client's to finish yet.
-            if (request is not None and not request.headers_finished and not channel.requests
-                    and request.head_started < cutoff):
+            # A channel serving a request reads nothing meanwhile: the next one, pipelined
+            # behind it, is not the client's to finish yet. (A request handed to the app is
+            # in channel.requests, no longer channel.request: never closed here.)
+            if (request is not None and not channel.requests
+                    and request.overdue(now, self.header_timeout, self.body_timeout)):
                 channel.will_close = True
             # A connection that has sent nothing since it opened is a head that has not
             # begun: the same deadline (else 1,000 silent ones hold every slot for the idle
@@ -582,7 +606,8 @@ class HttpServer:
             self._server = _WaitressServer(HandlerApp(handle, rules), map=self._map,
                                            adj=adjustments, dispatcher=self._dispatcher,
                                            body_budget=self._body_budget,
-                                           header_timeout=limits.header_timeout)
+                                           header_timeout=limits.header_timeout,
+                                           body_timeout=limits.body_timeout)
         except BaseException:
             wasyncore.close_all(self._map, ignore_all=True)  # the socket it made
             raise

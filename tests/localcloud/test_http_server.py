@@ -320,8 +320,9 @@ def rules(*, target: int = 4096, headers: int = 4096, body: int = 8) -> server.R
 
 class Serving:
     def __init__(self, request_rules: server.RequestRules,
-                 limits: ServerLimits = ServerLimits(threads=2)) -> None:
-        self.service = Recorder()
+                 limits: ServerLimits = ServerLimits(threads=2),
+                 service: Recorder | None = None) -> None:
+        self.service = service or Recorder()
         self.front = server.HttpServer(self.service, request_rules, "127.0.0.1", 0, limits,
                                        name="test-front")
 
@@ -515,12 +516,14 @@ def test_a_head_past_the_sizes_is_refused_before_it_ends(start):
 
 # --- slow heads --------------------------------------------------------------------------
 
-def drip(port: int, closed: list, gap: float = 0.05, most: int = 400) -> None:
-    """A client that sends a head one byte at a time, a byte every `gap` seconds (well
-    inside the idle timeout), and never ends it; appends True to `closed` if the server
-    closes the connection before `most` bytes were sent."""
+def drip(port: int, closed: list, gap: float = 0.05, most: int = 400,
+         start: bytes = b"GET / HTTP/1.1\r\nX-Drip: ") -> None:
+    """A client that sends `start` (by default, the beginning of a head), then one byte at
+    a time, a byte every `gap` seconds (well inside the idle timeout), and never ends the
+    request; appends True to `closed` if the server closes the connection before `most`
+    bytes were sent."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(b"GET / HTTP/1.1\r\nX-Drip: ")
+        sock.sendall(start)
         sock.settimeout(gap)
         for _ in range(most):
             try:
@@ -548,6 +551,97 @@ def test_a_head_dripping_in_is_closed_at_the_header_timeout_though_never_idle():
         closed: list = []
         drip(serving.port, closed)
         assert closed == [True]
+
+
+# --- slow bodies -------------------------------------------------------------------------
+
+def body_start(length: int, sent: int = 100) -> bytes:
+    """A POST head announcing `length` body bytes, and the first `sent` of them."""
+    return b"POST /drip HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % length + b"d" * sent
+
+
+def test_a_body_dripping_in_is_closed_at_the_body_timeout_and_its_bytes_given_back():
+    # Idle timeout 60 s, body timeout 0.5 s: the drip (a byte every 0.05 s, 400 of them,
+    # never the whole body) is closed only if the body's deadline closes it.
+    limits = ServerLimits(threads=2, channel_timeout=60, cleanup_interval=0.05,
+                          header_timeout=0.5, body_timeout=0.5)
+    with Serving(rules(body=1000), limits) as serving:
+        closed: list = []
+        drip(serving.port, closed, start=body_start(1000))
+        assert closed == [True]
+        assert eventually(lambda: serving.front.body_bytes_held == 0)
+        assert serving.service.requests == []
+
+
+class HeldAt(Recorder):
+    """A Recorder whose answer to `target` waits for `release` (`entered` is set once that
+    request is in its hands)."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__()
+        self.target = target
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, method, target, headers, body, *, source_ip, protocol) -> Reply:
+        if target == self.target:
+            self.entered.set()
+            self.release.wait(60)
+        return super().__call__(method, target, headers, body, source_ip=source_ip,
+                                protocol=protocol)
+
+
+def read_answer(sock: socket.socket) -> bytes:
+    """One answer on a kept-alive connection: its head and Content-Length bytes of body
+    (less if the server closes first)."""
+    data = b""
+    while b"\r\n\r\n" not in data and (chunk := sock.recv(65536)):
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1)) if head else 0
+    while len(body) < length and (chunk := sock.recv(65536)):
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
+def post(target: bytes, body: bytes) -> bytes:
+    return b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (target, len(body)) + body
+
+
+def test_slow_bodies_that_end_in_time_and_slow_handlers_are_served():
+    # Body timeout 5 s. The slow body arrives over about 1 s, longer than the head's
+    # 0.5 s; the handler and the kept-alive connection outlast the body timeout, which a
+    # dripping witness, begun after them and closed at its deadline, shows has passed.
+    limits = ServerLimits(threads=2, channel_timeout=60, cleanup_interval=0.05,
+                          header_timeout=0.5, body_timeout=5)
+    service = HeldAt("/slow-handler")
+    with Serving(rules(body=4000), limits, service) as serving, \
+            socket.create_connection(("127.0.0.1", serving.port), timeout=60) as kept, \
+            socket.create_connection(("127.0.0.1", serving.port), timeout=60) as busy, \
+            socket.create_connection(("127.0.0.1", serving.port), timeout=60) as slow:
+        try:
+            kept.sendall(post(b"/first", b"k" * 10))
+            assert statuses(read_answer(kept)) == [200]
+            busy.sendall(post(b"/slow-handler", b"h" * 20))
+            assert service.entered.wait(60)
+            request = post(b"/slow-body", b"s" * 30)
+            slow.sendall(request[:-10])
+            for byte in range(-10, 0):
+                time.sleep(0.1)
+                slow.sendall(request[byte:][:1])
+            assert statuses(read_answer(slow)) == [200]
+            closed: list = []
+            drip(serving.port, closed, most=2000, start=body_start(4000))
+            assert closed == [True]  # the body timeout has passed since the handler began
+        finally:
+            service.release.set()
+        assert statuses(read_answer(busy)) == [200]
+        kept.sendall(post(b"/second", b"k" * 40)[:-20])
+        time.sleep(0.1)
+        kept.sendall(b"k" * 20)
+        assert statuses(read_answer(kept)) == [200]
+    assert [(target, size) for _, target, _, size in service.requests] == [
+        ("/first", 10), ("/slow-body", 30), ("/slow-handler", 20), ("/second", 40)]
 
 
 def silent(port: int, closed: list) -> None:
