@@ -314,6 +314,9 @@ class Gateway:
                  host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, region: str = REGION,
                  account_id: str = ACCOUNT_ID, rest_api_id: str | None = None,
                  execution_log_size: int = 10_000,
+                 # The front door's defaults. Its 60 s body deadline is ours: AWS documents
+                 # no upload deadline for a REST API (its 29 s is the integration's), and
+                 # 60 s lets the largest body (10 MB) arrive at 1.4 Mbit/s.
                  server_limits: ServerLimits = ServerLimits(),
                  clock: Clock = time.monotonic,
                  canary_seed: int | None = None) -> None:

@@ -95,8 +95,7 @@ class ServerLimits:
     header_timeout: float = 10.0
     # Seconds from the end of a request's head until its body is complete, however steadily
     # the bytes come: past it the connection is closed and the body's bytes given back.
-    # AWS documents no such figure for API Gateway (its 29 s is the integration's, not the
-    # upload's): 60 s is ours, time for the largest body (10 MB) at 1.4 Mbit/s.
+    # (The app's rules bound a body's size; this bounds how long its bytes may take.)
     body_timeout: float = 60.0
     # Bytes of request bodies held at once, across all connections, from their first byte
     # until their request is served or its connection closed (memory only: never a file).
