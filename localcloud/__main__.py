@@ -123,6 +123,19 @@ def custom_domain_curl_lines(results: list[DeployResult], cloud: LocalCloud) -> 
     return [line for line in lines if line]
 
 
+# Re-entrant: a signal's KeyboardInterrupt in the main thread mid-line must not lock it out.
+_OUTPUT = threading.RLock()
+
+
+def say(line: str) -> None:
+    """Print one whole line. While `up` serves, the log follower's thread, the watcher's
+    and the main thread print at once, and print() writes a line and its newline apart:
+    two threads' lines could then merge into one ("stopping[dev] ...")."""
+    with _OUTPUT:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
 def _stop_on_signals() -> None:
     """The first SIGINT or SIGTERM stops `up` (KeyboardInterrupt); later ones are ignored,
     so they cannot cut the stop of the gateway and the workers short."""
@@ -171,7 +184,7 @@ def up(args) -> int:
         print(f"AWS emulator on {cloud.emulator.endpoint_url}; gateway on {cloud.url}")
         print("deploying the real program (__main__.py) for each stack:", flush=True)
         results = cloud.deploy_all(on_deployed=lambda result: print_result(result, width),
-                                   on_note=lambda line: print(f"  note: {line}", flush=True),
+                                   on_note=lambda line: say(f"  note: {line}"),
                                    warm=not args.no_serve)
         print(f"\nstages (every method requires SigV4; profiles named after each stage are in "
               f"{cloud.store.dir / 'credentials'}):")
@@ -202,18 +215,16 @@ def up(args) -> int:
               "prefixed by [stage]", flush=True)
         follower = LogFollower(StageLogs(
             [TailedStack(r.stack, cloud.cloud(r.stack).client("logs")) for r in results],
-            cloud.store.load), write=lambda line: print(line, flush=True))
+            cloud.store.load), write=say)
         follower.start()
         if args.watch:
-            watcher = watching.Watcher(REPO_ROOT, follow_edits(cloud),
-                                       say=lambda line: print(line, flush=True))
+            watcher = watching.Watcher(REPO_ROOT, follow_edits(cloud), say=say)
             if watcher.start():
-                print(f"watching {REPO_ROOT} for edits (function/ redeploys {watching.DEV_STACK}; "
-                      "infra/, __main__.py and Pulumi.*.yaml every stack not pinned)",
-                      flush=True)
+                say(f"watching {REPO_ROOT} for edits (function/ redeploys {watching.DEV_STACK}; "
+                    "infra/, __main__.py and Pulumi.*.yaml every stack not pinned)")
         wait_for_stop()
     except KeyboardInterrupt:
-        print("stopping", flush=True)
+        say("stopping")
     finally:
         if watcher is not None:
             watcher.stop()
@@ -282,7 +293,7 @@ def logs(args) -> int:
     if not args.follow:
         return 0
     sys.stdout.flush()
-    follower = LogFollower(stage_logs, write=lambda line: print(line, flush=True))
+    follower = LogFollower(stage_logs, write=say)
     try:
         follower.start()
         wait_for_stop()  # until Ctrl-C

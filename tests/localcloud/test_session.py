@@ -297,7 +297,7 @@ def test_a_signal_stops_the_server_and_every_worker(started, case):
     else:
         run.proc.send_signal(sig)
     assert run.exited(timeout=60) == 0, run.lines  # generous: the machine may be busy
-    assert "stopping" in run.lines
+    assert "stopping" in run.lines, "\n".join(run.lines)
     deadline = time.monotonic() + 10
     while any(running(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)  # an exited process may still be being reaped
@@ -318,7 +318,7 @@ def test_a_stop_signal_handed_to_any_thread_of_up_stops_it(checkout, tmp_path):
         group = in_group(run.proc.pid)
         signal_thread(run.proc.pid, signal.SIGTERM)
         assert run.exited(timeout=60) == 0, run.lines  # generous: the machine may be busy
-        assert "stopping" in run.lines
+        assert "stopping" in run.lines, "\n".join(run.lines)
         assert left_running(group) == set()
     finally:
         run.stop(signal.SIGKILL)
@@ -388,7 +388,7 @@ def test_sigterm_to_its_process_group_stops_up_every_time_under_load(checkout, t
                     with requests_to(run):
                         os.killpg(run.proc.pid, signal.SIGTERM)
                         assert run.exited(timeout=60) == 0, run.lines
-                    assert "stopping" in run.lines
+                    assert "stopping" in run.lines, "\n".join(run.lines)
                     assert left_running(group) == set()
                     assert not (run.state_dir / "session.json").exists()
             finally:

@@ -3,7 +3,11 @@ cloud's deployer's keys are and what it may do, true of the running emulator."""
 from __future__ import annotations
 
 import configparser
+import io
 import json
+import os
+import sys
+import threading
 
 import boto3
 
@@ -39,3 +43,29 @@ def test_up_prints_the_deployers_profile_and_what_it_may_do(running_up):
     assert sorted(statement["Action"]) == sorted(f"{s}:*" for s in services)
     assert not iam.list_attached_user_policies(UserName="localcloud-deployer")[
         "AttachedPolicies"]
+
+
+def test_lines_printed_by_many_threads_at_once_stay_whole(monkeypatch):
+    """While `up` serves, the log follower's thread, the watcher's and the main thread
+    ("stopping") print at once, to a pipe as a terminal or a test reads it. Each line
+    arrives whole: none merged with another's (print() writes a line and its newline
+    apart, and a pipe write lets another thread in between)."""
+    from localcloud.__main__ import say
+    read_end, write_end = os.pipe()
+    received = []
+    reader = threading.Thread(target=lambda: received.append(open(read_end, "rb").read()))
+    reader.start()
+    pipe = io.TextIOWrapper(open(write_end, "wb", buffering=0), write_through=True,
+                            line_buffering=True)
+    monkeypatch.setattr(sys, "stdout", pipe)
+    threads = [threading.Thread(target=lambda n=n: [say(f"thread {n} line {i}")
+                                                    for i in range(5000)])
+               for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    pipe.close()
+    reader.join()
+    assert sorted(received[0].decode().splitlines()) == sorted(
+        f"thread {n} line {i}" for n in range(4) for i in range(5000))
