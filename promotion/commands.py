@@ -487,8 +487,8 @@ def canary_status(backend: Backend, stack: str, thresholds: health.Thresholds,
     if live is None:
         report(f"  but {stack}'s stage carries no canary settings: the update that deploys "
                "it did not finish, the local cloud started again (empty since), or they were "
-               "removed outside this tool; nothing serves the canary. Record it as aborted: `python -m promotion canary abort "
-               f"--stack {stack}{backend.suffix}`")
+               "removed outside this tool; nothing serves the canary. Record it as "
+               f"aborted: `python -m promotion canary abort --stack {stack}{backend.suffix}`")
         return
     report(f"  the stage serves it: deployment {live.get('deploymentId')} to "
            f"{live.get('percentTraffic')}% of the requests, with "
