@@ -13,11 +13,10 @@ the stage during the bake.
 - A smoke check of the stage that fails: abort at once (the stage must answer).
 - Before the deadline, anything else: keep baking.
 - At the deadline, fewer than `min_requests` canary requests: abort, as too few to judge.
-  The canary's requests are API Gateway's count of them, or its alias's invocations if
-  more: AWS documents Lambda's per-alias dimensions (FunctionName, Resource), but not the
-  Stage value under which API Gateway counts a canary's requests, so a canary is never
-  judged too small for want of that count (every canary request that reaches the code
-  invokes the alias `canary`).
+  AWS documents Lambda's per-alias dimensions (FunctionName, Resource), but not the Stage
+  value under which API Gateway counts a canary's requests (`{stage}/Canary` is read). If
+  API Gateway counted none while the alias `canary` ran at least `min_requests` times,
+  the abort says so: the canary's 5XX went uncounted too, so it cannot complete.
 - Otherwise: complete.
 """
 from __future__ import annotations
@@ -87,10 +86,17 @@ def judge(seen: Observation, deadline_passed: bool, thresholds: Thresholds) -> V
     if seen.smoke_failures:
         return Verdict(ABORT, "the stage failed its smoke check during the bake: "
                               + "; ".join(seen.smoke_failures))
-    requests = max(seen.canary.requests, seen.canary.invocations)
+    requests = seen.canary.requests
     if not deadline_passed:
         return Verdict(BAKE, f"{requests} of the {thresholds.min_requests} canary requests "
                              "needed so far, no error rate over the threshold")
+    if requests == 0 and seen.canary.invocations >= thresholds.min_requests:
+        # Its 5XX are uncounted too: completing would pass a canary whose every answer
+        # may have been a 502 (a malformed response is no Lambda error).
+        return Verdict(ABORT, f"API Gateway counted none of the canary's requests, yet its "
+                              f"alias ran {seen.canary.invocations} times: its 5XX rate "
+                              "cannot be judged. Look in CloudWatch (AWS/ApiGateway, Count) "
+                              "for the Stage value the canary's requests are counted under")
     if requests < thresholds.min_requests:
         return Verdict(ABORT, f"too few canary requests to judge: {requests} in the bake "
                               f"time, {thresholds.min_requests} needed; bake longer (--bake), "

@@ -46,11 +46,12 @@ def seen(canary=(0, 0, 0, 0), base=(0, 0, 0, 0), smoke=()) -> Observation:
     # A healthy canary completes at the deadline, and only then.
     (seen((25, 0, 25, 0), (225, 0, 225, 0)), False, BAKE, "25 of the 20"),
     (seen((25, 0, 25, 0), (225, 0, 225, 0)), True, COMPLETE, "healthy: 25 canary requests"),
-    # Without API Gateway's canary count (its dimension is not documented), the alias's
-    # invocations are the canary's requests: enough of them complete, too few abort.
-    (seen((0, 0, 25, 0), (225, 0, 225, 0)), True, COMPLETE, "healthy: 25 canary requests"),
+    # Without API Gateway's canary count (its dimension is not documented), its 5XX are
+    # uncounted too: never complete; say what is missing when the alias ran enough.
+    (seen((0, 0, 25, 0), (225, 0, 225, 0)), True, ABORT,
+     "API Gateway counted none of the canary's requests, yet its alias ran 25 times"),
     (seen((0, 0, 5, 0), (225, 0, 225, 0)), True, ABORT,
-     "too few canary requests to judge: 5 in the bake time"),
+     "too few canary requests to judge: 0 in the bake time"),
     # Exactly the minimum sample is enough; one fewer is not.
     (seen((20, 0, 20, 0), (180, 0, 180, 0)), True, COMPLETE, "healthy: 20 canary requests"),
     (seen((19, 0, 19, 0), (180, 0, 180, 0)), True, ABORT, "19 in the bake time, 20 needed"),
