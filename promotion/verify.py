@@ -328,7 +328,7 @@ def check_caller_policy(e: Expected, o: Observed, c: Commands) -> Check:
     document = json.dumps({"Version": "2012-10-17", "Statement": [
         {"Sid": "InvokeOneStage", "Effect": "Allow", "Action": EXECUTE, "Resource": [own]}]},
         separators=(",", ":"))
-    mend = _mend(e, c, f"iam create-policy-version --policy-arn {e.invoke_policy_arn} "
+    fix = _mend(e, c, f"iam create-policy-version --policy-arn {e.invoke_policy_arn} "
                        f"--set-as-default --policy-document {_quote(document)}")
     if not own.startswith(prefix):
         return Check(name, False, f"{e.stack}'s execution ARN {e.execution_arn} is not in "
@@ -351,11 +351,11 @@ def check_caller_policy(e: Expected, o: Observed, c: Commands) -> Check:
                          f"{resources or s.get('NotResource')}")
     if extra:
         return Check(name, False, f"{e.invoke_policy_arn} grants more than stage {e.stage}: "
-                     f"{'; '.join(extra)}", mend)
+                     f"{'; '.join(extra)}", fix)
     if not any(own in ([s.get("Resource")] if isinstance(s.get("Resource"), str)
                        else s.get("Resource") or []) for s in allows):
         return Check(name, False, f"{e.invoke_policy_arn} does not grant {EXECUTE} on stage "
-                     f"{e.stage} ({own})", mend)
+                     f"{e.stage} ({own})", fix)
     return Check(name, True, f"{e.invoke_policy_arn} grants {EXECUTE} on {own} only")
 
 

@@ -572,8 +572,8 @@ class HandlerApp:
 
 class HttpServer:
     """waitress serving :class:`HandlerApp` on ``host:port`` (0: any free port) from a
-    background thread; ``stop()`` lets the requests in flight finish, closes the socket and
-    every connection, and joins.
+    background thread; ``stop()`` lets the requests being handled finish, closes the socket
+    and every connection, and joins.
     ``name`` is the server's: its ``Server`` header and its thread's name."""
 
     def __init__(self, handle: Handler, rules: RequestRules, host: str, port: int,
@@ -654,9 +654,10 @@ class HttpServer:
             self._thread.join(timeout)
 
     def stop(self) -> None:
-        """Refuse new connections and requests, let the requests in flight finish and
-        their answers be sent (for ``shutdown_timeout`` at most, each), then close every
-        connection, and join.
+        """Refuse new connections and requests, let the requests a task thread is handling
+        finish and their answers be sent (for ``shutdown_timeout`` at most, each), then
+        close every connection, and join. Requests still queued for a free thread are
+        dropped with their connections (waitress's dispatcher cancels them).
 
         The task threads end before the sockets close, as in waitress's own close
         (``MultiSocketServer.close``): a task still answering when the loop closed its

@@ -1,7 +1,7 @@
 """What `canary status` says when a stage's canary settings and its config disagree, and
 a canary whose alias runs other bytes than the candidate's archive, on the local cloud:
 each time the tool's line is checked as a user sees it, and then what that line claims
-(the command it names does what it says, prod serves what it served)."""
+(the patch or command it names does what it says, prod serves what it served)."""
 from __future__ import annotations
 
 import io

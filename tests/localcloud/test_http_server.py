@@ -369,9 +369,13 @@ def read_until_closed(sock: socket.socket) -> bytes:
     return b"".join(chunks)
 
 
-def wait_until_refused(port: int) -> None:
-    """Return once the port refuses connections: each try is a connect, no sleep."""
+def wait_until_refused(port: int, timeout: float = 60) -> None:
+    """Return once the port refuses connections: each try is a connect, no sleep; fail
+    if it still accepts after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
     while True:
+        if time.monotonic() > deadline:
+            pytest.fail(f"port {port} still accepts connections after {timeout} s")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=10).close()
         except ConnectionRefusedError:
