@@ -123,8 +123,8 @@ def mend(stack: str, c: Commands, command: str) -> str:
 def remove_canary_settings(stack: str, rest_api_id: str, stage: str, c: Commands) -> str:
     """How to take canary settings off a stage: AWS's documented patch ("Turn off a canary
     release": remove /canarySettings)."""
-    return mend(stack, c, f"apigateway update-stage --rest-api-id {rest_api_id} --stage-name "
-                          f"{stage} --patch-operations op=remove,path=/canarySettings")
+    return mend(stack, c, f"{_update_stage(rest_api_id, stage)} --patch-operations "
+                          "op=remove,path=/canarySettings")
 
 
 def _choose_again(e: Expected, c: Commands) -> str:
@@ -137,7 +137,11 @@ def _choose_again(e: Expected, c: Commands) -> str:
 
 
 def _stage_path(e: Expected) -> str:
-    return f"apigateway update-stage --rest-api-id {e.rest_api_id} --stage-name {e.stage}"
+    return _update_stage(e.rest_api_id, e.stage)
+
+
+def _update_stage(rest_api_id: str, stage: str) -> str:
+    return f"apigateway update-stage --rest-api-id {rest_api_id} --stage-name {stage}"
 
 
 def _what(e: Expected) -> str:
@@ -329,7 +333,7 @@ def check_caller_policy(e: Expected, o: Observed, c: Commands) -> Check:
         {"Sid": "InvokeOneStage", "Effect": "Allow", "Action": EXECUTE, "Resource": [own]}]},
         separators=(",", ":"))
     fix = _mend(e, c, f"iam create-policy-version --policy-arn {e.invoke_policy_arn} "
-                       f"--set-as-default --policy-document {_quote(document)}")
+                      f"--set-as-default --policy-document {_quote(document)}")
     if not own.startswith(prefix):
         return Check(name, False, f"{e.stack}'s execution ARN {e.execution_arn} is not in "
                      f"its region's partition ({prefix}...)",

@@ -515,7 +515,7 @@ class _WaitressServer(TcpWSGIServer):
         for ``header_timeout`` since they opened. (Closing a connection gives back what its
         request held of the body budget: ``_Channel.handle_close``.)"""
         super().maintenance(now)
-        now = time.monotonic()
+        now = time.monotonic()  # waitress passes wall-clock time; these clocks are monotonic
         cutoff = now - self.header_timeout
         for channel in list(self.active_channels.values()):
             request = channel.request

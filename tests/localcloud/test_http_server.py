@@ -559,9 +559,14 @@ def test_a_head_dripping_in_is_closed_at_the_header_timeout_though_never_idle():
 
 # --- slow bodies -------------------------------------------------------------------------
 
+def post_head(target: bytes, length: int) -> bytes:
+    """A POST head announcing `length` body bytes."""
+    return b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (target, length)
+
+
 def body_start(length: int, sent: int = 100) -> bytes:
     """A POST head announcing `length` body bytes, and the first `sent` of them."""
-    return b"POST /drip HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % length + b"d" * sent
+    return post_head(b"/drip", length) + b"d" * sent
 
 
 def test_a_body_dripping_in_is_closed_at_the_body_timeout_and_its_bytes_given_back():
@@ -609,7 +614,7 @@ def read_answer(sock: socket.socket) -> bytes:
 
 
 def post(target: bytes, body: bytes) -> bytes:
-    return b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (target, len(body)) + body
+    return post_head(target, len(body)) + body
 
 
 def test_slow_bodies_that_end_in_time_and_slow_handlers_are_served():
@@ -738,7 +743,7 @@ def test_unfinished_bodies_are_held_in_memory_within_the_budget_never_in_files()
     budget = 20 * 1024 * 1024
     limits = ServerLimits(threads=2, body_bytes_held=budget)
     body = b"b" * size
-    head = b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size
+    head = post_head(b"/up", size)
     with Serving(rules(body=10 * 1024 * 1024), limits) as serving:
         files_before = temporary_files_open()
         sockets = []
